@@ -1,0 +1,97 @@
+package catalog
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// readInfo reads the Parquet footers of a dataset's parts. Every part must have the
+// same Arrow schema; a dataset whose parts disagree is unreadable.
+func readInfo(name string, l layout, mem memory.Allocator) (Info, error) {
+	info := Info{
+		Name:     name,
+		Bytes:    l.bytes,
+		Modified: l.modified,
+		Files:    l.parts,
+		Version:  version(l.fingerprint),
+
+		dir:         l.dir,
+		fingerprint: l.fingerprint,
+	}
+	for _, p := range l.parts {
+		schema, rows, err := readFooter(p, mem)
+		if err != nil {
+			return Info{}, err
+		}
+		if info.Schema == nil {
+			info.Schema = schema
+		} else if !info.Schema.Equal(schema) {
+			return Info{}, fmt.Errorf("%w: part %s has schema %s, unlike the first part's %s",
+				ErrUnreadable, filepath.Base(p), schemaString(schema), schemaString(info.Schema))
+		}
+		info.Rows += rows
+	}
+	return info, nil
+}
+
+// readFooter returns the Arrow schema and row count of one Parquet file.
+func readFooter(path string, mem memory.Allocator) (*arrow.Schema, int64, error) {
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrUnreadable, filepath.Base(path), err)
+	}
+	defer rdr.Close()
+	props := pqarrow.ArrowReadProperties{}
+	schema, err := pqarrow.FromParquet(rdr.MetaData().Schema, &props, rdr.MetaData().KeyValueMetadata())
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: schema: %v", ErrUnreadable, filepath.Base(path), err)
+	}
+	return stripArrowSchemaMetadata(schema), rdr.NumRows(), nil
+}
+
+// stripArrowSchemaMetadata drops the serialized "ARROW:schema" key that pqarrow keeps
+// in the schema metadata: it is an artefact of the file format, not user metadata.
+func stripArrowSchemaMetadata(s *arrow.Schema) *arrow.Schema {
+	md := s.Metadata()
+	if md.FindKey("ARROW:schema") < 0 {
+		return s
+	}
+	var keys, vals []string
+	for i, k := range md.Keys() {
+		if k != "ARROW:schema" {
+			keys = append(keys, k)
+			vals = append(vals, md.Values()[i])
+		}
+	}
+	var newMD *arrow.Metadata
+	if len(keys) > 0 {
+		m := arrow.NewMetadata(keys, vals)
+		newMD = &m
+	}
+	return arrow.NewSchema(s.Fields(), newMD)
+}
+
+// version condenses a layout fingerprint into a short opaque string.
+func version(fingerprint string) string {
+	var h uint64 = 14695981039346656037 // FNV-1a
+	for i := 0; i < len(fingerprint); i++ {
+		h ^= uint64(fingerprint[i])
+		h *= 1099511628211
+	}
+	return strconv.FormatUint(h, 36)
+}
+
+func schemaString(s *arrow.Schema) string {
+	parts := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		parts[i] = f.Name + ": " + f.Type.String()
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}

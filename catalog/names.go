@@ -1,0 +1,72 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MaxNameLength is the longest dataset name accepted, in bytes. It leaves room under
+// the usual 255-byte file name limit for the temporary names the store derives from it.
+const MaxNameLength = 200
+
+// parquetSuffix is dropped from a dataset name to form its SQL table name.
+const parquetSuffix = ".parquet"
+
+// Errors returned by the store. Callers test them with errors.Is; the messages of the
+// wrapped errors name the dataset concerned.
+var (
+	// ErrNotFound means no dataset has the given name.
+	ErrNotFound = errors.New("dataset not found")
+	// ErrInvalidName means a name is not one path element of [A-Za-z0-9_.-] not
+	// starting with '.', or is too long.
+	ErrInvalidName = errors.New("invalid dataset name")
+	// ErrAlreadyExists means a create found the dataset, or another dataset with the
+	// same SQL table name, already there.
+	ErrAlreadyExists = errors.New("dataset already exists")
+	// ErrInvalidData means an upload was malformed: a failed stream, a batch whose
+	// schema differs from the stream's, or an append whose schema differs from the
+	// dataset's.
+	ErrInvalidData = errors.New("invalid data")
+	// ErrUnreadable means a file in the root is not a readable Parquet dataset.
+	ErrUnreadable = errors.New("dataset is not readable Parquet")
+)
+
+// ValidateName reports whether name may name a dataset: one path element of ASCII
+// letters, digits, '_', '-' and '.', not starting with '.', at most MaxNameLength bytes.
+// Everything the store touches on disk is derived from names that passed this check,
+// so no client input can reach a path outside the root.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: name is empty", ErrInvalidName)
+	case len(name) > MaxNameLength:
+		return fmt.Errorf("%w: name is %d bytes, longer than %d", ErrInvalidName, len(name), MaxNameLength)
+	case name[0] == '.':
+		return fmt.Errorf("%w: %q starts with '.'", ErrInvalidName, name)
+	}
+	for i := 0; i < len(name); i++ {
+		if !nameByte(name[i]) {
+			return fmt.Errorf("%w: %q has the character %q at byte %d; names use letters, digits, '_', '-' and '.'", ErrInvalidName, name, name[i], i)
+		}
+	}
+	if TableName(name) == "" {
+		return fmt.Errorf("%w: %q has nothing before %q", ErrInvalidName, name, parquetSuffix)
+	}
+	return nil
+}
+
+func nameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// TableName is the SQL table name of a dataset: its name without a trailing ".parquet".
+func TableName(name string) string {
+	return strings.TrimSuffix(name, parquetSuffix)
+}
+
+// sameTable reports whether two dataset names map to the same SQL table. SQL
+// identifiers are case-insensitive in DuckDB, so "Sales" and "sales.parquet" collide.
+func sameTable(a, b string) bool {
+	return strings.EqualFold(TableName(a), TableName(b))
+}

@@ -1,0 +1,310 @@
+package catalog
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// PutMode says what Put does when the dataset exists, or does not.
+type PutMode int
+
+const (
+	// Create makes a new dataset and fails with ErrAlreadyExists if it exists.
+	Create PutMode = iota
+	// Replace makes the dataset, replacing any previous version.
+	Replace
+	// Append adds the rows as a new part of an existing dataset (ErrNotFound if
+	// missing) without rewriting what is there. The schemas must match.
+	Append
+	// CreateOrAppend appends to the dataset, creating it if missing.
+	CreateOrAppend
+)
+
+func (m PutMode) String() string {
+	switch m {
+	case Create:
+		return "create"
+	case Replace:
+		return "replace"
+	case Append:
+		return "append"
+	case CreateOrAppend:
+		return "create or append"
+	}
+	return fmt.Sprintf("PutMode(%d)", int(m))
+}
+
+// Put writes the record batches of rdr to the named dataset and returns the number of
+// rows written. The stream goes batch by batch into a temporary Parquet file in the
+// root, so memory stays bounded by a row group whatever the dataset's size. The new
+// version becomes visible only when the file is complete and synced; a failed,
+// cancelled or malformed upload leaves the previous version intact and nothing behind.
+// Concurrent puts to one name all complete; the last to commit wins.
+//
+// Put does not release rdr.
+func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.RecordReader) (int64, error) {
+	if err := ValidateName(name); err != nil {
+		return 0, err
+	}
+	if mode < Create || mode > CreateOrAppend {
+		return 0, fmt.Errorf("put %q: unknown mode %v", name, mode)
+	}
+	// Refuse early what the commit would refuse, before reading the whole upload.
+	if err := s.checkPut(name, mode, rdr.Schema()); err != nil {
+		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
+	}
+	tmp := filepath.Join(s.root, tempPrefix+randomSuffix())
+	rows, err := s.writeParquet(ctx, tmp, rdr)
+	if err == nil {
+		err = s.commit(name, mode, tmp, rdr.Schema())
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
+	}
+	s.log.Debug("dataset written", "dataset", name, "mode", mode.String(), "rows", rows)
+	return rows, nil
+}
+
+// checkPut says whether a put of schema to name in mode can commit as things stand.
+func (s *Store) checkPut(name string, mode PutMode, schema *arrow.Schema) error {
+	info, err := s.stat(name)
+	exists := err == nil || !errors.Is(err, ErrNotFound)
+	switch {
+	case mode == Create && exists:
+		return ErrAlreadyExists
+	case mode == Append && !exists:
+		return ErrNotFound
+	case !exists:
+		return s.checkTableName(name)
+	case (mode == Append || mode == CreateOrAppend) && err != nil:
+		return err
+	case mode == Append || mode == CreateOrAppend:
+		return sameColumns(info.Schema, schema)
+	}
+	return nil
+}
+
+// checkTableName refuses a new dataset whose SQL table name another dataset has.
+func (s *Store) checkTableName(name string) error {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		other := e.Name()
+		if other != name && ValidateName(other) == nil && sameTable(other, name) {
+			return fmt.Errorf("%w: dataset %q has the same SQL table name %q", ErrAlreadyExists, other, TableName(other))
+		}
+	}
+	return nil
+}
+
+// sameColumns reports an ErrInvalidData unless both schemas have the same column
+// names and types (nullability and metadata aside).
+func sameColumns(have, got *arrow.Schema) error {
+	mismatch := have.NumFields() != got.NumFields()
+	for i := 0; !mismatch && i < have.NumFields(); i++ {
+		a, b := have.Field(i), got.Field(i)
+		mismatch = a.Name != b.Name || !arrow.TypeEqual(a.Type, b.Type)
+	}
+	if mismatch {
+		return fmt.Errorf("%w: schema %s does not match the dataset's %s", ErrInvalidData, schemaString(got), schemaString(have))
+	}
+	return nil
+}
+
+// writeParquet streams rdr into a new Parquet file at path and fsyncs it.
+func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordReader) (rows int64, err error) {
+	schema := rdr.Schema()
+	if schema == nil || schema.NumFields() == 0 {
+		return 0, fmt.Errorf("%w: the stream has no columns", ErrInvalidData)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := bufio.NewWriterSize(f, 1<<20)
+	props := parquet.NewWriterProperties(
+		parquet.WithAllocator(s.opts.Allocator),
+		parquet.WithCompression(s.opts.Compression),
+		parquet.WithMaxRowGroupLength(s.opts.RowGroupRows),
+		parquet.WithStats(true),
+	)
+	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
+	// The writer must not close f: we fsync it first. onlyWriter hides f's Close.
+	w, err := pqarrow.NewFileWriter(schema, onlyWriter{buf}, props, arrowProps)
+	if err != nil {
+		return 0, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
+	}
+	defer func() {
+		if cerr := w.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("finish Parquet file: %w", cerr)
+		}
+		if err == nil {
+			err = buf.Flush()
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+	}()
+	for rdr.Next() {
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		rec := rdr.RecordBatch()
+		if !rec.Schema().Equal(schema) {
+			return rows, fmt.Errorf("%w: batch %s differs from the stream's schema %s", ErrInvalidData, schemaString(rec.Schema()), schemaString(schema))
+		}
+		if err := w.WriteBuffered(rec); err != nil {
+			return rows, fmt.Errorf("write Parquet: %w", err)
+		}
+		rows += rec.NumRows()
+	}
+	if err := rdr.Err(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return rows, ctxErr
+		}
+		return rows, fmt.Errorf("%w: reading the upload: %w", ErrInvalidData, err)
+	}
+	return rows, ctx.Err()
+}
+
+type onlyWriter struct{ io.Writer }
+
+// commit makes the complete temporary file tmp the new version of name.
+func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Schema) error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+
+	// Check again: another put or drop may have committed while we wrote.
+	if err := s.checkPut(name, mode, schema); err != nil {
+		return err
+	}
+	dst := s.path(name)
+	st, err := os.Stat(dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.Rename(tmp, dst); err != nil {
+			return err
+		}
+		return syncDir(s.root)
+	case err != nil:
+		return err
+	case st.IsDir():
+		return s.commitToDir(dst, tmp, mode != Replace)
+	case mode == Replace:
+		// The old file's inode lives on for readers that hold it open.
+		if err := os.Rename(tmp, dst); err != nil {
+			return err
+		}
+		return syncDir(s.root)
+	default:
+		return s.splitIntoParts(dst, tmp)
+	}
+}
+
+// commitToDir adds the file tmp as a new part of the multi-part dataset dir, keeping
+// the existing parts (append) or retiring them (replace). The manifest's rename is the
+// commit point.
+func (s *Store) commitToDir(dir, tmp string, keep bool) error {
+	old, _, err := partNames(dir)
+	if err != nil {
+		return err
+	}
+	part := newPartName()
+	if err := os.Rename(tmp, filepath.Join(dir, part)); err != nil {
+		return err
+	}
+	parts := []string{part}
+	if keep {
+		parts = append(old, part)
+	}
+	if err := writeManifest(dir, parts); err != nil {
+		os.Remove(filepath.Join(dir, part))
+		return err
+	}
+	if !keep {
+		retired := make([]string, len(old))
+		for i, p := range old {
+			retired[i] = filepath.Join(dir, p)
+		}
+		s.reclaim.retire(retired...)
+	}
+	return nil
+}
+
+// splitIntoParts turns the single-file dataset at dst into a directory of two parts,
+// the old file and tmp, without copying the old data (a hard link) and with one atomic
+// exchange as the commit point.
+func (s *Store) splitIntoParts(dst, tmp string) error {
+	dir := filepath.Join(s.root, tempPrefix+randomSuffix())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	first, second := newPartName(), newPartName()
+	err := os.Link(dst, filepath.Join(dir, first))
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, second))
+	}
+	if err == nil {
+		err = writeManifest(dir, []string{first, second})
+	}
+	if err == nil {
+		err = exchange(dir, dst)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	// dir now holds the old single file: one more link to data the new part keeps.
+	s.reclaim.retire(dir)
+	return syncDir(s.root)
+}
+
+func writeManifest(dir string, parts []string) error {
+	data, err := json.MarshalIndent(manifest{Parts: parts}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, manifestName), data)
+}
+
+// Drop removes the named dataset. Readers that opened it read on to the end.
+func (s *Store) Drop(ctx context.Context, name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	dst := s.path(name)
+	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("drop dataset %q: %w", name, ErrNotFound)
+	}
+	trash := filepath.Join(s.root, trashPrefix+randomSuffix())
+	if err := os.Rename(dst, trash); err != nil {
+		return fmt.Errorf("drop dataset %q: %w", name, err)
+	}
+	s.forget(name)
+	if err := syncDir(s.root); err != nil {
+		return fmt.Errorf("drop dataset %q: %w", name, err)
+	}
+	s.reclaim.retire(trash)
+	return nil
+}

@@ -1,0 +1,224 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// Reader streams the record batches of one version of a dataset, part after part,
+// holding about one batch per column in memory at a time. It implements
+// array.RecordReader.
+//
+// A Reader holds every part file open from the start, so a replace or drop of the
+// dataset while it reads does not disturb it: it reads the version it opened to the end.
+type Reader struct {
+	ctx   context.Context
+	info  Info
+	files []*os.File
+	mem   memory.Allocator
+	batch int64
+
+	refs atomic.Int64
+	next int // index of the next part to open
+	pf   *file.Reader
+	part pqarrow.RecordReader
+	rec  arrow.RecordBatch
+	err  error
+}
+
+// maxOpenAttempts bounds how often Open retries when a single-file dataset is replaced
+// between reading its metadata and opening it.
+const maxOpenAttempts = 5
+
+// Open opens the current version of the named dataset for reading. The caller must
+// Release the reader. ctx bounds the reading, not just the opening.
+func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	// While pinned no retired part is deleted, so the parts listed are there to open.
+	unpin := s.Pin()
+	defer unpin()
+	for attempt := 0; attempt < maxOpenAttempts; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		info, err := s.stat(name)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %q: %w", name, err)
+		}
+		files, err := openVersion(info)
+		if err != nil {
+			return nil, fmt.Errorf("open dataset %q: %w", name, err)
+		}
+		if files == nil {
+			continue // replaced under us: look again
+		}
+		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows}
+		r.refs.Store(1)
+		return r, nil
+	}
+	return nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
+}
+
+// openVersion opens the files of info. It returns nil files, and no error, when what
+// it opened is no longer the version info describes: a single-file dataset's path is
+// reused by a replace.
+func openVersion(info Info) ([]*os.File, error) {
+	files := make([]*os.File, 0, len(info.Files))
+	var fp strings.Builder
+	for _, p := range info.Files {
+		f, err := os.Open(p)
+		if err == nil {
+			files = append(files, f)
+			var st fs.FileInfo
+			if st, err = f.Stat(); err == nil {
+				if info.dir {
+					fp.WriteString(filepath.Base(p))
+				}
+				fp.WriteString(fileFingerprint(st))
+			}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			closeAll(files)
+			return nil, nil
+		}
+		if err != nil {
+			closeAll(files)
+			return nil, err
+		}
+	}
+	if fp.String() != info.fingerprint {
+		closeAll(files)
+		return nil, nil
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// Info describes the version being read.
+func (r *Reader) Info() Info { return r.info }
+
+// Schema is the schema of every batch.
+func (r *Reader) Schema() *arrow.Schema { return r.info.Schema }
+
+// Retain adds a reference.
+func (r *Reader) Retain() { r.refs.Add(1) }
+
+// Release drops a reference; the last one closes the files.
+func (r *Reader) Release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	r.closePart()
+	closeAll(r.files)
+	r.files = nil
+}
+
+// Next advances to the next batch; false at the end or on error (see Err).
+func (r *Reader) Next() bool {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	for r.err == nil {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			return false
+		}
+		if r.part == nil {
+			if r.next >= len(r.files) {
+				return false
+			}
+			if err := r.openPart(r.next); err != nil {
+				r.err = err
+				return false
+			}
+			r.next++
+		}
+		if r.part.Next() {
+			rec := r.part.RecordBatch()
+			// Batches carry the reader's schema, without file-format metadata.
+			r.rec = withSchema(r.info.Schema, rec)
+			return true
+		}
+		if err := r.part.Err(); err != nil {
+			r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
+			return false
+		}
+		r.closePart()
+	}
+	return false
+}
+
+// RecordBatch is the current batch, valid until the next call to Next.
+func (r *Reader) RecordBatch() arrow.RecordBatch { return r.rec }
+
+// Record is the current batch.
+//
+// Deprecated: use RecordBatch.
+func (r *Reader) Record() arrow.RecordBatch { return r.rec }
+
+// Err is the error that stopped Next, if any.
+func (r *Reader) Err() error { return r.err }
+
+func (r *Reader) openPart(i int) error {
+	pf, err := file.NewParquetReader(r.files[i])
+	if err != nil {
+		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.batch}, r.mem)
+	if err != nil {
+		pf.Close()
+		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
+	}
+	rr, err := fr.GetRecordReader(r.ctx, nil, nil)
+	if err != nil {
+		pf.Close()
+		return fmt.Errorf("read dataset %q part %d: %w", r.info.Name, i, err)
+	}
+	r.pf, r.part = pf, rr
+	return nil
+}
+
+func (r *Reader) closePart() {
+	if r.part != nil {
+		r.part.Release()
+		r.part = nil
+	}
+	if r.pf != nil {
+		// Closing the file reader would close our *os.File too; Release closes those.
+		r.pf = nil
+	}
+}
+
+// withSchema returns rec with schema s (same columns), as a new reference.
+func withSchema(s *arrow.Schema, rec arrow.RecordBatch) arrow.RecordBatch {
+	if rec.Schema().Equal(s) && rec.Schema().Metadata().Len() == s.Metadata().Len() {
+		rec.Retain()
+		return rec
+	}
+	cols := rec.Columns()
+	return array.NewRecordBatch(s, cols, rec.NumRows())
+}

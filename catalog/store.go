@@ -1,0 +1,281 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+)
+
+// Info describes one version of a dataset.
+type Info struct {
+	Name     string        // dataset name, e.g. "uploaded.parquet"
+	Schema   *arrow.Schema // Arrow schema of the data
+	Rows     int64         // number of rows
+	Bytes    int64         // size on disk of all its Parquet parts
+	Modified time.Time     // newest modification time of its parts
+	// Files are the absolute paths of its Parquet parts in read order. They stay on
+	// disk while the store is pinned (Store.Pin).
+	Files []string
+	// Version changes whenever the dataset's files change.
+	Version string
+
+	dir         bool   // multi-part form
+	fingerprint string // the layout fingerprint Version is made from
+}
+
+// Table is the dataset's SQL table name.
+func (i Info) Table() string { return TableName(i.Name) }
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	Logger    *slog.Logger     // nil: slog.Default()
+	Allocator memory.Allocator // nil: memory.DefaultAllocator
+	// Compression of written Parquet files; zero value: Snappy.
+	Compression compress.Compression
+	// RowGroupRows is the number of rows per Parquet row group written; 0: 1Mi.
+	RowGroupRows int64
+	// ReadBatchRows is the number of rows per record batch read; 0: 64Ki.
+	ReadBatchRows int64
+}
+
+// Store is a directory of Parquet datasets. It is safe for concurrent use, also by
+// several goroutines writing the same dataset: the last commit wins.
+type Store struct {
+	root string
+	opts Options
+	log  *slog.Logger
+
+	reclaim *reclaimer
+
+	// commitMu serialises the short commit step of writes and drops (renames and
+	// manifest updates), never the writing of data.
+	commitMu sync.Mutex
+
+	cacheMu sync.Mutex
+	cache   map[string]cacheEntry // by dataset name
+}
+
+type cacheEntry struct {
+	fingerprint string
+	info        Info
+	err         error // ErrUnreadable: remembered so a bad file is logged once
+}
+
+// Open opens the dataset root dir, creating it if missing, and sweeps what a crash may
+// have left behind: temporary files, trash, and parts no manifest names.
+func Open(root string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	if opts.Compression == compress.Codecs.Uncompressed {
+		opts.Compression = compress.Codecs.Snappy
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = 1 << 20
+	}
+	if opts.ReadBatchRows <= 0 {
+		opts.ReadBatchRows = 64 << 10
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("dataset root %s: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create dataset root: %w", err)
+	}
+	s := &Store{
+		root:    abs,
+		opts:    opts,
+		log:     opts.Logger,
+		reclaim: newReclaimer(opts.Logger),
+		cache:   make(map[string]cacheEntry),
+	}
+	if err := s.sweep(); err != nil {
+		return nil, fmt.Errorf("sweep dataset root %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// Root is the absolute path of the dataset root.
+func (s *Store) Root() string { return s.root }
+
+// Pin keeps every file of every version visible now on disk until unpin is called, so
+// a reader that opens files lazily by path finishes on the version it started with.
+func (s *Store) Pin() (unpin func()) { return s.reclaim.pin() }
+
+// sweep removes leftovers of an earlier crash.
+func (s *Store) sweep() error {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(s.root, e.Name())
+		if isInternal(e.Name()) {
+			s.log.Info("removing leftover of an interrupted write", "path", p)
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if e.IsDir() && ValidateName(e.Name()) == nil {
+			if err := sweepDatasetDir(p, s.log); err != nil {
+				s.log.Warn("cannot sweep dataset directory", "path", p, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// sweepDatasetDir removes temporary files and unlisted parts inside a multi-part dataset.
+func sweepDatasetDir(dir string, log *slog.Logger) error {
+	names, hasManifest, err := partNames(dir)
+	if err != nil {
+		return err
+	}
+	listed := make(map[string]bool, len(names))
+	for _, n := range names {
+		listed[n] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		n := e.Name()
+		unlisted := hasManifest && strings.HasPrefix(n, "part-") && !listed[n]
+		if isInternal(n) || unlisted {
+			log.Info("removing leftover of an interrupted write", "path", filepath.Join(dir, n))
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// path is where the dataset lives; name must have passed ValidateName.
+func (s *Store) path(name string) string { return filepath.Join(s.root, name) }
+
+// Stat describes the current version of the named dataset.
+func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	info, err := s.stat(name)
+	if err != nil {
+		return Info{}, fmt.Errorf("dataset %q: %w", name, err)
+	}
+	return info, nil
+}
+
+// stat returns the cached Info of name, refreshing it when the files changed.
+func (s *Store) stat(name string) (Info, error) {
+	l, err := resolve(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		s.forget(name)
+		return Info{}, ErrNotFound
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	s.cacheMu.Lock()
+	e, ok := s.cache[name]
+	s.cacheMu.Unlock()
+	if ok && e.fingerprint == l.fingerprint {
+		return e.info, e.err
+	}
+	info, err := readInfo(name, l, s.opts.Allocator)
+	if err != nil && !errors.Is(err, ErrUnreadable) {
+		return Info{}, err // e.g. a part vanished under us: don't cache
+	}
+	if err != nil {
+		s.log.Warn("skipping file in the dataset root that is not readable Parquet", "dataset", name, "err", err)
+	}
+	s.cacheMu.Lock()
+	s.cache[name] = cacheEntry{fingerprint: l.fingerprint, info: info, err: err}
+	s.cacheMu.Unlock()
+	return info, err
+}
+
+func (s *Store) forget(name string) {
+	s.cacheMu.Lock()
+	delete(s.cache, name)
+	s.cacheMu.Unlock()
+}
+
+// List describes every readable dataset in the root, sorted by name. Files that are
+// not Parquet, and entries whose names are not valid dataset names, are skipped (and
+// logged once). Metadata comes from a cache keyed by each file's size, modification
+// time and inode, so listing thousands of datasets reads no Parquet footer twice.
+func (s *Store) List(ctx context.Context) ([]Info, error) {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("list dataset root: %w", err)
+	}
+	seen := make(map[string]bool, len(entries))
+	infos := make([]Info, 0, len(entries))
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name := e.Name()
+		if isInternal(name) || strings.HasPrefix(name, ".") {
+			continue
+		}
+		seen[name] = true
+		if err := ValidateName(name); err != nil {
+			s.warnOnce(name, err)
+			continue
+		}
+		info, err := s.stat(name)
+		switch {
+		case err == nil:
+			infos = append(infos, info)
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnreadable), errors.Is(err, fs.ErrNotExist):
+			// dropped while listing, or not a dataset: not listed
+		default:
+			return nil, fmt.Errorf("list dataset %q: %w", name, err)
+		}
+	}
+	s.cacheMu.Lock()
+	for name := range s.cache {
+		if !seen[name] {
+			delete(s.cache, name)
+		}
+	}
+	s.cacheMu.Unlock()
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	return infos, nil
+}
+
+// warnOnce logs a skipped root entry the first time List meets it.
+func (s *Store) warnOnce(name string, err error) {
+	s.cacheMu.Lock()
+	_, logged := s.cache[name]
+	if !logged {
+		s.cache[name] = cacheEntry{err: err}
+	}
+	s.cacheMu.Unlock()
+	if !logged {
+		s.log.Warn("skipping entry in the dataset root", "entry", name, "err", err)
+	}
+}
