@@ -1,0 +1,35 @@
+// Command quiver stores Parquet datasets and serves them over Arrow Flight and Arrow
+// Flight SQL. `quiver serve` runs the server; the other subcommands are its clients.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "quiver:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "quiver",
+		Short: "Parquet datasets over Arrow Flight and Flight SQL",
+		Long: `Quiver stores Apache Parquet datasets in a directory and serves them over
+Apache Arrow Flight (list, describe, put, get, drop) and Arrow Flight SQL, where
+every dataset is a table that an embedded DuckDB queries.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newServeCommand())
+	return root
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql"
+)
+
+// serveOptions are the flags of `quiver serve`.
+type serveOptions struct {
+	root            string
+	addr            string
+	logFormat       string
+	logLevel        string
+	maxMessageBytes int
+	shutdownGrace   time.Duration
+}
+
+func newServeCommand() *cobra.Command {
+	opts := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Quiver server",
+		Long: `Run the Quiver server: plain Arrow Flight and Flight SQL on one port.
+
+Datasets are the Parquet files (and directories of Parquet parts) in --root; files
+copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.root, "root", "./datasets", "dataset directory (created if missing)")
+	f.StringVar(&opts.addr, "addr", "localhost:8815", "listen address HOST:PORT (port 0 picks a free port)")
+	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.IntVar(&opts.maxMessageBytes, "max-message-bytes", 256<<20, "largest gRPC message accepted (one record batch of an upload)")
+	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+	return cmd
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func serve(ctx context.Context, opts serveOptions) error {
+	log, err := newLogger(opts.logFormat, opts.logLevel)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	store, err := catalog.Open(opts.root, catalog.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := flightsql.NewServer(flightsql.Config{Store: store, Logger: log})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", opts.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", opts.addr, err)
+	}
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.maxMessageBytes),
+		grpc.MaxSendMsgSize(opts.maxMessageBytes),
+	)
+	flight.RegisterFlightServiceServer(gs, srv)
+
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	log.Info("quiver serving", "addr", "grpc://"+lis.Addr().String(), "root", store.Root())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: letting in-flight requests finish", "grace", opts.shutdownGrace)
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(opts.shutdownGrace):
+		log.Warn("grace period over: cancelling the remaining requests")
+		gs.Stop()
+		<-stopped
+	}
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

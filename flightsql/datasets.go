@@ -1,0 +1,135 @@
+package flightsql
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// The plain Flight dataset endpoints of the Arrow cookbook recipe.
+
+// datasetName decodes a PATH descriptor: exactly one element, the dataset name.
+func datasetName(desc *flight.FlightDescriptor) (string, error) {
+	path := desc.GetPath()
+	if len(path) != 1 {
+		return "", toStatus(fmt.Errorf("%w: a PATH descriptor names one dataset, got %d path elements %q", errInvalidRequest, len(path), path))
+	}
+	if err := catalog.ValidateName(path[0]); err != nil {
+		return "", toStatus(err)
+	}
+	return path[0], nil
+}
+
+// flightInfo describes one dataset version. Its one endpoint has no location: "fetch
+// from this server", so clients never get an unreachable 0.0.0.0 address. The ticket
+// is the dataset name's bytes, as the cookbook's server issues it.
+func (s *Server) flightInfo(info catalog.Info) *flight.FlightInfo {
+	return &flight.FlightInfo{
+		Schema:           flight.SerializeSchema(info.Schema, s.mem),
+		FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{info.Name}},
+		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: []byte(info.Name)}}},
+		TotalRecords:     info.Rows,
+		TotalBytes:       info.Bytes,
+	}
+}
+
+func (s *Server) listDatasets(ctx context.Context, _ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
+	infos, err := s.store.List(ctx)
+	if err != nil {
+		return toStatus(err)
+	}
+	for _, info := range infos {
+		if err := stream.Send(s.flightInfo(info)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) datasetInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	name, err := datasetName(desc)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.store.Stat(ctx, name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.flightInfo(info), nil
+}
+
+func (s *Server) datasetSchema(ctx context.Context, desc *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	name, err := datasetName(desc)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.store.Stat(ctx, name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(info.Schema, s.mem)}, nil
+}
+
+// getDataset streams the version of a dataset current when the call starts.
+func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	ctx := stream.Context()
+	name, err := datasetFromTicket(t.GetTicket())
+	if err != nil {
+		return toStatus(err)
+	}
+	rdr, err := s.store.Open(ctx, name)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer rdr.Release()
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(rdr.Schema()), ipc.WithAllocator(s.mem))
+	defer w.Close()
+	var rows int64
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		if err := w.Write(rec); err != nil {
+			return toStatus(fmt.Errorf("send dataset %q: %w", name, err))
+		}
+		rows += rec.NumRows()
+	}
+	if err := rdr.Err(); err != nil {
+		return toStatus(err)
+	}
+	s.log.Debug("dataset sent", "dataset", name, "rows", rows)
+	return nil
+}
+
+// putDataset stores the stream under the descriptor's name, replacing any previous
+// version, like the cookbook's server. Nothing changes unless the whole stream arrives.
+func (s *Server) putDataset(desc *flight.FlightDescriptor, stream flight.FlightService_DoPutServer) error {
+	ctx := stream.Context()
+	name, err := datasetName(desc)
+	if err != nil {
+		return err
+	}
+	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	if err != nil {
+		return toStatus(fmt.Errorf("put dataset %q: %w: the upload is not an Arrow IPC stream: %w", name, catalog.ErrInvalidData, err))
+	}
+	defer rdr.Release()
+	rows, err := s.store.Put(ctx, name, catalog.Replace, rdr)
+	if err != nil {
+		return toStatus(err)
+	}
+	s.log.Debug("dataset stored", "dataset", name, "rows", rows)
+	return nil
+}
+
+// dropDataset is the drop_dataset action: the body is the dataset name. Like the
+// cookbook's, it returns no results.
+func (s *Server) dropDataset(ctx context.Context, a *flight.Action) error {
+	name := string(a.GetBody())
+	if err := catalog.ValidateName(name); err != nil {
+		return toStatus(fmt.Errorf("drop_dataset: %w", err))
+	}
+	return toStatus(s.store.Drop(ctx, name))
+}

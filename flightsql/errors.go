@@ -1,0 +1,66 @@
+package flightsql
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// toStatus turns an error from the catalog or the engine into a gRPC status error.
+// It is the one place where domain errors meet status codes; handlers return its
+// result and never build a status from an error's text.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	code := codeOf(err)
+	if code == codes.Internal {
+		slog.Error("internal error", "err", err)
+	}
+	return status.Error(code, err.Error())
+}
+
+// codeOf is the gRPC code for a domain error.
+func codeOf(err error) codes.Code {
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			return m.code
+		}
+	}
+	return codes.Internal
+}
+
+// errorCodes maps domain errors to codes, first match wins: cancellation outranks
+// the errors it causes.
+var errorCodes = []struct {
+	err  error
+	code codes.Code
+}{
+	{context.Canceled, codes.Canceled},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{catalog.ErrNotFound, codes.NotFound},
+	{catalog.ErrInvalidName, codes.InvalidArgument},
+	{catalog.ErrInvalidData, codes.InvalidArgument},
+	{catalog.ErrAlreadyExists, codes.AlreadyExists},
+	{catalog.ErrUnreadable, codes.FailedPrecondition},
+	{errInvalidRequest, codes.InvalidArgument},
+	{errUnknownAction, codes.Unimplemented},
+	{errNoSQL, codes.Unimplemented},
+}
+
+var (
+	// errInvalidRequest is a malformed descriptor, ticket or action body.
+	errInvalidRequest = errors.New("invalid request")
+	// errUnknownAction is an action type this server does not have.
+	errUnknownAction = errors.New("unknown action")
+	// errNoSQL is a Flight SQL request to a server running without Flight SQL.
+	errNoSQL = errors.New("Flight SQL is not enabled on this server")
+)

@@ -1,0 +1,230 @@
+package flightsql
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// Config wires a Server.
+type Config struct {
+	// Store holds the datasets. Required.
+	Store *catalog.Store
+	// SQL serves the Flight SQL requests: command descriptors, Flight SQL tickets and
+	// actions. nil runs plain Flight only.
+	SQL flight.FlightServer
+	// Allocator for Arrow memory; nil: memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// Logger; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is Quiver's Flight service. It answers the plain Flight dataset requests of
+// the Arrow cookbook (PATH descriptors, dataset-name tickets, drop_dataset,
+// ListFlights) itself and routes everything that is Flight SQL to Config.SQL, so the
+// two live on one port without either swallowing the other's requests.
+type Server struct {
+	flight.BaseFlightServer
+	store *catalog.Store
+	sql   flight.FlightServer
+	mem   memory.Allocator
+	log   *slog.Logger
+}
+
+// NewServer returns a Server for cfg.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("flightsql: Config.Store is required")
+	}
+	if cfg.Allocator == nil {
+		cfg.Allocator = memory.DefaultAllocator
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger}, nil
+}
+
+// sqlOr returns the Flight SQL server, or errNoSQL when there is none.
+func (s *Server) sqlOr() (flight.FlightServer, error) {
+	if s.sql == nil {
+		return nil, toStatus(errNoSQL)
+	}
+	return s.sql, nil
+}
+
+// Handshake is Flight SQL's (and later authentication's).
+func (s *Server) Handshake(stream flight.FlightService_HandshakeServer) error {
+	if s.sql == nil {
+		return s.BaseFlightServer.Handshake(stream)
+	}
+	return s.sql.Handshake(stream)
+}
+
+// ListFlights lists every dataset.
+func (s *Server) ListFlights(c *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
+	return s.listDatasets(stream.Context(), c, stream)
+}
+
+// GetFlightInfo describes a dataset (PATH descriptor) or plans a Flight SQL command.
+func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	if desc.GetType() == flight.DescriptorPATH {
+		return s.datasetInfo(ctx, desc)
+	}
+	sql, err := s.sqlCommand(desc)
+	if err != nil {
+		return nil, err
+	}
+	return sql.GetFlightInfo(ctx, desc)
+}
+
+// PollFlightInfo answers at once for a dataset; Flight SQL decides for commands.
+func (s *Server) PollFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.PollInfo, error) {
+	if desc.GetType() == flight.DescriptorPATH {
+		info, err := s.datasetInfo(ctx, desc)
+		if err != nil {
+			return nil, err
+		}
+		done := 1.0
+		return &flight.PollInfo{Info: info, FlightDescriptor: nil, Progress: &done}, nil
+	}
+	sql, err := s.sqlCommand(desc)
+	if err != nil {
+		return nil, err
+	}
+	return sql.PollFlightInfo(ctx, desc)
+}
+
+// GetSchema returns a dataset's schema or a Flight SQL command's result schema.
+func (s *Server) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	if desc.GetType() == flight.DescriptorPATH {
+		return s.datasetSchema(ctx, desc)
+	}
+	sql, err := s.sqlCommand(desc)
+	if err != nil {
+		return nil, err
+	}
+	return sql.GetSchema(ctx, desc)
+}
+
+// sqlCommand checks that desc is a command descriptor and returns the SQL server.
+func (s *Server) sqlCommand(desc *flight.FlightDescriptor) (flight.FlightServer, error) {
+	if desc == nil || desc.GetType() != flight.DescriptorCMD {
+		return nil, status.Errorf(codes.InvalidArgument, "descriptor type %v: a descriptor is a PATH naming a dataset or a Flight SQL CMD", desc.GetType())
+	}
+	return s.sqlOr()
+}
+
+// DoGet streams a dataset (a dataset-name ticket) or a Flight SQL result.
+func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	if isFlightSQL(t.GetTicket()) {
+		sql, err := s.sqlOr()
+		if err != nil {
+			return err
+		}
+		return sql.DoGet(t, stream)
+	}
+	return s.getDataset(t, stream)
+}
+
+// DoPut stores a dataset (PATH descriptor) or runs a Flight SQL command (ingest,
+// parameter binding). The first message decides.
+func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "DoPut: no first message: %v", err)
+	}
+	desc := first.GetFlightDescriptor()
+	replay := &replayPutStream{FlightService_DoPutServer: stream, first: first}
+	switch {
+	case desc == nil:
+		return status.Error(codes.InvalidArgument, "DoPut: the first message carries no FlightDescriptor; send a PATH descriptor naming the dataset (or a Flight SQL command)")
+	case desc.GetType() == flight.DescriptorPATH:
+		return s.putDataset(desc, replay)
+	}
+	sql, err := s.sqlCommand(desc)
+	if err != nil {
+		return err
+	}
+	return sql.DoPut(replay)
+}
+
+// DoExchange belongs to Flight SQL.
+func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error {
+	sql, err := s.sqlOr()
+	if err != nil {
+		return err
+	}
+	return sql.DoExchange(stream)
+}
+
+// dropDatasetAction is the cookbook's custom action; its body is the dataset name.
+const dropDatasetAction = "drop_dataset"
+
+// DoAction runs drop_dataset or a Flight SQL action.
+func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
+	if a.GetType() == dropDatasetAction {
+		return s.dropDataset(stream.Context(), a)
+	}
+	if s.sql != nil && slices.Contains(s.sqlActionTypes(), a.GetType()) {
+		return s.sql.DoAction(a, stream)
+	}
+	return toStatus(fmt.Errorf("%w %q: list_actions shows the actions this server has", errUnknownAction, a.GetType()))
+}
+
+// ListActions lists drop_dataset and the Flight SQL actions.
+func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
+	if err := stream.Send(&flight.ActionType{
+		Type:        dropDatasetAction,
+		Description: "Delete a dataset. Body: the dataset name, e.g. b\"uploaded.parquet\".",
+	}); err != nil {
+		return err
+	}
+	if s.sql == nil {
+		return nil
+	}
+	return s.sql.ListActions(&flight.Empty{}, stream)
+}
+
+// sqlActionTypes are the action types the Flight SQL server lists.
+func (s *Server) sqlActionTypes() []string {
+	var c actionCollector
+	if err := s.sql.ListActions(&flight.Empty{}, &c); err != nil {
+		return nil
+	}
+	return c.types
+}
+
+// actionCollector gathers what a ListActions call sends.
+type actionCollector struct {
+	flight.FlightService_ListActionsServer
+	types []string
+}
+
+func (c *actionCollector) Send(a *flight.ActionType) error {
+	c.types = append(c.types, a.GetType())
+	return nil
+}
+
+// replayPutStream hands the already-received first message to the next reader again.
+type replayPutStream struct {
+	flight.FlightService_DoPutServer
+	first *flight.FlightData
+}
+
+func (r *replayPutStream) Recv() (*flight.FlightData, error) {
+	if r.first != nil {
+		m := r.first
+		r.first = nil
+		return m, nil
+	}
+	return r.FlightService_DoPutServer.Recv()
+}
