@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -228,3 +229,15 @@ func (r *replayPutStream) Recv() (*flight.FlightData, error) {
 	}
 	return r.FlightService_DoPutServer.Recv()
 }
+
+// GRPCOptions are the gRPC server options Quiver runs with. maxMessageBytes bounds
+// one message, so one record batch of an upload.
+func GRPCOptions(maxMessageBytes int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.MaxSendMsgSize(maxMessageBytes),
+	}
+}
+
+// Register registers s as the Flight service of gs.
+func (s *Server) Register(gs *grpc.Server) { flight.RegisterFlightServiceServer(gs, s) }

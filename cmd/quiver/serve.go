@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
@@ -89,11 +88,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
-	gs := grpc.NewServer(
-		grpc.MaxRecvMsgSize(opts.maxMessageBytes),
-		grpc.MaxSendMsgSize(opts.maxMessageBytes),
-	)
-	flight.RegisterFlightServiceServer(gs, srv)
+	gs := grpc.NewServer(flightsql.GRPCOptions(opts.maxMessageBytes)...)
+	srv.Register(gs)
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
