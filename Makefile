@@ -1,0 +1,44 @@
+# Quiver's build and test entry points. `make test` runs every suite: Go, then the
+# Python clients (pyarrow, ADBC) and the Java JDBC driver, each installing what it
+# needs itself (a virtual environment, Maven dependencies) into git-ignored folders.
+
+GO       ?= go
+TAGS     := duckdb_arrow
+GOFLAGS_TEST ?= -race -count=1
+
+.PHONY: all build serve test test-go test-python test-jdbc bench fuzz vet clean
+
+all: build
+
+## build: the quiver binary in bin/
+build:
+	$(GO) build -tags $(TAGS) -o bin/quiver ./cmd/quiver
+
+## serve: run the server on its defaults (./datasets, localhost:8815)
+serve:
+	$(GO) run -tags $(TAGS) ./cmd/quiver serve
+
+## test: every suite, Go and the Python/Java clients
+test: test-go test-python test-jdbc
+
+## test-go: the Go unit and integration tests, with the race detector
+test-go: vet
+	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./...
+
+## test-python: pyarrow / ADBC Python / pandas / polars against a real server
+test-python: build
+	QUIVER_BIN=$(CURDIR)/bin/quiver bash integration/python/run.sh
+
+## test-jdbc: the Arrow Flight SQL JDBC driver against a real server
+test-jdbc: build
+	QUIVER_BIN=$(CURDIR)/bin/quiver bash integration/jdbc/run.sh
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+## bench: the Go benchmarks (10M-row datasets; takes minutes)
+bench:
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchtime 3x ./...
+
+clean:
+	rm -rf bin
