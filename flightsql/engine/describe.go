@@ -1,0 +1,153 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	bindings "github.com/duckdb/duckdb-go-bindings"
+)
+
+// Description is what Describe learns about a statement without running it.
+type Description struct {
+	Schema *arrow.Schema // the result schema Query will produce
+	// Params has one field per placeholder, in binding order, named "$1", "$2", ...
+	// (or "$name" for DuckDB's named parameters); a type DuckDB cannot infer is arrow.Null.
+	Params        *arrow.Schema
+	StatementType string // "SELECT": Describe refuses everything else
+}
+
+// Describe parses and prepares sql without executing it and returns the result schema
+// and the parameter schema. It refuses anything but one read-only statement, with
+// ErrReadOnly, ErrInvalidSQL or ErrForbidden.
+func (e *Engine) Describe(ctx context.Context, sql string) (*Description, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, sqlError(sql, err)
+	}
+	s, err := e.newSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	defer s.destroyLocked(nil)
+	s.watch(ctx) // binding a view over many parts reads every footer
+
+	st, err := prepareReadOnly(s.conn, sql)
+	if err != nil {
+		return nil, sqlError(sql, e.explain(ctx, err))
+	}
+	defer bindings.DestroyPrepare(&st)
+
+	var opts bindings.ArrowOptions
+	bindings.ConnectionGetArrowOptions(s.conn, &opts)
+	defer bindings.DestroyArrowOptions(&opts)
+
+	n := int(bindings.PreparedStatementColumnCount(st))
+	names := make([]string, n)
+	types := make([]bindings.LogicalType, n)
+	for i := range n {
+		names[i] = bindings.PreparedStatementColumnName(st, bindings.IdxT(i))
+		types[i] = bindings.PreparedStatementColumnLogicalType(st, bindings.IdxT(i))
+	}
+	defer destroyTypes(types)
+	schema, err := arrowSchema(opts, types, names)
+	if err != nil {
+		return nil, sqlError(sql, err)
+	}
+	return &Description{
+		Schema:        schema,
+		Params:        paramSchema(st, opts),
+		StatementType: statementTypeName(bindings.StatementTypeSelect),
+	}, nil
+}
+
+// explain turns an error from a call that ctx may have interrupted into the error
+// to report: the context's, or ErrClosed after Close, or err itself.
+func (e *Engine) explain(ctx context.Context, err error) error {
+	if cerr := ctxError(ctx); cerr != nil {
+		return cerr
+	}
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return err
+}
+
+// arrowSchema converts DuckDB column types to an Arrow schema with DuckDB's own
+// conversion (the one its result chunks use). A column whose type has no Arrow form
+// yet (a parameter DuckDB could not type, as in "SELECT ?") becomes arrow.Null;
+// Query then reports the type it really produces.
+func arrowSchema(opts bindings.ArrowOptions, types []bindings.LogicalType, names []string) (*arrow.Schema, error) {
+	schema, err := newArrowSchema(opts, types, names)
+	if err == nil {
+		return schema, nil
+	}
+	fields := make([]arrow.Field, len(types))
+	for i := range types {
+		fields[i] = arrowField(opts, types[i], names[i])
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+func arrowField(opts bindings.ArrowOptions, t bindings.LogicalType, name string) arrow.Field {
+	null := arrow.Field{Name: name, Type: arrow.Null, Nullable: true}
+	if t.Ptr == nil || bindings.GetTypeId(t) == bindings.TypeInvalid {
+		return null
+	}
+	s, err := newArrowSchema(opts, []bindings.LogicalType{t}, []string{name})
+	if err != nil || s.NumFields() != 1 {
+		return null
+	}
+	return s.Field(0)
+}
+
+func newArrowSchema(opts bindings.ArrowOptions, types []bindings.LogicalType, names []string) (*arrow.Schema, error) {
+	for _, t := range types {
+		if t.Ptr == nil {
+			return nil, errors.New("column without a type")
+		}
+	}
+	schema, ed := bindings.NewArrowSchema(opts, types, names)
+	if err := errorData(ed); err != nil {
+		return nil, fmt.Errorf("arrow schema: %w", err)
+	}
+	return schema, nil
+}
+
+// errorData turns DuckDB error data into an error and destroys it.
+func errorData(ed bindings.ErrorData) error {
+	defer bindings.DestroyErrorData(&ed)
+	if ed.Ptr == nil || !bindings.ErrorDataHasError(ed) {
+		return nil
+	}
+	return duckError(bindings.ErrorDataErrorType(ed), bindings.ErrorDataMessage(ed))
+}
+
+func destroyTypes(types []bindings.LogicalType) {
+	for i := range types {
+		bindings.DestroyLogicalType(&types[i])
+	}
+}
+
+// paramSchema describes st's placeholders.
+func paramSchema(st bindings.PreparedStatement, opts bindings.ArrowOptions) *arrow.Schema {
+	n := int(bindings.NParams(st))
+	fields := make([]arrow.Field, n)
+	for i := range n {
+		idx := bindings.IdxT(i + 1)
+		name := "$" + bindings.ParameterName(st, idx)
+		if name == "$" {
+			name = fmt.Sprintf("$%d", i+1)
+		}
+		t := bindings.ParamLogicalType(st, idx)
+		fields[i] = arrowField(opts, t, name)
+		bindings.DestroyLogicalType(&t)
+	}
+	return arrow.NewSchema(fields, nil)
+}

@@ -1,0 +1,353 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	bindings "github.com/duckdb/duckdb-go-bindings"
+)
+
+// DefaultBatchRows is the number of rows Rows gathers into one record batch when
+// Config.BatchRows is zero. DuckDB produces 2048-row chunks; batches of about 64Ki
+// rows keep per-message overhead low on Flight without holding much memory.
+const DefaultBatchRows = 64 * 1024
+
+// Config configures an Engine.
+type Config struct {
+	Root         string        // absolute dataset root: the only directory DuckDB may read
+	Threads      int           // 0 = DuckDB default
+	MemoryLimit  string        // e.g. "4GB"; "" = DuckDB default
+	QueryTimeout time.Duration // 0 = none; applied to every Query
+	TempDir      string        // DuckDB spill dir; "" = a dir the engine creates under os.TempDir and removes on Close
+	Logger       *slog.Logger
+	Allocator    memory.Allocator // nil = memory.DefaultAllocator
+
+	// BatchRows is the number of rows per record batch that Rows aims for
+	// (the last batch may be shorter); 0 = DefaultBatchRows.
+	BatchRows int
+}
+
+// Engine is one embedded DuckDB database with a view per dataset.
+// All methods are safe for concurrent use.
+type Engine struct {
+	root      string // cleaned Root
+	cfg       Config
+	log       *slog.Logger
+	alloc     memory.Allocator
+	batchRows int
+	tempDir   string
+	ownTemp   bool // tempDir was created by Open and is removed by Close
+
+	db bindings.Database
+
+	// syncMu serialises SyncTables and guards admin and views.
+	syncMu sync.Mutex
+	admin  bindings.Connection // runs the view DDL; never sees user SQL
+	views  map[string]viewState
+
+	// mu guards closed and sessions.
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*session]struct{}
+}
+
+// Open starts an in-memory DuckDB database locked down to cfg.Root: it may read files
+// only under Root, cannot load or install extensions, and no statement can change its
+// configuration afterwards.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Root == "" || !filepath.IsAbs(cfg.Root) {
+		return nil, fmt.Errorf("engine: root %q must be an absolute path", cfg.Root)
+	}
+	root := filepath.Clean(cfg.Root)
+	if fi, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("engine: root: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("engine: root %q is not a directory", root)
+	}
+	if hasGlob(root) {
+		return nil, fmt.Errorf("engine: root %q contains a glob character (*?[]{})", root)
+	}
+	if cfg.Threads < 0 {
+		return nil, fmt.Errorf("engine: threads %d must not be negative", cfg.Threads)
+	}
+	e := &Engine{
+		root:      root,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		alloc:     cfg.Allocator,
+		batchRows: cfg.BatchRows,
+		tempDir:   cfg.TempDir,
+		views:     make(map[string]viewState),
+		sessions:  make(map[*session]struct{}),
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.alloc == nil {
+		e.alloc = memory.DefaultAllocator
+	}
+	if e.batchRows <= 0 {
+		e.batchRows = DefaultBatchRows
+	}
+	if e.tempDir == "" {
+		dir, err := os.MkdirTemp("", "quiver-duckdb-*")
+		if err != nil {
+			return nil, fmt.Errorf("engine: temp dir: %w", err)
+		}
+		e.tempDir, e.ownTemp = dir, true
+	}
+	if err := e.openDB(); err != nil {
+		e.removeTemp()
+		return nil, err
+	}
+	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
+		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir,
+		"query_timeout", cfg.QueryTimeout)
+	return e, nil
+}
+
+// openDB opens the database and applies the lock-down. The order is DuckDB's:
+// allowed_directories can only be set while external access is still on, and
+// lock_configuration must come last because it freezes every setting, including
+// enable_external_access itself.
+func (e *Engine) openDB() error {
+	var conf bindings.Config
+	if bindings.CreateConfig(&conf) == bindings.StateError {
+		return errors.New("engine: cannot create DuckDB config")
+	}
+	defer bindings.DestroyConfig(&conf)
+	settings := [][2]string{
+		{"autoinstall_known_extensions", "false"},
+		{"autoload_known_extensions", "false"},
+		{"allow_community_extensions", "false"},
+		{"allow_unsigned_extensions", "false"},
+		{"allow_persistent_secrets", "false"},
+		{"temp_directory", e.tempDir},
+	}
+	if e.cfg.Threads > 0 {
+		settings = append(settings, [2]string{"threads", strconv.Itoa(e.cfg.Threads)})
+	}
+	if e.cfg.MemoryLimit != "" {
+		settings = append(settings, [2]string{"memory_limit", e.cfg.MemoryLimit})
+	}
+	for _, s := range settings {
+		if bindings.SetConfig(conf, s[0], s[1]) == bindings.StateError {
+			return fmt.Errorf("engine: DuckDB setting %s=%q refused", s[0], s[1])
+		}
+	}
+	var msg string
+	if bindings.OpenExt("", &e.db, conf, &msg) == bindings.StateError {
+		return fmt.Errorf("engine: open DuckDB: %s", msg)
+	}
+	if bindings.Connect(e.db, &e.admin) == bindings.StateError {
+		bindings.Close(&e.db)
+		return errors.New("engine: connect to DuckDB")
+	}
+	lockdown := []string{
+		// The trailing separator keeps a sibling such as <root>2 out.
+		"SET allowed_directories = [" + quoteLiteral(e.root+string(filepath.Separator)) + "]",
+		"SET enable_external_access = false",
+		"SET lock_configuration = true",
+	}
+	for _, q := range lockdown {
+		if err := exec(e.admin, q); err != nil {
+			bindings.Disconnect(&e.admin)
+			bindings.Close(&e.db)
+			return fmt.Errorf("engine: lock down DuckDB: %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// exec runs one trusted statement on conn and discards its result.
+func exec(conn bindings.Connection, q string) error {
+	var res bindings.Result
+	defer bindings.DestroyResult(&res)
+	if bindings.Query(conn, q, &res) == bindings.StateError {
+		return duckError(bindings.ResultErrorType(&res), bindings.ResultError(&res))
+	}
+	return nil
+}
+
+// Close interrupts running queries, waits for them to leave DuckDB, frees their
+// resources (their Rows then report ErrClosed) and closes the database.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	live := make([]*session, 0, len(e.sessions))
+	for s := range e.sessions {
+		live = append(live, s)
+	}
+	e.mu.Unlock()
+
+	for _, s := range live {
+		s.shutdown(ErrClosed)
+	}
+
+	e.syncMu.Lock()
+	bindings.Disconnect(&e.admin)
+	e.syncMu.Unlock()
+	bindings.Close(&e.db)
+	e.removeTemp()
+	e.log.Info("engine closed", "root", e.root)
+	return nil
+}
+
+func (e *Engine) removeTemp() {
+	if e.ownTemp {
+		if err := os.RemoveAll(e.tempDir); err != nil {
+			e.log.Warn("engine: remove temp dir", "dir", e.tempDir, "err", err)
+		}
+	}
+}
+
+// newSession connects a fresh DuckDB connection for one Describe or Query and
+// registers it so that Close can interrupt it. The session is returned locked.
+// Connecting costs a few microseconds in DuckDB, so there is no pool: a fresh
+// connection per query also means no state (an interrupt flag, a random seed)
+// leaks from one client's query into the next.
+func (e *Engine) newSession() (*session, error) {
+	s := &session{done: make(chan struct{})}
+	s.mu.Lock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	e.sessions[s] = struct{}{}
+	s.eng = e
+	e.mu.Unlock()
+
+	var conn bindings.Connection
+	if bindings.Connect(e.db, &conn) == bindings.StateError {
+		s.destroyLocked(errors.New("engine: connect to DuckDB"))
+		s.mu.Unlock()
+		return nil, errors.New("engine: connect to DuckDB")
+	}
+	s.connMu.Lock()
+	s.conn = conn
+	s.connMu.Unlock()
+	return s, nil
+}
+
+// session is one DuckDB connection serving one Describe or one Query, with the
+// result it is streaming.
+//
+// Invariants: mu is held around every DuckDB call on conn or res, so destroying them
+// waits for a call in flight; connMu guards only the conn handle, so that interrupt
+// can reach a connection that is busy inside a call holding mu. Nothing is freed
+// while watch's goroutine can still interrupt.
+type session struct {
+	eng *Engine
+
+	mu       sync.Mutex
+	stmt     bindings.PreparedStatement
+	res      bindings.Result
+	hasRes   bool
+	opts     bindings.ArrowOptions
+	err      error // set when the session was ended from outside (Close, Release)
+	finished bool  // DuckDB resources are freed
+
+	connMu sync.Mutex
+	conn   bindings.Connection
+
+	done     chan struct{} // closed when the session ends; stops watch
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+	doneOnce sync.Once
+}
+
+// interrupt asks DuckDB to stop whatever conn is running. Safe from any goroutine.
+func (s *session) interrupt() {
+	s.connMu.Lock()
+	if s.conn.Ptr != nil {
+		bindings.Interrupt(s.conn)
+	}
+	s.connMu.Unlock()
+}
+
+// watch interrupts the connection once ctx is done, and again every 50ms until the
+// session ends: DuckDB clears a pending interrupt when a query begins, so a single
+// interrupt that lands between two calls could be lost.
+func (s *session) watch(ctx context.Context) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-s.done:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			s.interrupt()
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// destroyLocked frees the result, the connection and the watcher, and unregisters
+// the session. s.mu must be held. Idempotent.
+func (s *session) destroyLocked(reason error) {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	if s.err == nil {
+		s.err = reason
+	}
+	s.doneOnce.Do(func() { close(s.done) })
+	s.wg.Wait()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.hasRes {
+		bindings.DestroyResult(&s.res)
+		bindings.DestroyArrowOptions(&s.opts)
+		s.hasRes = false
+	}
+	// The result may refer to its statement's plan; the statement goes after it.
+	bindings.DestroyPrepare(&s.stmt)
+	s.connMu.Lock()
+	bindings.Disconnect(&s.conn)
+	s.connMu.Unlock()
+	if e := s.eng; e != nil {
+		e.mu.Lock()
+		delete(e.sessions, s)
+		e.mu.Unlock()
+	}
+}
+
+// shutdown ends the session from outside: it interrupts until the goroutine inside
+// DuckDB lets go of mu, then frees everything. reason becomes the session's error.
+func (s *session) shutdown(reason error) {
+	for !s.mu.TryLock() {
+		s.interrupt()
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer s.mu.Unlock()
+	s.destroyLocked(reason)
+}

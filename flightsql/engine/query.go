@@ -1,0 +1,280 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	bindings "github.com/duckdb/duckdb-go-bindings"
+)
+
+// Query executes one read-only statement and streams its result. params may be nil;
+// otherwise row `row` of params binds the placeholders in order.
+//
+// ctx governs the whole stream, not just this call: cancelling it (or Config.QueryTimeout
+// elapsing) interrupts DuckDB, and Rows then reports context.Canceled or
+// context.DeadlineExceeded, wrapped. The caller must Release the Rows.
+func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, sqlError(sql, err)
+	}
+	cancel := context.CancelFunc(func() {})
+	if d := e.cfg.QueryTimeout; d > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, d,
+			fmt.Errorf("query timeout %s elapsed: %w", d, context.DeadlineExceeded))
+	}
+	s, err := e.newSession()
+	if err != nil {
+		cancel()
+		return nil, sqlError(sql, err)
+	}
+	s.cancel = cancel
+	s.watch(ctx)
+	defer s.mu.Unlock()
+
+	schema, err := s.start(sql, params, row)
+	if err != nil {
+		s.destroyLocked(nil)
+		return nil, sqlError(sql, e.explain(ctx, err))
+	}
+	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema}
+	r.refs.Store(1)
+	return r, nil
+}
+
+// start prepares, binds and starts executing sql on the session's connection, keeping
+// the prepared statement and the streaming result in the session. s.mu is held.
+func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, error) {
+	st, err := prepareReadOnly(s.conn, sql)
+	if err != nil {
+		return nil, err
+	}
+	s.stmt = st
+	if err := bindParams(st, params, row); err != nil {
+		return nil, err
+	}
+	if err := executeStreaming(st, &s.res); err != nil {
+		return nil, err
+	}
+	s.opts = bindings.ResultGetArrowOptions(&s.res)
+	s.hasRes = true
+
+	n := int(bindings.ColumnCount(&s.res))
+	names := make([]string, n)
+	types := make([]bindings.LogicalType, n)
+	for i := range n {
+		names[i] = bindings.ColumnName(&s.res, bindings.IdxT(i))
+		types[i] = bindings.ColumnLogicalType(&s.res, bindings.IdxT(i))
+	}
+	defer destroyTypes(types)
+	return newArrowSchema(s.opts, types, names)
+}
+
+// executeStreaming starts st as a streaming query: DuckDB produces chunks as they are
+// fetched instead of materialising the result first. It is the one place that uses
+// duckdb_pending_prepared_streaming, deprecated in DuckDB's C API since 1.0 but the
+// only streaming entry point the bindings offer in 1.5.6; when it goes, only this
+// function changes. On error res needs no cleanup.
+func executeStreaming(st bindings.PreparedStatement, res *bindings.Result) error {
+	var pending bindings.PendingResult
+	defer bindings.DestroyPending(&pending)
+	//lint:ignore SA1019 see the function comment
+	if bindings.PendingPreparedStreaming(st, &pending) == bindings.StateError { //nolint:staticcheck
+		return duckError(bindings.ErrorTypeInvalid, bindings.PendingError(pending))
+	}
+	if bindings.ExecutePending(pending, res) == bindings.StateError {
+		err := duckError(bindings.ResultErrorType(res), bindings.ResultError(res))
+		bindings.DestroyResult(res)
+		return err
+	}
+	return nil
+}
+
+// Rows streams a query's result as Arrow record batches. It implements
+// array.RecordReader. Batches hold about Config.BatchRows rows, regrouped from DuckDB's
+// 2048-row chunks. A batch returned by RecordBatch is valid until the next call to
+// Next or Release; Retain it to keep it longer.
+//
+// Next, RecordBatch and Err belong to one goroutine; Release may come from another,
+// and then interrupts a Next that is waiting in DuckDB.
+type Rows struct {
+	eng    *Engine
+	s      *session
+	ctx    context.Context
+	sql    string
+	schema *arrow.Schema
+	refs   atomic.Int64
+
+	released atomic.Bool
+	mu       sync.Mutex // guards cur and err against a concurrent final Release
+	cur      arrow.RecordBatch
+	err      error
+}
+
+var _ array.RecordReader = (*Rows)(nil)
+
+// Retain adds a reference.
+func (r *Rows) Retain() { r.refs.Add(1) }
+
+// Release drops a reference. The last one interrupts DuckDB if the query is still
+// running, frees the current batch and the connection.
+func (r *Rows) Release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	r.released.Store(true)
+	r.s.interrupt()
+	r.mu.Lock()
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	r.mu.Unlock()
+	r.s.shutdown(nil)
+}
+
+// Schema is the result schema, known before the first batch.
+func (r *Rows) Schema() *arrow.Schema { return r.schema }
+
+// RecordBatch is the current batch; nil before the first Next and after the end.
+func (r *Rows) RecordBatch() arrow.RecordBatch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+// Record is RecordBatch under its older name.
+//
+// Deprecated: use RecordBatch.
+func (r *Rows) Record() arrow.RecordBatch { return r.RecordBatch() }
+
+// Err is the error that ended the stream, or nil at a clean end.
+func (r *Rows) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Next advances to the next batch, reporting false at the end or on an error.
+func (r *Rows) Next() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.err != nil {
+		return false
+	}
+	if r.released.Load() {
+		r.err = sqlError(r.sql, errors.New("rows used after Release"))
+		return false
+	}
+	rec, err := r.fetch()
+	if err != nil {
+		r.err = sqlError(r.sql, err)
+		return false
+	}
+	r.cur = rec
+	return rec != nil
+}
+
+// fetch gathers chunks until it has a batch's worth of rows or the result ends, and
+// returns them as one batch (nil at the end). When the result ends or fails, the
+// DuckDB result and connection are freed at once rather than at Release.
+func (r *Rows) fetch() (arrow.RecordBatch, error) {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var parts []arrow.RecordBatch
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	rows := 0
+	for rows < r.eng.batchRows {
+		if s.finished {
+			if s.err != nil {
+				return nil, s.err
+			}
+			break
+		}
+		if err := ctxError(r.ctx); err != nil {
+			s.destroyLocked(nil)
+			return nil, err
+		}
+		chunk := bindings.FetchChunk(s.res)
+		if chunk.Ptr == nil {
+			// nil is both the end and an error; the result's error tells them apart.
+			var err error
+			if msg := bindings.ResultError(&s.res); msg != "" {
+				err = r.eng.explain(r.ctx, duckError(bindings.ResultErrorType(&s.res), msg))
+			}
+			s.destroyLocked(nil)
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+		n := int(bindings.DataChunkGetSize(chunk))
+		if n == 0 {
+			bindings.DestroyDataChunk(&chunk)
+			continue
+		}
+		// The conversion copies the chunk into Arrow buffers that DuckDB allocates and
+		// the record's release callback frees; the chunk can go at once.
+		rec, ed := bindings.DataChunkToArrowArray(s.opts, r.schema, chunk)
+		bindings.DestroyDataChunk(&chunk)
+		if err := errorData(ed); err != nil {
+			if rec != nil {
+				rec.Release()
+			}
+			s.destroyLocked(nil)
+			return nil, err
+		}
+		parts = append(parts, rec)
+		rows += n
+	}
+	switch len(parts) {
+	case 0:
+		return nil, nil
+	case 1:
+		rec := parts[0]
+		parts = nil
+		return rec, nil
+	}
+	return concat(r.eng, r.schema, parts, int64(rows))
+}
+
+// concat regroups DuckDB's small batches into one, in the engine's allocator.
+func concat(e *Engine, schema *arrow.Schema, parts []arrow.RecordBatch, rows int64) (arrow.RecordBatch, error) {
+	ncol := len(schema.Fields())
+	cols := make([]arrow.Array, ncol)
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	arrs := make([]arrow.Array, len(parts))
+	for i := range ncol {
+		for j, p := range parts {
+			arrs[j] = p.Column(i)
+		}
+		c, err := array.Concatenate(arrs, e.alloc)
+		if err != nil {
+			return nil, fmt.Errorf("regroup batches: %w", err)
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(schema, cols, rows), nil
+}

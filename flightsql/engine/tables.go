@@ -1,0 +1,157 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Table is one dataset as the engine sees it.
+type Table struct {
+	Name    string   // SQL table name, e.g. "uploaded" for dataset "uploaded.parquet"
+	Files   []string // absolute paths of its Parquet parts, in read order (1..n)
+	Version string   // opaque; changes whenever the files or their contents change
+}
+
+type viewState struct {
+	version string
+	files   []string
+}
+
+// SyncTables makes the set of views exactly tables: it creates missing views, replaces
+// changed ones (Version or Files differ) and drops those not listed. When nothing
+// changed it compares in memory and touches no DuckDB state, so it is cheap enough to
+// call before every query.
+//
+// A query that started before a view is replaced or dropped finishes on what it
+// bound: DuckDB binds views when a statement is prepared.
+//
+// Tables that are invalid (name, paths) or whose view DuckDB refuses are reported in
+// the returned error, joined, and skipped; the others are applied anyway, and a table
+// that failed is tried again on the next call.
+func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	if e.admin.Ptr == nil {
+		return ErrClosed
+	}
+
+	var errs []error
+	want := make(map[string]Table, len(tables))
+	folded := make(map[string]string, len(tables)) // DuckDB identifiers ignore case
+	for _, t := range tables {
+		if err := e.checkTable(t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		key := strings.ToLower(t.Name)
+		if other, dup := folded[key]; dup {
+			errs = append(errs, fmt.Errorf("table %q: same SQL name as %q (names are case-insensitive in SQL)", t.Name, other))
+			continue
+		}
+		folded[key] = t.Name
+		want[t.Name] = t
+	}
+
+	// Drops first, so that a dataset renamed only in case ("A" to "a") is dropped
+	// before it is created again.
+	for name := range e.views {
+		if _, ok := want[name]; ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if err := exec(e.admin, "DROP VIEW IF EXISTS "+quoteIdent(name)); err != nil {
+			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
+			continue
+		}
+		delete(e.views, name)
+		e.log.Debug("view dropped", "table", name)
+	}
+	for name, t := range want {
+		if v, ok := e.views[name]; ok && v.version == t.Version && slices.Equal(v.files, t.Files) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if err := exec(e.admin, viewSQL(t)); err != nil {
+			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
+			continue
+		}
+		e.views[name] = viewState{version: t.Version, files: slices.Clone(t.Files)}
+		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
+	}
+	return errors.Join(errs...)
+}
+
+// checkTable refuses what could not be quoted safely or that DuckDB would refuse later:
+// names outside [A-Za-z0-9_.-], files outside the root, and glob characters, which
+// read_parquet would expand.
+func (e *Engine) checkTable(t Table) error {
+	if !validName(t.Name) {
+		return fmt.Errorf("table %q: invalid name: want 1-255 of [A-Za-z0-9_.-], not starting with '.'", t.Name)
+	}
+	if len(t.Files) == 0 {
+		return fmt.Errorf("table %q: no files", t.Name)
+	}
+	for _, f := range t.Files {
+		if !filepath.IsAbs(f) || filepath.Clean(f) != f {
+			return fmt.Errorf("table %q: file %q is not a clean absolute path", t.Name, f)
+		}
+		rel, err := filepath.Rel(e.root, f)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("table %q: file %q is outside the dataset root %q", t.Name, f, e.root)
+		}
+		if hasGlob(f) || strings.ContainsRune(f, 0) {
+			return fmt.Errorf("table %q: file %q contains a glob character (*?[]{}) or NUL", t.Name, f)
+		}
+	}
+	return nil
+}
+
+func validName(name string) bool {
+	if name == "" || len(name) > 255 || name[0] == '.' {
+		return false
+	}
+	for _, c := range []byte(name) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[]{}") }
+
+// viewSQL is the DDL for t's view. The file list is a literal, so a query binds the
+// exact parts of the version it saw, never a directory listing.
+func viewSQL(t Table) string {
+	var b strings.Builder
+	b.WriteString("CREATE OR REPLACE VIEW ")
+	b.WriteString(quoteIdent(t.Name))
+	b.WriteString(" AS SELECT * FROM read_parquet([")
+	for i, f := range t.Files {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteLiteral(f))
+	}
+	b.WriteString("])")
+	return b.String()
+}
+
+// quoteIdent quotes a SQL identifier; doubled quotes escape one.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteLiteral quotes a SQL string literal; DuckDB's standard strings treat backslash
+// as an ordinary character, so only the quote needs escaping.
+func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
