@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 // toStatus turns an error from the catalog or the engine into a gRPC status error.
@@ -51,6 +52,10 @@ var errorCodes = []struct {
 	{catalog.ErrInvalidData, codes.InvalidArgument},
 	{catalog.ErrAlreadyExists, codes.AlreadyExists},
 	{catalog.ErrUnreadable, codes.FailedPrecondition},
+	{engine.ErrReadOnly, codes.PermissionDenied},
+	{engine.ErrForbidden, codes.PermissionDenied},
+	{engine.ErrInvalidSQL, codes.InvalidArgument},
+	{engine.ErrClosed, codes.Unavailable},
 	{errInvalidRequest, codes.InvalidArgument},
 	{errUnknownAction, codes.Unimplemented},
 	{errNoSQL, codes.Unimplemented},

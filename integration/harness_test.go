@@ -36,7 +36,7 @@ func startServerAt(t testing.TB, root string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := flightsql.NewServer(flightsql.Config{Store: store, Allocator: mem})
+	srv, err := flightsql.NewService(context.Background(), flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,9 @@ func startServerAt(t testing.TB, root string) *testServer {
 	t.Cleanup(func() {
 		gs.Stop()
 		<-done
+		if err := srv.Close(); err != nil {
+			t.Errorf("close service: %v", err)
+		}
 		mem.AssertSize(t, 0)
 	})
 	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Mem: mem}

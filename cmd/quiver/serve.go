@@ -16,6 +16,7 @@ import (
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql"
+	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 // serveOptions are the flags of `quiver serve`.
@@ -26,6 +27,9 @@ type serveOptions struct {
 	logLevel        string
 	maxMessageBytes int
 	shutdownGrace   time.Duration
+	queryTimeout    time.Duration
+	memoryLimit     string
+	threads         int
 }
 
 func newServeCommand() *cobra.Command {
@@ -48,6 +52,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.IntVar(&opts.maxMessageBytes, "max-message-bytes", 256<<20, "largest gRPC message accepted (one record batch of an upload)")
+	f.DurationVar(&opts.queryTimeout, "query-timeout", 5*time.Minute, "longest a SQL query may run (0: no limit)")
+	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
+	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
 	return cmd
 }
@@ -80,10 +87,20 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := flightsql.NewServer(flightsql.Config{Store: store, Logger: log})
+	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
+		Store:   store,
+		Logger:  log,
+		Version: version,
+		Engine: engine.Config{
+			Threads:      opts.threads,
+			MemoryLimit:  opts.memoryLimit,
+			QueryTimeout: opts.queryTimeout,
+		},
+	})
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	lis, err := net.Listen("tcp", opts.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)

@@ -1,0 +1,102 @@
+package flightsql
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/engine"
+)
+
+// SQLConfig wires an SQLServer.
+type SQLConfig struct {
+	Store  *catalog.Store // required
+	Engine *engine.Engine // required
+	// Allocator for Arrow memory; nil: memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// Logger; nil: slog.Default().
+	Logger *slog.Logger
+	// HandleIdleTimeout frees prepared statements and query handles unused this long;
+	// 0: 15 minutes.
+	HandleIdleTimeout time.Duration
+	// Version is the server version reported in SqlInfo.
+	Version string
+}
+
+// SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
+// that the engine queries. It only reads: datasets change through plain Flight DoPut
+// and Flight SQL bulk ingest, never through SQL.
+//
+// Its methods are split by concern: sql_query.go (statements, prepared statements,
+// cancellation), sql_metadata.go (SqlInfo, catalogs, schemas, tables, types, keys),
+// sql_ingest.go (bulk ingest) and sql_session.go (session options).
+type SQLServer struct {
+	fsql.BaseServer
+	store   *catalog.Store
+	engine  *engine.Engine
+	mem     memory.Allocator
+	log     *slog.Logger
+	version string
+
+	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
+}
+
+// NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
+func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
+	if cfg.Store == nil || cfg.Engine == nil {
+		return nil, fmt.Errorf("flightsql: SQLConfig.Store and SQLConfig.Engine are required")
+	}
+	if cfg.Allocator == nil {
+		cfg.Allocator = memory.DefaultAllocator
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HandleIdleTimeout <= 0 {
+		cfg.HandleIdleTimeout = 15 * time.Minute
+	}
+	s := &SQLServer{
+		store:   cfg.Store,
+		engine:  cfg.Engine,
+		mem:     cfg.Allocator,
+		log:     cfg.Logger,
+		version: cfg.Version,
+		handles: newHandleRegistry(cfg.HandleIdleTimeout),
+	}
+	s.Alloc = cfg.Allocator
+	return s, nil
+}
+
+// FlightServer returns the flight.FlightServer that routes Flight SQL requests to s,
+// for Config.SQL.
+func (s *SQLServer) FlightServer() flight.FlightServer {
+	return fsql.NewFlightServerWithAllocator(s, s.mem)
+}
+
+// Close frees the prepared statements and handles s holds.
+func (s *SQLServer) Close() { s.handles.close() }
+
+// syncTables brings the engine's views in step with the store: datasets put, ingested,
+// dropped or changed on disk since the last call. Callers hold a store pin (so the
+// files the views name stay on disk) for as long as a query that uses them runs.
+func (s *SQLServer) syncTables(ctx context.Context) error {
+	infos, err := s.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	tables := make([]engine.Table, len(infos))
+	for i, info := range infos {
+		tables[i] = engine.Table{Name: info.Table(), Files: info.Files, Version: info.Version}
+	}
+	if err := s.engine.SyncTables(ctx, tables); err != nil {
+		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
+		s.log.Warn("some datasets are not queryable", "err", err)
+	}
+	return nil
+}

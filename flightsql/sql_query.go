@@ -1,0 +1,470 @@
+package flightsql
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/flightsql/engine"
+)
+
+// Statement queries, prepared statements and cancellation.
+//
+// A query runs when its ticket is fetched (DoGet), not when it is planned: planning
+// (GetFlightInfo) only prepares the SQL in DuckDB to learn the result schema, so no
+// query runs twice and results stream while DuckDB produces them.
+
+// maxBoundRows bounds the parameter rows one DoPut may bind to a prepared statement.
+const maxBoundRows = 10000
+
+// readOnlyUpdateError is the answer to every Flight SQL update.
+var readOnlyUpdateError = status.Error(codes.PermissionDenied,
+	"Quiver's SQL is read-only: datasets change through Flight DoPut or bulk ingest (CommandStatementIngest), not through SQL updates")
+
+// statementHandle is what a statement ticket carries: the SQL itself, so that any
+// server sharing the dataset root can run it, and an id for cancellation.
+type statementHandle struct {
+	ID  string `json:"id"`
+	SQL string `json:"sql"`
+}
+
+func decodeStatementHandle(b []byte) (statementHandle, error) {
+	var h statementHandle
+	if err := json.Unmarshal(b, &h); err != nil || h.SQL == "" {
+		return h, fmt.Errorf("%w: malformed statement ticket", errInvalidRequest)
+	}
+	return h, nil
+}
+
+// describe syncs the views and asks the engine for sql's schemas.
+func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *arrow.Schema, error) {
+	unpin := s.store.Pin()
+	defer unpin()
+	if err := s.syncTables(ctx); err != nil {
+		return nil, nil, err
+	}
+	d, err := s.engine.Describe(ctx, sql)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Schema, d.Params, nil
+}
+
+// resultInfo is the FlightInfo of a query result: its schema, one endpoint at this
+// server, and unknown size.
+func (s *SQLServer) resultInfo(desc *flight.FlightDescriptor, schema *arrow.Schema, ticket []byte) *flight.FlightInfo {
+	return &flight.FlightInfo{
+		Schema:           flight.SerializeSchema(schema, s.mem),
+		FlightDescriptor: desc,
+		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: ticket}}},
+		TotalRecords:     -1,
+		TotalBytes:       -1,
+	}
+}
+
+// GetFlightInfoStatement plans a query: its result schema and a ticket to run it.
+func (s *SQLServer) GetFlightInfoStatement(ctx context.Context, cmd fsql.StatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	schema, _, err := s.describe(ctx, cmd.GetQuery())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	handle, err := json.Marshal(statementHandle{ID: s.handles.addQuery(), SQL: cmd.GetQuery()})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	ticket, err := fsql.CreateStatementQueryTicket(handle)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.resultInfo(desc, schema, ticket), nil
+}
+
+// PollFlightInfoStatement answers at once: planning is immediate, and the query
+// itself runs, streaming, when the ticket is fetched.
+func (s *SQLServer) PollFlightInfoStatement(ctx context.Context, cmd fsql.StatementQuery, desc *flight.FlightDescriptor) (*flight.PollInfo, error) {
+	info, err := s.GetFlightInfoStatement(ctx, cmd, desc)
+	if err != nil {
+		return nil, err
+	}
+	done := 1.0
+	return &flight.PollInfo{Info: info, Progress: &done}, nil
+}
+
+// GetSchemaStatement returns a query's result schema without running it.
+func (s *SQLServer) GetSchemaStatement(ctx context.Context, cmd fsql.StatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	schema, _, err := s.describe(ctx, cmd.GetQuery())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(schema, s.mem)}, nil
+}
+
+// DoGetStatement runs a planned query and streams its result.
+func (s *SQLServer) DoGetStatement(ctx context.Context, t fsql.StatementQueryTicket) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	h, err := decodeStatementHandle(t.GetStatementHandle())
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	qctx, done, err := s.handles.startQuery(ctx, h.ID)
+	if err != nil {
+		return nil, nil, toStatus(fmt.Errorf("query %s: cancelled before it ran: %w", h.ID, err))
+	}
+	return s.stream(ctx, qctx, h.SQL, nil, done)
+}
+
+// CancelFlightInfo cancels a planned or running statement query.
+func (s *SQLServer) CancelFlightInfo(_ context.Context, req *flight.CancelFlightInfoRequest) (flight.CancelFlightInfoResult, error) {
+	st := flight.CancelStatusNotCancellable
+	for _, ep := range req.GetInfo().GetEndpoint() {
+		t, err := fsql.GetStatementQueryTicket(ep.GetTicket())
+		if err != nil {
+			continue
+		}
+		h, err := decodeStatementHandle(t.GetStatementHandle())
+		if err != nil {
+			continue
+		}
+		if s.handles.cancelQuery(h.ID) {
+			st = flight.CancelStatusCancelled
+		}
+	}
+	return flight.CancelFlightInfoResult{Status: st}, nil
+}
+
+// DoPutCommandStatementUpdate refuses: SQL does not write here.
+func (s *SQLServer) DoPutCommandStatementUpdate(context.Context, fsql.StatementUpdate) (int64, error) {
+	return 0, readOnlyUpdateError
+}
+
+// DoPutPreparedStatementUpdate refuses: SQL does not write here.
+func (s *SQLServer) DoPutPreparedStatementUpdate(context.Context, fsql.PreparedStatementUpdate, flight.MessageReader) (int64, error) {
+	return 0, readOnlyUpdateError
+}
+
+// CreatePreparedStatement prepares a read-only query and returns its handle, result
+// schema and parameter schema.
+func (s *SQLServer) CreatePreparedStatement(ctx context.Context, req fsql.ActionCreatePreparedStatementRequest) (fsql.ActionCreatePreparedStatementResult, error) {
+	if req.GetTransactionId() != nil {
+		return fsql.ActionCreatePreparedStatementResult{}, status.Error(codes.InvalidArgument, "transactions are not supported: Quiver's SQL is read-only")
+	}
+	schema, params, err := s.describe(ctx, req.GetQuery())
+	if err != nil {
+		return fsql.ActionCreatePreparedStatementResult{}, toStatus(err)
+	}
+	id := s.handles.addPrepared(&preparedStatement{sql: req.GetQuery(), schema: schema, params: params})
+	isUpdate := false
+	return fsql.ActionCreatePreparedStatementResult{
+		Handle:          []byte(id),
+		DatasetSchema:   schema,
+		ParameterSchema: params,
+		IsUpdate:        &isUpdate,
+	}, nil
+}
+
+// ClosePreparedStatement frees a prepared statement.
+func (s *SQLServer) ClosePreparedStatement(_ context.Context, req fsql.ActionClosePreparedStatementRequest) error {
+	if !s.handles.closePrepared(string(req.GetPreparedStatementHandle())) {
+		return status.Error(codes.NotFound, "prepared statement handle is unknown or expired")
+	}
+	return nil
+}
+
+// preparedOr looks up a prepared statement handle.
+func (s *SQLServer) preparedOr(handle []byte) (preparedStatement, error) {
+	p, ok := s.handles.lookupPrepared(string(handle))
+	if !ok {
+		return p, status.Error(codes.NotFound, "prepared statement handle is unknown or expired (idle statements are closed); prepare it again")
+	}
+	return p, nil
+}
+
+// DoPutPreparedStatementQuery binds parameter rows to a prepared statement. Each row
+// is one execution; the results are concatenated.
+func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.PreparedStatementQuery, rdr flight.MessageReader, _ flight.MetadataWriter) ([]byte, error) {
+	handle := cmd.GetPreparedStatementHandle()
+	p, err := s.preparedOr(handle)
+	if err != nil {
+		return nil, err
+	}
+	if p.bound != nil {
+		p.bound.Release()
+	}
+	rec, err := collectParams(ctx, rdr, p.params)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if !s.handles.bind(string(handle), rec) {
+		if rec != nil {
+			rec.Release()
+		}
+		return nil, status.Error(codes.NotFound, "prepared statement was closed while binding")
+	}
+	return handle, nil
+}
+
+// collectParams reads the parameter batches of a DoPut into one record batch.
+func collectParams(ctx context.Context, rdr flight.MessageReader, want *arrow.Schema) (arrow.RecordBatch, error) {
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	var rows int64
+	for rdr.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rec := rdr.RecordBatch()
+		rows += rec.NumRows()
+		if rows > maxBoundRows {
+			return nil, fmt.Errorf("%w: more than %d parameter rows in one bind", errInvalidRequest, maxBoundRows)
+		}
+		rec.Retain()
+		recs = append(recs, rec)
+	}
+	if err := rdr.Err(); err != nil {
+		return nil, fmt.Errorf("%w: reading parameters: %w", errInvalidRequest, err)
+	}
+	if want != nil && rdr.Schema().NumFields() != want.NumFields() {
+		return nil, fmt.Errorf("%w: the statement has %d parameters, the bound rows have %d columns", errInvalidRequest, want.NumFields(), rdr.Schema().NumFields())
+	}
+	if len(recs) == 0 {
+		return array.NewRecordBatch(rdr.Schema(), emptyColumns(rdr.Schema()), 0), nil
+	}
+	return concatRecords(rdr.Schema(), recs)
+}
+
+// GetFlightInfoPreparedStatement plans a prepared query with its bound parameters.
+func (s *SQLServer) GetFlightInfoPreparedStatement(_ context.Context, cmd fsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
+	if err != nil {
+		return nil, err
+	}
+	if p.bound != nil {
+		p.bound.Release()
+	}
+	// The descriptor's command is itself a valid ticket: DoGet routes it to
+	// DoGetPreparedStatement.
+	return s.resultInfo(desc, p.schema, desc.GetCmd()), nil
+}
+
+// PollFlightInfoPreparedStatement answers at once, like PollFlightInfoStatement.
+func (s *SQLServer) PollFlightInfoPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.PollInfo, error) {
+	info, err := s.GetFlightInfoPreparedStatement(ctx, cmd, desc)
+	if err != nil {
+		return nil, err
+	}
+	done := 1.0
+	return &flight.PollInfo{Info: info, Progress: &done}, nil
+}
+
+// GetSchemaPreparedStatement returns a prepared query's result schema.
+func (s *SQLServer) GetSchemaPreparedStatement(_ context.Context, cmd fsql.PreparedStatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
+	if err != nil {
+		return nil, err
+	}
+	if p.bound != nil {
+		p.bound.Release()
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(p.schema, s.mem)}, nil
+}
+
+// DoGetPreparedStatement runs a prepared query once per bound parameter row (once
+// when it has no parameters) and streams the results one after another.
+func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
+	if err != nil {
+		return nil, nil, err
+	}
+	bound := p.bound // released when the stream ends
+	rows := 1
+	if p.params != nil && p.params.NumFields() > 0 {
+		if bound == nil || bound.NumRows() == 0 {
+			if bound != nil {
+				bound.Release()
+			}
+			return nil, nil, status.Errorf(codes.InvalidArgument, "prepared statement has %d parameters and none are bound: bind them with DoPut first", p.params.NumFields())
+		}
+		rows = int(bound.NumRows())
+	}
+	release := func() {
+		if bound != nil {
+			bound.Release()
+		}
+	}
+	// Run the first row now, so that errors surface as the call's status.
+	schema, first, err := s.stream(ctx, ctx, p.sql, rowOf(bound, 0), nil)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	out := make(chan flight.StreamChunk)
+	go func() {
+		defer close(out)
+		defer release()
+		if !forward(ctx, first, out) {
+			return
+		}
+		for row := 1; row < rows; row++ {
+			_, ch, err := s.stream(ctx, ctx, p.sql, rowOf(bound, row), nil)
+			if err != nil {
+				send(ctx, out, flight.StreamChunk{Err: err})
+				return
+			}
+			if !forward(ctx, ch, out) {
+				return
+			}
+		}
+	}()
+	return schema, out, nil
+}
+
+// boundRow is one row of bound parameters.
+type boundRow struct {
+	rec arrow.RecordBatch
+	row int
+}
+
+func rowOf(rec arrow.RecordBatch, row int) *boundRow {
+	if rec == nil || rec.NumCols() == 0 {
+		return nil
+	}
+	return &boundRow{rec: rec, row: row}
+}
+
+// stream runs sql under qctx (the query's own context, which cancellation and the
+// query timeout end) and sends its batches on the returned channel until the end or
+// until ctx (the call's) ends. Errors in the stream arrive as gRPC status errors.
+// onEnd, if not nil, is called once the query is over, also when it fails to start.
+func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	// The pin keeps the files the views name on disk until the query ends.
+	pin := s.store.Pin()
+	unpin := func() {
+		pin()
+		if onEnd != nil {
+			onEnd()
+		}
+	}
+	if err := s.syncTables(qctx); err != nil {
+		unpin()
+		return nil, nil, toStatus(err)
+	}
+	var (
+		rows *engine.Rows
+		err  error
+	)
+	if params != nil {
+		rows, err = s.engine.Query(qctx, sql, params.rec, params.row)
+	} else {
+		rows, err = s.engine.Query(qctx, sql, nil, 0)
+	}
+	if err != nil {
+		unpin()
+		return nil, nil, toStatus(err)
+	}
+	ch := make(chan flight.StreamChunk)
+	go func() {
+		defer close(ch)
+		defer unpin()
+		defer rows.Release()
+		for rows.Next() {
+			rec := rows.RecordBatch()
+			rec.Retain()
+			if !send(ctx, ch, flight.StreamChunk{Data: rec}) {
+				rec.Release()
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			send(ctx, ch, flight.StreamChunk{Err: toStatus(err)})
+		}
+	}()
+	return rows.Schema(), ch, nil
+}
+
+// send delivers c unless ctx ends first.
+func send(ctx context.Context, ch chan<- flight.StreamChunk, c flight.StreamChunk) bool {
+	select {
+	case ch <- c:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// forward copies in to out; false when ctx ended or an error was forwarded.
+func forward(ctx context.Context, in <-chan flight.StreamChunk, out chan<- flight.StreamChunk) bool {
+	ok := true
+	for c := range in {
+		if !ok {
+			if c.Data != nil {
+				c.Data.Release()
+			}
+			continue // drain so the producer finishes
+		}
+		if !send(ctx, out, c) {
+			if c.Data != nil {
+				c.Data.Release()
+			}
+			ok = false
+			continue
+		}
+		if c.Err != nil {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// concatRecords joins record batches of one schema into one.
+func concatRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if len(recs) == 1 {
+		recs[0].Retain()
+		return recs[0], nil
+	}
+	cols := make([]arrow.Array, schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	var rows int64
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	for i := range cols {
+		parts := make([]arrow.Array, len(recs))
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		c, err := array.Concatenate(parts, memoryOf(recs))
+		if err != nil {
+			return nil, fmt.Errorf("%w: parameter column %d: %w", errInvalidRequest, i, err)
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(schema, cols, rows), nil
+}
+
+// emptyColumns returns zero-length arrays for schema's fields.
+func emptyColumns(schema *arrow.Schema) []arrow.Array {
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, f.Type, 0)
+	}
+	return cols
+}
+
+func memoryOf([]arrow.RecordBatch) memory.Allocator { return memory.DefaultAllocator }
