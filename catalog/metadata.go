@@ -53,29 +53,71 @@ func readFooter(path string, mem memory.Allocator) (*arrow.Schema, int64, error)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %s: schema: %v", ErrUnreadable, filepath.Base(path), err)
 	}
-	return stripArrowSchemaMetadata(schema), rdr.NumRows(), nil
+	return cleanSchema(schema), rdr.NumRows(), nil
 }
 
-// stripArrowSchemaMetadata drops the serialized "ARROW:schema" key that pqarrow keeps
-// in the schema metadata: it is an artefact of the file format, not user metadata.
-func stripArrowSchemaMetadata(s *arrow.Schema) *arrow.Schema {
-	md := s.Metadata()
-	if md.FindKey("ARROW:schema") < 0 {
-		return s
+// cleanSchema drops what reading Parquet adds to an Arrow schema: the serialized
+// "ARROW:schema" key in the schema metadata and the "PARQUET:field_id" key pqarrow puts
+// on every field. Clients see the schema they uploaded.
+func cleanSchema(s *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, s.NumFields())
+	for i, f := range s.Fields() {
+		fields[i] = cleanField(f)
 	}
+	md := withoutKey(s.Metadata(), "ARROW:schema")
+	return arrow.NewSchema(fields, md)
+}
+
+func cleanField(f arrow.Field) arrow.Field {
+	f.Metadata = derefMetadata(withoutKey(f.Metadata, "PARQUET:field_id"))
+	f.Type = cleanType(f.Type)
+	return f
+}
+
+// cleanType removes Parquet field ids from the children of nested types.
+func cleanType(t arrow.DataType) arrow.DataType {
+	switch t := t.(type) {
+	case *arrow.StructType:
+		fields := make([]arrow.Field, t.NumFields())
+		for i, f := range t.Fields() {
+			fields[i] = cleanField(f)
+		}
+		return arrow.StructOf(fields...)
+	case *arrow.ListType:
+		return arrow.ListOfField(cleanField(t.ElemField()))
+	case *arrow.LargeListType:
+		return arrow.LargeListOfField(cleanField(t.ElemField()))
+	case *arrow.FixedSizeListType:
+		return arrow.FixedSizeListOfField(t.Len(), cleanField(t.ElemField()))
+	case *arrow.MapType:
+		m := arrow.MapOfFields(cleanField(t.KeyField()), cleanField(t.ItemField()))
+		m.KeysSorted = t.KeysSorted
+		return m
+	}
+	return t
+}
+
+// withoutKey returns md without key, or nil when nothing is left.
+func withoutKey(md arrow.Metadata, key string) *arrow.Metadata {
 	var keys, vals []string
 	for i, k := range md.Keys() {
-		if k != "ARROW:schema" {
+		if k != key {
 			keys = append(keys, k)
 			vals = append(vals, md.Values()[i])
 		}
 	}
-	var newMD *arrow.Metadata
-	if len(keys) > 0 {
-		m := arrow.NewMetadata(keys, vals)
-		newMD = &m
+	if len(keys) == 0 {
+		return nil
 	}
-	return arrow.NewSchema(s.Fields(), newMD)
+	m := arrow.NewMetadata(keys, vals)
+	return &m
+}
+
+func derefMetadata(md *arrow.Metadata) arrow.Metadata {
+	if md == nil {
+		return arrow.Metadata{}
+	}
+	return *md
 }
 
 // version condenses a layout fingerprint into a short opaque string.
