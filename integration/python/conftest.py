@@ -1,0 +1,207 @@
+"""Fixtures that start real servers on 127.0.0.1 for the Python suite.
+
+Three kinds of server answer the same client code:
+
+- "quiver": the real binary, `quiver serve --root TMP --addr 127.0.0.1:0`,
+  from QUIVER_BIN, else built from cmd/quiver when this tree has it.
+- "cookbook" and "cookbook-streaming": the Arrow cookbook's two pyarrow
+  servers (cookbook_server.py), the reference Quiver is compared with.
+
+Quiver's cases skip when there is no binary and no source, except under
+CI=true, where a suite that cannot run must fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.flight as flight
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+# The cookbook text lives in the workspace's shared/ folder beside the repo.
+SEED = REPO_ROOT.parent / "shared" / "seed" / "flight-cookbook.rst"
+
+QUIVER = "quiver"
+COOKBOOK = "cookbook"
+COOKBOOK_STREAMING = "cookbook-streaming"
+ALL_SERVERS = (COOKBOOK, COOKBOOK_STREAMING, QUIVER)
+
+START_TIMEOUT = 30.0  # seconds until a server must have logged its address
+STOP_TIMEOUT = 20.0  # seconds a server gets to shut down after SIGTERM
+
+# quiver logs its bound address in a slog line, e.g. addr=grpc://127.0.0.1:41234.
+QUIVER_ADDRESS = re.compile(r"grpc://127\.0\.0\.1:([1-9][0-9]*)")
+COOKBOOK_READY = re.compile(r"^listening on (grpc://127\.0\.0\.1:[0-9]+)$", re.M)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running server, as the tests see it."""
+
+    kind: str
+    location: str  # grpc://127.0.0.1:PORT, for pyarrow.flight.connect
+    root: Path  # the directory it stores datasets in
+    log: Path  # its stdout and stderr
+
+    @property
+    def is_quiver(self) -> bool:
+        return self.kind == QUIVER
+
+    def connect(self) -> flight.FlightClient:
+        return flight.connect(self.location)
+
+
+@pytest.fixture(scope="session")
+def quiver_bin() -> Path:
+    """The quiver binary: QUIVER_BIN, or built from this tree's cmd/quiver."""
+    env = os.environ.get("QUIVER_BIN")
+    if env:
+        path = Path(env)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            pytest.fail(f"QUIVER_BIN={env} is not an executable file")
+        return path
+    if not any((REPO_ROOT / "cmd" / "quiver").glob("*.go")):
+        reason = "no quiver: QUIVER_BIN is unset and this tree has no cmd/quiver"
+        if in_ci():
+            pytest.fail(reason + " (CI=true, so Quiver's cases must run)")
+        pytest.skip(reason)
+    if shutil.which("go") is None:
+        pytest.fail("cmd/quiver is here but go is not on PATH; set QUIVER_BIN")
+    out = REPO_ROOT / "bin" / "quiver"
+    build = subprocess.run(
+        ["go", "build", "-tags", "duckdb_arrow", "-o", str(out), "./cmd/quiver"],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if build.returncode != 0:
+        pytest.fail(f"go build ./cmd/quiver failed:\n{build.stdout}{build.stderr}")
+    return out
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # Keeps each phase's report on the item, so fixtures can tell at teardown
+    # whether the test failed and dump the server logs then.
+    report = yield
+    setattr(item, "report_" + report.when, report)
+    return report
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_log(proc: subprocess.Popen, log: Path, pattern: re.Pattern[str]) -> re.Match[str]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if m := pattern.search(log.read_text(errors="replace")):
+            return m
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(
+        f"{proc.args!r} did not log {pattern.pattern!r} within {START_TIMEOUT}s "
+        f"(exit code {proc.returncode}); its output:\n{log.read_text(errors='replace')}"
+    )
+
+
+class Servers:
+    """Starts servers for one test and stops them all at its end."""
+
+    def __init__(self, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        self._tmp = tmp_path
+        self._request = request
+        self._running: list[tuple[Server, subprocess.Popen]] = []
+
+    def start(self, kind: str) -> Server:
+        root = self._tmp / f"{kind}-root"
+        root.mkdir()
+        log = self._tmp / f"{kind}.log"
+        if kind == QUIVER:
+            binary = self._request.getfixturevalue("quiver_bin")
+            argv = [str(binary), "serve", "--root", str(root), "--addr", "127.0.0.1:0"]
+            proc = self._spawn(argv, log)
+            location = wait_for_log(proc, log, QUIVER_ADDRESS).group(0)
+        elif kind in (COOKBOOK, COOKBOOK_STREAMING):
+            variant = "first" if kind == COOKBOOK else "streaming"
+            location = f"grpc://127.0.0.1:{free_port()}"
+            argv = [sys.executable, str(HERE / "cookbook_server.py"), variant, location, str(root)]
+            proc = self._spawn(argv, log)
+            wait_for_log(proc, log, COOKBOOK_READY)
+        else:
+            raise ValueError(f"unknown server kind {kind!r}")
+        server = Server(kind, location, root, log)
+        self._running.append((server, proc))
+        with server.connect() as client:
+            client.wait_for_available(timeout=START_TIMEOUT)
+        return server
+
+    @staticmethod
+    def _spawn(argv: list[str], log: Path) -> subprocess.Popen:
+        with log.open("wb") as out:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop_all(self) -> list[str]:
+        """Stops every server; returns what went wrong on the way."""
+        problems = []
+        for server, proc in reversed(self._running):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                problems.append(f"{server.kind} ignored SIGTERM for {STOP_TIMEOUT}s")
+                continue
+            # Quiver promises a graceful shutdown on SIGTERM; the cookbook's
+            # server simply dies of it, which is fine for a reference.
+            if server.is_quiver and code != 0:
+                problems.append(f"quiver exited with {code} after SIGTERM, want 0")
+        return problems
+
+    def dump_logs(self) -> None:
+        for server, _ in self._running:
+            sys.stderr.write(f"----- {server.kind} log ({server.log}) -----\n")
+            sys.stderr.write(server.log.read_text(errors="replace"))
+
+
+@pytest.fixture
+def start_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Server]]:
+    """A function that starts a server of the given kind for this test."""
+    servers = Servers(tmp_path, request)
+    yield servers.start
+    problems = servers.stop_all()
+    call = getattr(request.node, "report_call", None)
+    if problems or call is None or call.failed:
+        servers.dump_logs()
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, start_server: Callable[[str], Server]) -> Server:
+    """The server named by the test's indirect parameter."""
+    return start_server(request.param)
