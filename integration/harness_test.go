@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -71,3 +72,5 @@ func (s *testServer) client(t testing.TB) flight.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
