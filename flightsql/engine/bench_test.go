@@ -166,3 +166,23 @@ func BenchmarkQuery(b *testing.B) {
 	b.ReportMetric(float64(engineFirst.Milliseconds())/iters, "first-batch-ms")
 	b.ReportMetric(float64(goFirst.Milliseconds())/iters, "duckdbgo-first-batch-ms")
 }
+
+// BenchmarkSmallQuery measures the fixed cost of one query: a fresh connection, the
+// gate (json_serialize_sql), prepare, streaming execution and one batch.
+func BenchmarkSmallQuery(b *testing.B) {
+	e, _ := testEngine(b, Config{})
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rows, err := e.Query(ctx, "SELECT 42 AS answer", nil, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		rows.Release()
+	}
+}

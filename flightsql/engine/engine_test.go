@@ -5,6 +5,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -363,5 +364,40 @@ func TestReleaseMidStreamAndClose(t *testing.T) {
 	}
 	if err := e.SyncTables(context.Background(), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SyncTables after Close: %v", err)
+	}
+}
+
+func TestOwnTempDirRemovedOnClose(t *testing.T) {
+	e, err := Open(context.Background(), Config{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := e.tempDir
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("temp dir %q: %v", dir, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("temp dir %q left behind: %v", dir, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestOpenRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{Root: ""},
+		{Root: "relative/dir"},
+		{Root: "/nonexistent/quiver-root"},
+		{Root: t.TempDir(), MemoryLimit: "lots"},
+		{Root: t.TempDir(), Threads: -1},
+	} {
+		if e, err := Open(context.Background(), cfg); err == nil {
+			e.Close()
+			t.Errorf("Open(%+v) succeeded", cfg)
+		}
 	}
 }
