@@ -3,6 +3,8 @@
 package engine
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,63 +14,211 @@ import (
 // The gate. DuckDB's own lock-down (see Engine.openDB) keeps reads inside the root and
 // settings frozen, but it still lets a statement write inside the root (COPY ... TO),
 // create and drop catalog entries, and run USE or SET VARIABLE. So every user statement
-// passes prepareReadOnly first, which admits exactly one statement of type SELECT.
+// passes prepareReadOnly first, which admits exactly one SELECT that calls none of
+// deniedFunctions.
 //
-// Invariant: nothing in this file executes user SQL. duckdb_extract_statements only
-// parses (a DuckDB string of several statements would otherwise execute all but the
-// last while being prepared), and duckdb_prepare_extracted_statement only binds and
-// plans.
+// Invariant: no user statement reaches DuckDB's binder until DuckDB's parser has shown
+// it to be one SELECT. Binding is not free of effects: preparing EXPORT DATABASE
+// creates its target directory (verified on 1.5.6), and a string of several statements
+// handed to duckdb_prepare executes all but the last. The parser's verdict comes from
+// json_serialize_sql, which parses, serializes only SELECT statements and executes
+// nothing; its tree is also what deniedFunctions is checked against.
 
-// prepareReadOnly parses sql on conn and prepares it if, and only if, it is a single
-// SELECT-typed statement. The caller destroys the returned statement.
+// A SELECT can still have effects through a few system functions. Verified on DuckDB
+// 1.5.6 with the lock-down in place: "SELECT * FROM enable_logging(storage := 'file',
+// storage_path := '<root>/logs')" succeeds despite lock_configuration, creates a
+// directory in the root and writes every later query of every client there (or, with
+// the default memory storage, lets one client read the others' SQL from duckdb_logs).
+// query() and json_execute_serialized_sql() run SQL given as a string, hiding the
+// functions they call from any check of the parse tree. These are refused by name,
+// wherever they appear in the statement, qualified or quoted.
+var deniedFunctions = map[string]bool{
+	// Database-wide logging and profiling; logging can write files.
+	"enable_logging": true, "disable_logging": true, "truncate_duckdb_logs": true,
+	"write_log": true, "enable_profiling": true, "disable_profiling": true,
+	// Parser switches, checkpoints: global state, nothing a reader needs.
+	"enable_peg_parser": true, "disable_peg_parser": true, "check_peg_parser": true,
+	"checkpoint": true, "force_checkpoint": true,
+	// SQL given as a string or a serialized plan.
+	"query": true, "query_table": true, "json_execute_serialized_sql": true,
+	// Raw pointers (unreachable today: SQL has no POINTER type) and database files.
+	"arrow_scan": true, "arrow_scan_dumb": true, "read_duckdb": true,
+}
+
+// prepareReadOnly prepares sql on conn if, and only if, it is a single SELECT that
+// calls none of deniedFunctions. The caller destroys the returned statement.
 func prepareReadOnly(conn bindings.Connection, sql string) (bindings.PreparedStatement, error) {
 	var st bindings.PreparedStatement
 	if strings.TrimSpace(sql) == "" {
 		return st, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
 	}
-	var ex bindings.ExtractedStatements
-	defer bindings.DestroyExtracted(&ex)
-	n := int(bindings.ExtractStatements(conn, sql, &ex))
+	n, err := checkParse(conn, sql)
+	if err != nil {
+		return st, err
+	}
 	if n == 0 {
-		if msg := bindings.ExtractStatementsError(ex); msg != "" {
-			return st, duckError(bindings.ErrorTypeInvalid, msg)
-		}
 		return st, fmt.Errorf("%w: no statement", ErrInvalidSQL)
 	}
 	if n > 1 {
-		return st, multiStatementError(conn, ex, n)
+		return st, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, n)
+	}
+
+	// Known now to be one SELECT: bind and plan it. Extracting first keeps this to
+	// exactly the one statement parsed above.
+	var ex bindings.ExtractedStatements
+	defer bindings.DestroyExtracted(&ex)
+	if k := int(bindings.ExtractStatements(conn, sql, &ex)); k != 1 {
+		if msg := bindings.ExtractStatementsError(ex); msg != "" {
+			return st, duckError(bindings.ErrorTypeInvalid, msg)
+		}
+		return st, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, k)
 	}
 	if bindings.PrepareExtractedStatement(conn, ex, 0, &st) == bindings.StateError {
 		err := duckError(bindings.ErrorTypeInvalid, bindings.PrepareError(st))
 		bindings.DestroyPrepare(&st)
 		return st, err
 	}
+	// Belt and braces: the prepared statement must agree with the parser.
 	if t := bindings.PreparedStatementType(st); t != bindings.StatementTypeSelect {
 		bindings.DestroyPrepare(&st)
-		return st, readOnlyError(t)
+		return st, readOnlyError(statementTypeName(t))
 	}
 	return st, nil
 }
 
-func readOnlyError(t bindings.StatementType) error {
-	return fmt.Errorf("statement type %s is not allowed: %w", statementTypeName(t), ErrReadOnly)
+// checkParse parses sql (and does nothing more) and returns the number of statements
+// if all are SELECTs that call no denied function. Whatever DuckDB's parser does not
+// produce as a SELECT is refused with ErrReadOnly, including the SELECT-like forms
+// that DuckDB builds out of other statements (PRAGMA table_info, PIVOT, IMPORT
+// DATABASE): an unchecked statement is not let through.
+func checkParse(conn bindings.Connection, sql string) (int, error) {
+	tree, err := serializeSQL(conn, sql)
+	if err != nil {
+		return 0, err
+	}
+	var doc struct {
+		Error      bool   `json:"error"`
+		Type       string `json:"error_type"`
+		Message    string `json:"error_message"`
+		Statements []any  `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(tree), &doc); err != nil {
+		return 0, fmt.Errorf("sandbox: parse tree: %w", err)
+	}
+	if doc.Error {
+		if doc.Type == "not implemented" && strings.HasPrefix(doc.Message, "Only SELECT") {
+			return 0, notSelectError(conn, sql)
+		}
+		return 0, fmt.Errorf("%w: %s", ErrInvalidSQL, doc.Message)
+	}
+	if name := deniedCall(doc.Statements); name != "" {
+		return 0, fmt.Errorf("%w: function %s is not allowed", ErrForbidden, name)
+	}
+	return len(doc.Statements), nil
 }
 
-// multiStatementError refuses input with several statements. It names the first
-// statement that is not a SELECT, as ErrReadOnly, if preparing them shows one
-// (preparing executes nothing); otherwise it is ErrInvalidSQL.
-func multiStatementError(conn bindings.Connection, ex bindings.ExtractedStatements, n int) error {
-	for i := range n {
-		var st bindings.PreparedStatement
-		ok := bindings.PrepareExtractedStatement(conn, ex, bindings.IdxT(i), &st) != bindings.StateError
-		t := bindings.PreparedStatementType(st)
-		bindings.DestroyPrepare(&st)
-		if ok && t != bindings.StatementTypeSelect {
-			return fmt.Errorf("%d statements, one a %s; multiple statements are not allowed: %w",
-				n, statementTypeName(t), ErrReadOnly)
+// notSelectError names a refused statement. It is only a message, the decision was
+// the parser's: the type is the statement's first keyword as the user wrote it.
+// Counting statements parses again (ExtractStatements executes nothing: a COPY second
+// in the string writes nothing, verified).
+func notSelectError(conn bindings.Connection, sql string) error {
+	var ex bindings.ExtractedStatements
+	defer bindings.DestroyExtracted(&ex)
+	if n := int(bindings.ExtractStatements(conn, sql, &ex)); n > 1 {
+		return fmt.Errorf("%d statements, not all SELECT; multiple statements are not allowed: %w", n, ErrReadOnly)
+	}
+	return readOnlyError(firstKeyword(sql))
+}
+
+// firstKeyword returns the first word of sql, upper-cased, skipping comments.
+func firstKeyword(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n(;")
+		if strings.HasPrefix(s, "--") {
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return "UNKNOWN"
+			}
+			s = s[i:]
+			continue
+		}
+		if strings.HasPrefix(s, "/*") {
+			i := strings.Index(s, "*/")
+			if i < 0 {
+				return "UNKNOWN"
+			}
+			s = s[i+2:]
+			continue
+		}
+		break
+	}
+	end := strings.IndexFunc(s, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '_')
+	})
+	if end < 0 {
+		end = len(s)
+	}
+	if end == 0 {
+		return "UNKNOWN"
+	}
+	return strings.ToUpper(s[:end])
+}
+
+// deniedCall returns the first denied function name found anywhere in a parse tree.
+func deniedCall(node any) string {
+	switch n := node.(type) {
+	case map[string]any:
+		if name, ok := n["function_name"].(string); ok && deniedFunctions[strings.ToLower(name)] {
+			return name
+		}
+		for _, v := range n {
+			if name := deniedCall(v); name != "" {
+				return name
+			}
+		}
+	case []any:
+		for _, v := range n {
+			if name := deniedCall(v); name != "" {
+				return name
+			}
 		}
 	}
-	return fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, n)
+	return ""
+}
+
+// serializeSQL returns json_serialize_sql(sql), run on conn with sql bound as a value.
+func serializeSQL(conn bindings.Connection, sql string) (string, error) {
+	var st bindings.PreparedStatement
+	defer bindings.DestroyPrepare(&st)
+	if bindings.Prepare(conn, "SELECT json_serialize_sql($1::VARCHAR)", &st) == bindings.StateError {
+		return "", fmt.Errorf("sandbox: %s", bindings.PrepareError(st))
+	}
+	if bindings.BindVarchar(st, 1, sql) == bindings.StateError {
+		return "", errors.New("sandbox: cannot bind the statement text")
+	}
+	var res bindings.Result
+	defer bindings.DestroyResult(&res)
+	if bindings.ExecutePrepared(st, &res) == bindings.StateError {
+		return "", duckError(bindings.ResultErrorType(&res), bindings.ResultError(&res))
+	}
+	chunk := bindings.FetchChunk(res)
+	if chunk.Ptr == nil {
+		return "", errors.New("sandbox: json_serialize_sql returned no row")
+	}
+	defer bindings.DestroyDataChunk(&chunk)
+	if bindings.DataChunkGetSize(chunk) != 1 {
+		return "", errors.New("sandbox: json_serialize_sql returned no row")
+	}
+	vec := bindings.DataChunkGetVector(chunk, 0)
+	if v := bindings.VectorGetValidity(vec); v != nil && !bindings.ValidityMaskValueIsValid(v, 0) {
+		return "", errors.New("sandbox: json_serialize_sql returned NULL")
+	}
+	str := (*bindings.StringT)(bindings.VectorGetData(vec))
+	return bindings.StringTData(str), nil // a copy
+}
+
+func readOnlyError(typ string) error {
+	return fmt.Errorf("statement type %s is not allowed: %w", typ, ErrReadOnly)
 }
 
 // statementTypeName names t the way SQL spells the statement.
