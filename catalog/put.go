@@ -61,6 +61,9 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 	if mode < Create || mode > CreateOrAppend {
 		return 0, fmt.Errorf("put %q: unknown mode %v", name, mode)
 	}
+	if schema := rdr.Schema(); schema == nil || schema.NumFields() == 0 {
+		return 0, fmt.Errorf("%s dataset %q: %w: the stream has no columns", mode, name, ErrInvalidData)
+	}
 	// Refuse early what the commit would refuse, before reading the whole upload.
 	if err := s.checkPut(name, mode, rdr.Schema()); err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
