@@ -224,9 +224,18 @@ func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Sche
 // the existing parts (append) or retiring them (replace). The manifest's rename is the
 // commit point.
 func (s *Store) commitToDir(dir, tmp string, keep bool) error {
-	old, _, err := partNames(dir)
+	old, hasManifest, err := partNames(dir)
 	if err != nil {
 		return err
+	}
+	if !hasManifest {
+		// Without a manifest every *.parquet file is a part, so the new part would be
+		// visible the moment it is moved in, before the commit point: mixed with the
+		// old parts on a replace, out of order on an append, and kept by a crash.
+		// Adopt the parts as they are first; the same version, now in a manifest.
+		if err := writeManifest(dir, old); err != nil {
+			return err
+		}
 	}
 	part := newPartName()
 	if err := os.Rename(tmp, filepath.Join(dir, part)); err != nil {
