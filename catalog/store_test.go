@@ -689,3 +689,34 @@ func BenchmarkList(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/dataset")
 }
+
+// TestMissingPart removes by hand a part that a manifest lists: the dataset is broken,
+// not gone. Stat says ErrUnreadable, List skips it, and Drop still removes it.
+func TestMissingPart(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	put(t, s, "d", Create, 0, 10)
+	put(t, s, "d", Append, 10, 10)
+	put(t, s, "ok", Create, 0, 1)
+	info, err := s.Stat(ctx, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(info.Files[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, "d"); !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), `"d"`) {
+		t.Fatalf("Stat with a missing part = %v, want ErrUnreadable naming d", err)
+	}
+	if _, err := s.Open(ctx, "d"); !errors.Is(err, ErrUnreadable) {
+		t.Fatalf("Open with a missing part = %v, want ErrUnreadable", err)
+	}
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "ok" {
+		t.Fatalf("List = %v, %v; want only ok", list, err)
+	}
+	mustDrop(t, s, "d")
+	if _, err := s.Stat(ctx, "d"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Stat after drop = %v", err)
+	}
+}
