@@ -74,6 +74,7 @@ func writeFileAtomic(path string, data []byte) error {
 		werr = cerr
 	}
 	if werr == nil {
+		reached("atomic write: temp written")
 		werr = os.Rename(tmp, path)
 	}
 	if werr != nil {

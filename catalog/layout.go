@@ -80,6 +80,15 @@ func resolve(path string) (layout, error) {
 	for _, n := range names {
 		p := filepath.Join(path, n)
 		pst, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, derr := os.Stat(path); derr != nil {
+				return layout{}, derr // the dataset went away (dropped) while we looked
+			}
+			// The directory is there but a part it lists is not: the dataset is
+			// broken, not missing. (Parts of the version read are pinned, so this is
+			// not a concurrent replace.)
+			return layout{}, fmt.Errorf("%w: part %s of %s is missing", ErrUnreadable, n, filepath.Base(path))
+		}
 		if err != nil {
 			return layout{}, fmt.Errorf("part %s of %s: %w", n, filepath.Base(path), err)
 		}

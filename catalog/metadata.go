@@ -32,13 +32,36 @@ func readInfo(name string, l layout, mem memory.Allocator) (Info, error) {
 		}
 		if info.Schema == nil {
 			info.Schema = schema
-		} else if !info.Schema.Equal(schema) {
+		} else if sameColumns(info.Schema, schema) != nil {
 			return Info{}, fmt.Errorf("%w: part %s has schema %s, unlike the first part's %s",
 				ErrUnreadable, filepath.Base(p), schemaString(schema), schemaString(info.Schema))
+		} else {
+			// Append accepts parts whose columns match in name and type only.
+			info.Schema = mergeNullable(info.Schema, schema)
 		}
 		info.Rows += rows
 	}
 	return info, nil
+}
+
+// mergeNullable returns a, with each field nullable if it is nullable in a or b. The
+// two schemas have the same columns (sameColumns); a part written by an append may
+// differ from the first in nullability or field metadata, and the dataset's schema
+// must admit every part's batches.
+func mergeNullable(a, b *arrow.Schema) *arrow.Schema {
+	fields := a.Fields()
+	changed := false
+	for i := range fields {
+		if !fields[i].Nullable && b.Field(i).Nullable {
+			fields[i].Nullable = true
+			changed = true
+		}
+	}
+	if !changed {
+		return a
+	}
+	md := a.Metadata()
+	return arrow.NewSchema(fields, &md)
 }
 
 // readFooter returns the Arrow schema and row count of one Parquet file.
@@ -68,8 +91,11 @@ func cleanSchema(s *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, md)
 }
 
+// cleanField drops the field id -1 ("no id") pqarrow puts on fields; real ids stay.
 func cleanField(f arrow.Field) arrow.Field {
-	f.Metadata = derefMetadata(withoutKey(f.Metadata, "PARQUET:field_id"))
+	if i := f.Metadata.FindKey("PARQUET:field_id"); i >= 0 && f.Metadata.Values()[i] == "-1" {
+		f.Metadata = derefMetadata(withoutKey(f.Metadata, "PARQUET:field_id"))
+	}
 	f.Type = cleanType(f.Type)
 	return f
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxNameLength is the longest dataset name accepted, in bytes. It leaves room under
@@ -47,7 +48,12 @@ func ValidateName(name string) error {
 	}
 	for i := 0; i < len(name); i++ {
 		if !nameByte(name[i]) {
-			return fmt.Errorf("%w: %q has the character %q at byte %d; names use letters, digits, '_', '-' and '.'", ErrInvalidName, name, name[i], i)
+			// Name the character as the client typed it, not its first UTF-8 byte.
+			c := fmt.Sprintf(`'\x%02x'`, name[i]) // not UTF-8
+			if r, size := utf8.DecodeRuneInString(name[i:]); r != utf8.RuneError || size > 1 {
+				c = fmt.Sprintf("%q", r)
+			}
+			return fmt.Errorf("%w: %q has the character %s at byte %d; names use letters, digits, '_', '-' and '.'", ErrInvalidName, name, c, i)
 		}
 	}
 	if TableName(name) == "" {

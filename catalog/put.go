@@ -61,6 +61,9 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 	if mode < Create || mode > CreateOrAppend {
 		return 0, fmt.Errorf("put %q: unknown mode %v", name, mode)
 	}
+	if schema := rdr.Schema(); schema == nil || schema.NumFields() == 0 {
+		return 0, fmt.Errorf("%s dataset %q: %w: the stream has no columns", mode, name, ErrInvalidData)
+	}
 	// Refuse early what the commit would refuse, before reading the whole upload.
 	if err := s.checkPut(name, mode, rdr.Schema()); err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
@@ -185,6 +188,16 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 
 type onlyWriter struct{ io.Writer }
 
+// crashPoint, when a test sets it, is called after each step of a commit that changes
+// the disk, so that the test can copy the root as a crash at that point leaves it.
+var crashPoint func(step string)
+
+func reached(step string) {
+	if crashPoint != nil {
+		crashPoint(step)
+	}
+}
+
 // commit makes the complete temporary file tmp the new version of name.
 func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Schema) error {
 	s.commitMu.Lock()
@@ -198,9 +211,11 @@ func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Sche
 	st, err := os.Stat(dst)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		reached("create: file written")
 		if err := os.Rename(tmp, dst); err != nil {
 			return err
 		}
+		reached("create: renamed")
 		return syncDir(s.root)
 	case err != nil:
 		return err
@@ -208,9 +223,11 @@ func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Sche
 		return s.commitToDir(dst, tmp, mode != Replace)
 	case mode == Replace:
 		// The old file's inode lives on for readers that hold it open.
+		reached("replace file: file written")
 		if err := os.Rename(tmp, dst); err != nil {
 			return err
 		}
+		reached("replace file: renamed")
 		return syncDir(s.root)
 	default:
 		return s.splitIntoParts(dst, tmp)
@@ -221,14 +238,26 @@ func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Sche
 // the existing parts (append) or retiring them (replace). The manifest's rename is the
 // commit point.
 func (s *Store) commitToDir(dir, tmp string, keep bool) error {
-	old, _, err := partNames(dir)
+	old, hasManifest, err := partNames(dir)
 	if err != nil {
 		return err
 	}
+	if !hasManifest {
+		// Without a manifest every *.parquet file is a part, so the new part would be
+		// visible the moment it is moved in, before the commit point: mixed with the
+		// old parts on a replace, out of order on an append, and kept by a crash.
+		// Adopt the parts as they are first; the same version, now in a manifest.
+		if err := writeManifest(dir, old); err != nil {
+			return err
+		}
+		reached("commit to dir: parts adopted")
+	}
 	part := newPartName()
+	reached("commit to dir: part written")
 	if err := os.Rename(tmp, filepath.Join(dir, part)); err != nil {
 		return err
 	}
+	reached("commit to dir: part moved in")
 	parts := []string{part}
 	if keep {
 		parts = append(old, part)
@@ -237,12 +266,14 @@ func (s *Store) commitToDir(dir, tmp string, keep bool) error {
 		os.Remove(filepath.Join(dir, part))
 		return err
 	}
+	reached("commit to dir: manifest written")
 	if !keep {
 		retired := make([]string, len(old))
 		for i, p := range old {
 			retired[i] = filepath.Join(dir, p)
 		}
 		s.reclaim.retire(retired...)
+		reached("commit to dir: old parts retired")
 	}
 	return nil
 }
@@ -256,14 +287,18 @@ func (s *Store) splitIntoParts(dst, tmp string) error {
 		return err
 	}
 	first, second := newPartName(), newPartName()
+	reached("split: dir made")
 	err := os.Link(dst, filepath.Join(dir, first))
 	if err == nil {
+		reached("split: old file linked")
 		err = os.Rename(tmp, filepath.Join(dir, second))
 	}
 	if err == nil {
+		reached("split: new part moved in")
 		err = writeManifest(dir, []string{first, second})
 	}
 	if err == nil {
+		reached("split: manifest written")
 		err = exchange(dir, dst)
 	}
 	if err != nil {
@@ -271,7 +306,9 @@ func (s *Store) splitIntoParts(dst, tmp string) error {
 		return err
 	}
 	// dir now holds the old single file: one more link to data the new part keeps.
+	reached("split: exchanged")
 	s.reclaim.retire(dir)
+	reached("split: old file retired")
 	return syncDir(s.root)
 }
 
@@ -301,6 +338,7 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	if err := os.Rename(dst, trash); err != nil {
 		return fmt.Errorf("drop dataset %q: %w", name, err)
 	}
+	reached("drop: moved to trash")
 	s.forget(name)
 	if err := syncDir(s.root); err != nil {
 		return fmt.Errorf("drop dataset %q: %w", name, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -184,7 +185,9 @@ func (r *Reader) Record() arrow.RecordBatch { return r.rec }
 func (r *Reader) Err() error { return r.err }
 
 func (r *Reader) openPart(i int) error {
-	pf, err := file.NewParquetReader(r.files[i])
+	// Page buffers come from the store's allocator too, so that it accounts for (and a
+	// checked allocator in tests proves the release of) all the reader's memory.
+	pf, err := file.NewParquetReader(r.files[i], file.WithReadProps(parquet.NewReaderProperties(r.mem)))
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}

@@ -189,6 +189,12 @@ func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
 
 // stat returns the cached Info of name, refreshing it when the files changed.
 func (s *Store) stat(name string) (Info, error) {
+	// A replace retires the parts of a multi-part dataset right after its manifest
+	// changes. Pinned, the parts listed by the manifest we read stay on disk while we
+	// stat them and read their footers; unpinned, a concurrent replace made the
+	// dataset look missing (ErrNotFound) or broken (ErrUnreadable, then cached).
+	unpin := s.reclaim.pin()
+	defer unpin()
 	l, err := resolve(s.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		s.forget(name)
