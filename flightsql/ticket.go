@@ -38,3 +38,14 @@ func datasetFromTicket(b []byte) (string, error) {
 	}
 	return name, nil
 }
+
+// StatementSQL returns the SQL text a statement ticket's handle carries (the
+// statement_handle of a TicketStatementQuery this server issued), for logs and
+// metrics; ok is false for a handle this server did not issue.
+func StatementSQL(handle []byte) (sql string, ok bool) {
+	h, err := decodeStatementHandle(handle)
+	if err != nil {
+		return "", false
+	}
+	return h.SQL, true
+}
