@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,12 +34,30 @@ func startServer(t testing.TB) *testServer {
 
 func startServerAt(t testing.TB, root string) *testServer {
 	t.Helper()
+	return startServerWith(t, root, harnessOptions{})
+}
+
+// harnessOptions extend a test server; the zero value is the plain server.
+type harnessOptions struct {
+	// logger for the store and the service; nil: slog.Default().
+	logger *slog.Logger
+	// grpcOptions come before the server's own options, so their interceptors are
+	// the outermost.
+	grpcOptions []grpc.ServerOption
+	// register registers further services (health, say) on the gRPC server.
+	register func(*grpc.Server)
+	// serving is called once the server accepts calls.
+	serving func()
+}
+
+func startServerWith(t testing.TB, root string, o harnessOptions) *testServer {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
-	store, err := catalog.Open(root, catalog.Options{Allocator: mem})
+	store, err := catalog.Open(root, catalog.Options{Allocator: mem, Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := flightsql.NewService(context.Background(), flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test"})
+	srv, err := flightsql.NewService(context.Background(), flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test", Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,10 +65,16 @@ func startServerAt(t testing.TB, root string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(256 << 20)...)
+	gs := grpc.NewServer(slices.Concat(o.grpcOptions, flightsql.GRPCOptions(256<<20))...)
 	srv.Register(gs)
+	if o.register != nil {
+		o.register(gs)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); gs.Serve(lis) }()
+	if o.serving != nil {
+		o.serving()
+	}
 	t.Cleanup(func() {
 		gs.Stop()
 		<-done

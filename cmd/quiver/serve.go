@@ -30,6 +30,9 @@ type serveOptions struct {
 	queryTimeout    time.Duration
 	memoryLimit     string
 	threads         int
+
+	// Operations: config file, logs, metrics, health, reflection (serve_ops.go).
+	ops opsOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -56,6 +59,10 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+
+	// Operations: --config, QUIVER_* variables, --metrics-addr, --grpc-reflection
+	// (serve_ops.go). Keep it last: it reads every flag added above.
+	addOpsFlags(cmd, &opts.ops)
 	return cmd
 }
 
@@ -105,18 +112,35 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(opts.maxMessageBytes)...)
+
+	// Operations (serve_ops.go): its interceptors come first so that they log and
+	// measure every call, also those that other interceptors refuse; health
+	// checking says SERVING once the server serves and NOT_SERVING as it stops.
+	ops, err := startOps(opts.ops, log, store)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer func() {
+		if err := ops.close(); err != nil {
+			log.Warn("stop the metrics server", "err", err)
+		}
+	}()
+	gs := grpc.NewServer(append(ops.serverOptions(), flightsql.GRPCOptions(opts.maxMessageBytes)...)...)
 	srv.Register(gs)
+	ops.register(gs)
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("quiver serving", "addr", "grpc://"+lis.Addr().String(), "root", store.Root())
+	ops.serving(lis.Addr())
 
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	ops.shuttingDown()
 	log.Info("shutting down: letting in-flight requests finish", "grace", opts.shutdownGrace)
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
