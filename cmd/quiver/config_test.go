@@ -108,7 +108,7 @@ func TestConfigCoversEveryFlag(t *testing.T) {
 	for _, name := range flagNames(cmd.Flags()) {
 		f := cmd.Flags().Lookup(name)
 		// Its default, as a string: every flag type parses its own String().
-		b.WriteString(name + " = " + tomlString(f.Value.String()) + "\n")
+		b.WriteString(name + " = " + strconv.Quote(f.Value.String()) + "\n")
 		names = append(names, name)
 	}
 	_, err := parseServe(t, nil, nil, b.String())
@@ -119,8 +119,6 @@ func TestConfigCoversEveryFlag(t *testing.T) {
 		t.Errorf("only %d flags: %v", len(names), names)
 	}
 }
-
-func tomlString(s string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"` }
 
 func TestConfigErrors(t *testing.T) {
 	for _, c := range []struct {

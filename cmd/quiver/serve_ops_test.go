@@ -146,8 +146,8 @@ func listServices(ctx context.Context, conn *grpc.ClientConn) ([]string, error) 
 	defer stream.CloseSend()
 	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
 		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
-	}); err != nil {
-		return nil, err
+	}); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err // io.EOF: the server ended the stream; Recv says why
 	}
 	resp, err := stream.Recv()
 	if err != nil {
