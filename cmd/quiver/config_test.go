@@ -126,7 +126,7 @@ func TestConfigErrors(t *testing.T) {
 		env        map[string]string
 		want       []string
 	}{
-		{name: "unknown key", file: "root = \"x\"\nroots = \"y\"\n", want: []string{`unknown key "roots"`, "addr, grpc-reflection, log-format"}},
+		{name: "unknown key", file: "root = \"x\"\nroots = \"y\"\n", want: []string{`unknown key "roots"`, "the keys are the flags", "root, ", "query-timeout, "}},
 		{name: "table", file: "[tls]\ncert = \"x\"\n", want: []string{`unknown key "tls"`}},
 		{name: "config names config", file: `config = "other.toml"`, want: []string{`unknown key "config"`}},
 		{name: "bad value", file: `query-timeout = "soon"`, want: []string{"query-timeout", "soon"}},
