@@ -191,18 +191,18 @@ func (g *Guard) authorize(ctx context.Context, method string, p *Principal, n ne
 		reason = "needs " + n.perm.String() + " permission, has " + p.Permission.String()
 	case !p.Restricted() || n.scope == scopeServer:
 	case n.scope == scopeAll:
-		reason = "may reach any dataset, and the grant is limited to datasets " + strings.Join(p.Datasets, ", ")
+		reason = "it could read any dataset, and the grant covers only datasets " + strings.Join(p.Datasets, ", ")
 	case len(n.datasets)+len(n.tables) == 0:
-		reason = "names no dataset, and the grant is limited to datasets " + strings.Join(p.Datasets, ", ")
+		reason = "it names no dataset, and the grant covers only datasets " + strings.Join(p.Datasets, ", ")
 	default:
 		for _, d := range n.datasets {
 			if !p.Covers(d) {
-				reason = "dataset " + quoteShort(d) + " is outside the grant's datasets " + strings.Join(p.Datasets, ", ")
+				reason = quoteShort(d) + " is not covered by the grant's datasets " + strings.Join(p.Datasets, ", ")
 			}
 		}
 		for _, t := range n.tables {
 			if !p.Covers(t) && !p.Covers(t+".parquet") {
-				reason = "table " + quoteShort(t) + " is outside the grant's datasets " + strings.Join(p.Datasets, ", ")
+				reason = "table " + quoteShort(t) + " is not covered by the grant's datasets " + strings.Join(p.Datasets, ", ")
 			}
 		}
 	}
@@ -212,7 +212,7 @@ func (g *Guard) authorize(ctx context.Context, method string, p *Principal, n ne
 	g.log.LogAttrs(ctx, slog.LevelWarn, "permission denied",
 		slog.String("method", shortMethod(method)), slog.String("principal", p.Name),
 		slog.String("request", n.what), slog.String("reason", reason), peerAttr(ctx))
-	return status.Errorf(codes.PermissionDenied, "%s: %s %s", p.Name, n.what, reason)
+	return status.Errorf(codes.PermissionDenied, "%s: %s: %s", p.Name, n.what, reason)
 }
 
 // handshake answers a Flight Handshake. With HTTP Basic credentials in its headers it
