@@ -473,7 +473,7 @@ func (s *guardedServer) assertNoSecrets(t *testing.T) {
 	if strings.Contains(logs, "qv1.") {
 		t.Error("an issued token appears in the logs")
 	}
-	if strings.Contains(logs, base64.RawStdEncoding.EncodeToString([]byte("writer:"+writerPassword))[:12]) {
+	if strings.Contains(logs, base64.RawStdEncoding.EncodeToString([]byte("writer:" + writerPassword))[:12]) {
 		t.Error("Basic credentials appear in the logs")
 	}
 }
