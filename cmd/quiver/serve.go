@@ -26,6 +26,9 @@ type serveOptions struct {
 	logLevel        string
 	maxMessageBytes int
 	shutdownGrace   time.Duration
+
+	// TLS and authentication: serve_security.go.
+	security securityOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -49,6 +52,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.IntVar(&opts.maxMessageBytes, "max-message-bytes", 256<<20, "largest gRPC message accepted (one record batch of an upload)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+
+	// TLS and authentication: serve_security.go.
+	addSecurityFlags(f, &opts.security)
 	return cmd
 }
 
@@ -88,12 +94,19 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(opts.maxMessageBytes)...)
+	// TLS and authentication (serve_security.go): refuses a non-loopback address
+	// without authentication, so it runs before anything is served.
+	secOpts, err := opts.security.serverOptions(log, lis.Addr())
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	gs := grpc.NewServer(append(flightsql.GRPCOptions(opts.maxMessageBytes), secOpts...)...)
 	srv.Register(gs)
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("quiver serving", "addr", "grpc://"+lis.Addr().String(), "root", store.Root())
+	log.Info("quiver serving", "addr", opts.security.scheme()+lis.Addr().String(), "root", store.Root())
 
 	select {
 	case err := <-served:
