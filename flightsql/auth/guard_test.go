@@ -40,26 +40,41 @@ import (
 // SQL server behind it that says yes to everything: what comes back is the Guard's
 // verdict (or the plain Flight handler's answer once the Guard let a request by).
 
-// fakeSQL accepts every Flight SQL request.
+// fakeSQL accepts every Flight SQL request. It records who asked for FlightInfos.
 type fakeSQL struct {
 	flight.BaseFlightServer
+	mu   sync.Mutex
+	seen []string // principal names, in order
 }
 
-func (fakeSQL) GetFlightInfo(context.Context, *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+func (f *fakeSQL) GetFlightInfo(ctx context.Context, _ *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Internal, "no principal in the context")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, p.Name)
 	return &flight.FlightInfo{}, nil
 }
 
-func (fakeSQL) PollFlightInfo(context.Context, *flight.FlightDescriptor) (*flight.PollInfo, error) {
+func (f *fakeSQL) principals() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.seen)
+}
+
+func (*fakeSQL) PollFlightInfo(context.Context, *flight.FlightDescriptor) (*flight.PollInfo, error) {
 	return &flight.PollInfo{}, nil
 }
 
-func (fakeSQL) GetSchema(context.Context, *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+func (*fakeSQL) GetSchema(context.Context, *flight.FlightDescriptor) (*flight.SchemaResult, error) {
 	return &flight.SchemaResult{}, nil
 }
 
-func (fakeSQL) DoGet(*flight.Ticket, flight.FlightService_DoGetServer) error { return nil }
+func (*fakeSQL) DoGet(*flight.Ticket, flight.FlightService_DoGetServer) error { return nil }
 
-func (fakeSQL) DoPut(stream flight.FlightService_DoPutServer) error {
+func (*fakeSQL) DoPut(stream flight.FlightService_DoPutServer) error {
 	for {
 		if _, err := stream.Recv(); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -70,9 +85,9 @@ func (fakeSQL) DoPut(stream flight.FlightService_DoPutServer) error {
 	}
 }
 
-func (fakeSQL) DoAction(*flight.Action, flight.FlightService_DoActionServer) error { return nil }
+func (*fakeSQL) DoAction(*flight.Action, flight.FlightService_DoActionServer) error { return nil }
 
-func (fakeSQL) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
+func (*fakeSQL) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
 	for _, typ := range []string{"CreatePreparedStatement", "ClosePreparedStatement", "CancelFlightInfo"} {
 		if err := stream.Send(&flight.ActionType{Type: typ}); err != nil {
 			return err
@@ -116,6 +131,7 @@ func (c *testClock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t
 
 type guardedServer struct {
 	addr    string
+	sql     *fakeSQL
 	logs    *lockedBuffer
 	clock   *testClock
 	secrets []string          // every password and token of the test, to look for in logs
@@ -127,7 +143,7 @@ type guardedServer struct {
 // "reader" (read), "admin" (admin), "sales" (write on sales*), "old" (expired).
 func startGuarded(t *testing.T) *guardedServer {
 	t.Helper()
-	gsrv := &guardedServer{logs: &lockedBuffer{}, clock: &testClock{t: time.Now()}, tokens: map[string]string{}}
+	gsrv := &guardedServer{logs: &lockedBuffer{}, clock: &testClock{t: time.Now()}, tokens: map[string]string{}, sql: &fakeSQL{}}
 	f := &auth.File{}
 	for _, u := range []struct{ name, pw, perm string }{{"writer", writerPassword, "write"}, {"admin", adminPassword, "admin"}} {
 		h, err := auth.HashPassword(u.pw, bcrypt.MinCost)
@@ -166,7 +182,7 @@ func startGuarded(t *testing.T) *guardedServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := flightsql.NewServer(flightsql.Config{Store: store, SQL: &fakeSQL{}, Allocator: mem, Logger: log})
+	srv, err := flightsql.NewServer(flightsql.Config{Store: store, SQL: gsrv.sql, Allocator: mem, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
