@@ -30,7 +30,7 @@ func addSecurityFlags(f *pflag.FlagSet, o *securityOptions) {
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this PEM certificate (chain); needs --tls-key")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.tlsClientCA, "tls-client-ca", "", "require client certificates signed by this PEM CA bundle (mutual TLS); needs --tls-cert")
-	f.StringVar(&o.authFile, "auth-file", "", "users, token hashes and permissions (TOML; see `quiver auth --help`); every request must then authenticate")
+	f.StringVar(&o.authFile, "auth-file", "", "users, token hashes and permissions (TOML; see: quiver auth --help); every request must then authenticate")
 	f.DurationVar(&o.tokenTTL, "token-ttl", auth.DefaultTokenTTL, "lifetime of the bearer tokens a username/password login (Flight Handshake) issues")
 	f.BoolVar(&o.allowAnonymous, "allow-anonymous", false, "allow a non-loopback --addr without --auth-file or --tls-client-ca: anyone who can connect may read, write and drop every dataset")
 }

@@ -237,7 +237,7 @@ func (g *Guard) handshake(srv any, ss grpc.ServerStream, handler grpc.StreamHand
 	}
 	tok, expires, p, err := g.auth.Login(name, password)
 	if err != nil {
-		g.log.LogAttrs(ctx, slog.LevelWarn, "login refused", slog.String("user", quoteShort(name)),
+		g.log.LogAttrs(ctx, slog.LevelWarn, "login refused", slog.String("user", clip(name)),
 			slog.String("reason", err.Error()), peerAttr(ctx))
 		return status.Error(codes.Unauthenticated, err.Error())
 	}
@@ -284,11 +284,15 @@ func peerAttr(ctx context.Context) slog.Attr {
 	return slog.String("peer", "")
 }
 
-// quoteShort quotes client-supplied text for a log line, cut to a sane length.
-func quoteShort(s string) string {
+// quoteShort quotes client-supplied text for a message, cut to a sane length.
+func quoteShort(s string) string { return strconv.Quote(clip(s)) }
+
+// clip cuts client-supplied text to a sane length for a log attribute (the slog
+// handler escapes it).
+func clip(s string) string {
 	const max = 128
 	if len(s) > max {
-		s = s[:max] + "..."
+		return s[:max] + "..."
 	}
-	return strconv.Quote(s)
+	return s
 }
