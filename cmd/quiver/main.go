@@ -31,5 +31,6 @@ every dataset is a table that an embedded DuckDB queries.`,
 		Version:       version,
 	}
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newAuthCommand())
 	return root
 }
