@@ -44,7 +44,9 @@ func startServerAt(t testing.TB, root string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(256 << 20)...)
+	// WaitForHandlers: Stop returns only once every handler has returned, so the
+	// allocator check below cannot run while a cancelled upload is still unwinding.
+	gs := grpc.NewServer(append(flightsql.GRPCOptions(256<<20), grpc.WaitForHandlers(true))...)
 	srv.Register(gs)
 	done := make(chan struct{})
 	go func() { defer close(done); gs.Serve(lis) }()
