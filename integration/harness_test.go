@@ -32,6 +32,17 @@ func startServer(t testing.TB) *testServer {
 func startServerAt(t testing.TB, root string) *testServer {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	// Registered first, so it runs last: after the server has stopped.
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	srv := startServerWith(t, root, mem)
+	srv.Mem = mem
+	return srv
+}
+
+// startServerWith starts a server over root with the allocator mem (benchmarks pass
+// the unchecked default allocator: the checked one costs time per allocation).
+func startServerWith(t testing.TB, root string, mem memory.Allocator) *testServer {
+	t.Helper()
 	store, err := catalog.Open(root, catalog.Options{Allocator: mem})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +56,7 @@ func startServerAt(t testing.TB, root string) *testServer {
 		t.Fatal(err)
 	}
 	// WaitForHandlers: Stop returns only once every handler has returned, so the
-	// allocator check below cannot run while a cancelled upload is still unwinding.
+	// allocator check cannot run while a cancelled upload is still unwinding.
 	gs := grpc.NewServer(append(flightsql.GRPCOptions(256<<20), grpc.WaitForHandlers(true))...)
 	srv.Register(gs)
 	done := make(chan struct{})
@@ -53,9 +64,8 @@ func startServerAt(t testing.TB, root string) *testServer {
 	t.Cleanup(func() {
 		gs.Stop()
 		<-done
-		mem.AssertSize(t, 0)
 	})
-	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Mem: mem}
+	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store}
 }
 
 // client connects an arrow-go Flight client, closed when the test ends.
