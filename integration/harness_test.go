@@ -44,7 +44,7 @@ func startServerAt(t testing.TB, root string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(256 << 20)...)
+	gs := grpc.NewServer(srv.ServerOptions(256 << 20)...)
 	srv.Register(gs)
 	done := make(chan struct{})
 	go func() { defer close(done); gs.Serve(lis) }()

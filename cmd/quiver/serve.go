@@ -105,7 +105,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(opts.maxMessageBytes)...)
+	gs := grpc.NewServer(srv.ServerOptions(opts.maxMessageBytes)...)
 	srv.Register(gs)
 
 	served := make(chan error, 1)
