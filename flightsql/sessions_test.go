@@ -136,3 +136,26 @@ func FuzzSessionCookie(f *testing.F) {
 		}
 	})
 }
+
+// A session may shorten the server's query timeout, never extend it.
+func TestQueryTimeoutCappedByServer(t *testing.T) {
+	s := &SQLServer{queryTimeout: time.Minute}
+	cases := []struct {
+		value string
+		want  pb.SetSessionOptionsResult_ErrorValue
+	}{
+		{"30s", flight.SetSessionOptionsResultErrorUnspecified},
+		{"1m", flight.SetSessionOptionsResultErrorUnspecified},
+		{"0", flight.SetSessionOptionsResultErrorUnspecified},
+		{"61s", flight.SetSessionOptionsResultErrorInvalidValue},
+	}
+	for _, tc := range cases {
+		v := &flight.SessionOptionValue{OptionValue: &pb.SessionOptionValue_StringValue{StringValue: tc.value}}
+		if _, code := s.parseOption(optionQueryTimeout, v); code != tc.want {
+			t.Errorf("query_timeout %s under a 1m server limit: %v, want %v", tc.value, code, tc.want)
+		}
+	}
+	if got := s.effectiveTimeout(sessionOptions{}); got != time.Minute {
+		t.Errorf("effective timeout without a session value = %v, want the server's 1m", got)
+	}
+}

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,11 +15,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Bulk ingest (CommandStatementIngest) through ADBC's adbc.ingest and arrow-go's
@@ -395,5 +400,53 @@ func TestFlightSQLExecuteIngest(t *testing.T) {
 				t.Errorf("DoGet after refusal = %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// A stream with a schema and no batches creates an empty table. arrow-go's
+// ExecuteIngest cannot send one (its writer sends the schema with the first batch,
+// and closes only after CloseSend), so this writes the DoPut by hand.
+func TestIngestEmptyStream(t *testing.T) {
+	srv := startServer(t)
+	c := srv.client(t)
+	cmd, err := anypb.New(&pb.CommandStatementIngest{
+		Table: "empty",
+		TableDefinitionOptions: &pb.CommandStatementIngest_TableDefinitionOptions{
+			IfNotExist: pb.CommandStatementIngest_TableDefinitionOptions_TABLE_NOT_EXIST_OPTION_CREATE,
+			IfExists:   pb.CommandStatementIngest_TableDefinitionOptions_TABLE_EXISTS_OPTION_FAIL,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := proto.Marshal(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := c.DoPut(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(eventSchema))
+	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: desc})
+	if err := w.Close(); err != nil { // sends the schema, then end of stream
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("ingest of no rows: %v", err)
+	}
+	var count pb.DoPutUpdateResult
+	if err := proto.Unmarshal(res.GetAppMetadata(), &count); err != nil || count.GetRecordCount() != 0 {
+		t.Errorf("record count %d, %v; want 0", count.GetRecordCount(), err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the result: %v, want EOF", err)
+	}
+	if got := flightIDs(t, c, "empty.parquet"); len(got) != 0 {
+		t.Errorf("DoGet empty = %v, want no rows", got)
 	}
 }
