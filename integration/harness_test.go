@@ -73,7 +73,7 @@ func startServerWith(t testing.TB, root string, mem memory.Allocator) *testServe
 	}
 	// WaitForHandlers: Stop returns only once every handler has returned, so the
 	// allocator check cannot run while a cancelled upload is still unwinding.
-	gs := grpc.NewServer(append(flightsql.GRPCOptions(256<<20), grpc.WaitForHandlers(true))...)
+	gs := grpc.NewServer(append(srv.ServerOptions(256<<20), grpc.WaitForHandlers(true))...)
 	srv.Register(gs)
 	done := make(chan struct{})
 	go func() { defer close(done); gs.Serve(lis) }()

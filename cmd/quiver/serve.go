@@ -112,13 +112,14 @@ func serve(ctx context.Context, opts serveOptions) error {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
 	// TLS and authentication (serve_security.go): refuses a non-loopback address
-	// without authentication, so it runs before anything is served.
+	// without authentication, so it runs before anything is served. Its interceptors
+	// come first: every request is authenticated before anything else sees it.
 	secOpts, err := opts.security.serverOptions(log, lis.Addr())
 	if err != nil {
 		lis.Close()
 		return err
 	}
-	gs := grpc.NewServer(append(flightsql.GRPCOptions(opts.maxMessageBytes), secOpts...)...)
+	gs := grpc.NewServer(append(secOpts, srv.ServerOptions(opts.maxMessageBytes)...)...)
 	srv.Register(gs)
 
 	served := make(chan error, 1)
