@@ -875,3 +875,59 @@ func TestDatabaseSQLDriverQuery(t *testing.T) {
 		t.Errorf("rows = %q", got)
 	}
 }
+
+// Every conversion SQL_SUPPORTS_CONVERT claims is a CAST DuckDB runs.
+func TestSQLMetadataConversionsAreCasts(t *testing.T) {
+	srv := startServer(t)
+	c := srv.sqlClient(t)
+	ctx := context.Background()
+	info, err := c.GetSqlInfo(ctx, []flightsql.SqlInfo{flightsql.SqlInfoSupportsConvert})
+	_, recs := fetch(t, c, info, err)
+	_, vals := sqlInfoValues(t, recs)
+	conv, ok := vals[uint32(flightsql.SqlInfoSupportsConvert)].(map[int32][]int32)
+	if !ok || len(conv) == 0 {
+		t.Fatalf("SQL_SUPPORTS_CONVERT = %#v", vals)
+	}
+	// By SqlSupportsConvert ordinal: a value of the type, and the DuckDB type it names.
+	values := map[int32]string{
+		0: "1::BIGINT", 1: "'ab'::BLOB", 2: "true", 3: "'x'", 4: "DATE '2024-01-02'",
+		5: "1.5::DECIMAL(4,1)", 6: "1.5::DOUBLE", 7: "1::INTEGER", 8: "INTERVAL 1 DAY",
+		9: "INTERVAL 1 MONTH", 10: "'ab'::BLOB", 11: "'x'", 12: "1::DECIMAL(4,0)", 13: "1.5::REAL",
+		14: "1::SMALLINT", 15: "TIME '01:02:03'", 16: "TIMESTAMP '2024-01-02 01:02:03'",
+		17: "1::TINYINT", 18: "'ab'::BLOB", 19: "'x'",
+	}
+	types := map[int32]string{
+		0: "BIGINT", 1: "BLOB", 2: "BOOLEAN", 3: "VARCHAR", 4: "DATE", 5: "DECIMAL(10,2)",
+		6: "DOUBLE", 7: "INTEGER", 8: "INTERVAL", 9: "INTERVAL", 10: "BLOB", 11: "VARCHAR",
+		12: "DECIMAL(10,2)", 13: "REAL", 14: "SMALLINT", 15: "TIME", 16: "TIMESTAMP",
+		17: "TINYINT", 18: "BLOB", 19: "VARCHAR",
+	}
+	// Text converts to anything that text of the right form spells.
+	textFor := map[int32]string{
+		0: "'1'", 1: "'ab'", 2: "'true'", 4: "'2024-01-02'", 5: "'1.5'", 6: "'1.5'", 7: "'1'",
+		8: "'1 day'", 9: "'1 month'", 10: "'ab'", 12: "'1'", 13: "'1.5'", 14: "'1'",
+		15: "'01:02:03'", 16: "'2024-01-02 01:02:03'", 17: "'1'", 18: "'ab'",
+	}
+	for from, tos := range conv {
+		for _, to := range tos {
+			v := values[from]
+			if tv, ok := textFor[to]; ok && (from == 3 || from == 11 || from == 19) {
+				v = tv
+			}
+			q := fmt.Sprintf("SELECT CAST(%s AS %s)", v, types[to])
+			info, err := c.Execute(ctx, q)
+			if err == nil {
+				var rdr *flight.Reader
+				if rdr, err = c.DoGet(ctx, info.Endpoint[0].Ticket); err == nil {
+					for rdr.Next() {
+					}
+					err = rdr.Err()
+					rdr.Release()
+				}
+			}
+			if err != nil {
+				t.Errorf("claimed conversion %d -> %d: %s: %v", from, to, q, err)
+			}
+		}
+	}
+}
