@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ func (s *SQLServer) sqlInfo(keywords []string) fsql.SqlInfoResultMap {
 		uint32(fsql.SqlInfoFlightSqlServerCancel):                      true, // CancelFlightInfo, and CancelQuery through it
 		uint32(fsql.SqlInfoFlightSqlServerBulkIngestion):               true,
 		uint32(fsql.SqlInfoFlightSqlServerIngestTransactionsSupported): false,
-		uint32(fsql.SqlInfoFlightSqlServerStatementTimeout):            int32(s.handles.idle / time.Millisecond),
+		uint32(fsql.SqlInfoFlightSqlServerStatementTimeout):            int32(min(s.handles.idle/time.Millisecond, math.MaxInt32)),
 
 		// DDL: none through SQL.
 		uint32(fsql.SqlInfoDDLCatalog): false,

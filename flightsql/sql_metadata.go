@@ -205,6 +205,9 @@ func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.
 		// The dataset is listed but DuckDB cannot view it (the sync logged why): list
 		// it with the schema its Parquet files declare, and try again next time.
 		s.log.Warn("listing a dataset DuckDB cannot describe with its Parquet schema", "table", name, "err", err)
+		if info.Schema == nil {
+			return arrow.NewSchema(nil, nil), nil
+		}
 		return annotate(name, info.Schema, nil), nil
 	}
 	types, err := s.duckTypes(ctx, sql, d.Schema.NumFields())
