@@ -52,6 +52,7 @@ type SQLServer struct {
 	version string
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
+	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
@@ -107,9 +108,15 @@ func (s *SQLServer) Close() { s.handles.close() }
 // dropped or changed on disk since the last call. Callers hold a store pin (so the
 // files the views name stay on disk) for as long as a query that uses them runs.
 func (s *SQLServer) syncTables(ctx context.Context) error {
+	_, err := s.syncedTables(ctx)
+	return err
+}
+
+// syncedTables is syncTables that also returns the listing the views were synced to.
+func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 	infos, err := s.store.List(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tables := make([]engine.Table, len(infos))
 	for i, info := range infos {
@@ -119,5 +126,5 @@ func (s *SQLServer) syncTables(ctx context.Context) error {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
 		s.log.Warn("some datasets are not queryable", "err", err)
 	}
-	return nil
+	return infos, nil
 }

@@ -26,13 +26,6 @@ import (
 //	replace       CREATE, REPLACE  → catalog.Replace
 //	create_append CREATE, APPEND   → catalog.CreateOrAppend
 
-// The one catalog and schema of the embedded DuckDB database: views live in the
-// default schema of its in-memory database.
-const (
-	duckdbCatalog = "memory"
-	duckdbSchema  = "main"
-)
-
 // DoPutCommandStatementIngest stores the uploaded stream as the dataset of cmd's table
 // and returns the number of rows stored.
 func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.StatementIngest, rdr flight.MessageReader) (int64, error) {
@@ -69,11 +62,11 @@ func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.St
 // checkNamespace accepts an empty catalog and schema (the defaults) or the names of
 // the one catalog and schema there are. DuckDB's identifiers are case-insensitive.
 func checkNamespace(cat, schema string) error {
-	if cat != "" && !strings.EqualFold(cat, duckdbCatalog) {
-		return fmt.Errorf("%w: catalog %q does not exist; the one catalog is %q", errInvalidRequest, cat, duckdbCatalog)
+	if cat != "" && !strings.EqualFold(cat, sqlCatalog) {
+		return fmt.Errorf("%w: catalog %q does not exist; the one catalog is %q", errInvalidRequest, cat, sqlCatalog)
 	}
-	if schema != "" && !strings.EqualFold(schema, duckdbSchema) {
-		return fmt.Errorf("%w: schema %q does not exist; the one schema is %q", errInvalidRequest, schema, duckdbSchema)
+	if schema != "" && !strings.EqualFold(schema, sqlSchema) {
+		return fmt.Errorf("%w: schema %q does not exist; the one schema is %q", errInvalidRequest, schema, sqlSchema)
 	}
 	return nil
 }

@@ -83,9 +83,9 @@ func (s *SQLServer) parseOption(name string, v *flight.SessionOptionValue) (func
 	unset := v.GetOptionValue() == nil // by convention, a valueless option resets it
 	switch name {
 	case optionCatalog, optionSchema:
-		want := duckdbCatalog
+		want := sqlCatalog
 		if name == optionSchema {
-			want = duckdbSchema
+			want = sqlSchema
 		}
 		sv, isString := v.GetOptionValue().(*pb.SessionOptionValue_StringValue)
 		if !unset && (!isString || !strings.EqualFold(sv.StringValue, want)) {
@@ -150,8 +150,8 @@ func (s *SQLServer) GetSessionOptions(ctx context.Context, _ *flight.GetSessionO
 		opts = cs.session.options()
 	}
 	out := map[string]*flight.SessionOptionValue{
-		optionCatalog: stringOption(duckdbCatalog),
-		optionSchema:  stringOption(duckdbSchema),
+		optionCatalog: stringOption(sqlCatalog),
+		optionSchema:  stringOption(sqlSchema),
 	}
 	if d := s.effectiveTimeout(opts); d > 0 {
 		out[optionQueryTimeout] = stringOption(d.String())

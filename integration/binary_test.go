@@ -58,7 +58,6 @@ func quiverBinary(t testing.TB) string {
 	return binPath
 }
 
-
 // quiverProcess is a running `quiver serve`.
 type quiverProcess struct {
 	cmd  *exec.Cmd

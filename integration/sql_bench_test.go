@@ -50,7 +50,6 @@ func sqlBenchRoot(b *testing.B) string {
 	return sqlBenchDir
 }
 
-
 func writeWideParquet(path string, rows int) error {
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "a", Type: arrow.PrimitiveTypes.Int64},
