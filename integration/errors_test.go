@@ -98,9 +98,9 @@ func TestErrors(t *testing.T) {
 			return rawPut(ctx, c, ipcMessages(t, nil, chars.Schema(), chars)...)
 		}, code: codes.InvalidArgument, mention: []string{"FlightDescriptor"}},
 		{name: "DoPut/no-messages", call: func(ctx context.Context) error { return rawPut(ctx, c) }, code: codes.InvalidArgument},
-		{name: "DoPut/cmd-without-sql", call: put2(t, c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}, chars), code: codes.Unimplemented, mention: []string{"Flight SQL"}},
-		{name: "GetFlightInfo/cmd-without-sql", call: info(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}), code: codes.Unimplemented, mention: []string{"Flight SQL"}},
-		{name: "DoGet/sql-ticket-without-sql", call: get(string(statementTicket(t, "h"))), code: codes.Unimplemented, mention: []string{"Flight SQL"}},
+		{name: "DoPut/cmd-not-flight-sql", call: put2(t, c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}, chars), code: codes.InvalidArgument, mention: []string{"command"}},
+		{name: "GetFlightInfo/cmd-not-flight-sql", call: info(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}), code: codes.InvalidArgument, mention: []string{"command"}},
+		{name: "DoGet/sql-ticket-malformed-handle", call: get(string(statementTicket(t, "h"))), code: codes.InvalidArgument, mention: []string{"ticket"}},
 
 		{name: "DoPut/garbage-header", call: func(ctx context.Context) error {
 			return rawPut(ctx, c, &flight.FlightData{FlightDescriptor: pathDescriptor("garbage.parquet"), DataHeader: []byte("this is not a flatbuffer at all"), DataBody: []byte("nor this")})
