@@ -73,19 +73,19 @@ func closeNames(name string, names []string) []string {
 		dist int
 	}
 	norm := func(s string) string { return strings.TrimSuffix(strings.ToLower(s), ".parquet") }
-	var cands []cand
+	var cands, contain []cand
+	limit := max(2, len([]rune(norm(name)))/3)
 	for _, n := range names {
 		d := levenshtein.ComputeDistance(norm(name), norm(n))
-		limit := max(2, len([]rune(norm(name)))/3)
 		switch {
-		case d == 0:
 		case d <= limit:
+			cands = append(cands, cand{n, d})
 		case strings.Contains(norm(n), norm(name)) && len(norm(name)) >= 3:
-			d = limit + 1
-		default:
-			continue
+			contain = append(contain, cand{n, d})
 		}
-		cands = append(cands, cand{n, d})
+	}
+	if len(cands) == 0 { // names that contain what was typed, only if nothing is closer
+		cands = contain
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].dist != cands[j].dist {

@@ -66,7 +66,6 @@ rows; the columns must match). --append goes through Flight SQL bulk ingestion.`
 	f.BoolVar(&po.replace, "replace", false, "overwrite the dataset if it exists")
 	f.BoolVar(&po.append, "append", false, "add the rows to the dataset if it exists (Flight SQL bulk ingest)")
 	f.IntVar(&po.batchRows, "batch-rows", 64<<10, "rows per record batch sent (CSV, JSON lines, Parquet)")
-	cmd.MarkFlagsMutuallyExclusive("replace", "append")
 	cmd.RegisterFlagCompletionFunc("input-format", formatCompletion)
 	return cmd
 }
@@ -82,6 +81,9 @@ func formatCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCo
 func put(ctx context.Context, cmd *cobra.Command, o *clientOptions, po putOptions, name, path string) error {
 	if err := checkName(name); err != nil {
 		return err
+	}
+	if po.replace && po.append {
+		return usageErrorf("--replace and --append exclude each other: replace the dataset, or add to it")
 	}
 	var format fileformat.Format
 	var err error

@@ -141,7 +141,7 @@ func cellString(col arrow.Array, i int) string {
 		if err == nil {
 			layout := "2006-01-02 15:04:05.999999999"
 			if t.TimeZone != "" {
-				layout += " Z07:00"
+				layout += "Z07:00"
 			}
 			return toTime(a.Value(i)).Format(layout)
 		}
