@@ -40,7 +40,6 @@ func newProgress(o *clientOptions, what, unit string, total int64) *progress {
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionUseIECUnits(true),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
 	}
 	if unit == "bytes" {
 		opts = append(opts, progressbar.OptionShowBytes(true))
@@ -84,6 +83,7 @@ func (p *progress) finish(err error) {
 		return
 	}
 	p.bar.Finish()
+	fmt.Fprintln(os.Stderr)
 }
 
 // countingReader counts the bytes read through it, by Read or ReadAt, for the bar.

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -218,11 +219,12 @@ func prompt(cmd *cobra.Command, s *session, so sqlOptions) error {
 			return err
 		}
 		trimmed := strings.TrimSpace(line)
-		if buf.Len() == 0 {
+		// Backslash commands work anywhere, also inside an unfinished statement.
+		if buf.Len() == 0 || strings.HasPrefix(trimmed, `\`) {
 			switch {
 			case trimmed == "":
 				continue
-			case trimmed == `\q` || trimmed == "exit" || trimmed == "quit":
+			case trimmed == `\q` || (buf.Len() == 0 && (trimmed == "exit" || trimmed == "quit")):
 				return nil
 			case trimmed == `\d`:
 				runPromptCommand(rl, s, func(ctx context.Context) error {
@@ -230,10 +232,11 @@ func prompt(cmd *cobra.Command, s *session, so sqlOptions) error {
 					if err != nil {
 						return err
 					}
+					tw := tabwriter.NewWriter(rl.Stdout(), 0, 4, 2, ' ', 0)
 					for _, d := range all {
-						fmt.Fprintf(rl.Stdout(), "%s\t(table %s, %s)\n", d.Name, tableName(d.Name), plural(d.Rows, "row", "rows"))
+						fmt.Fprintf(tw, "%s\ttable %s\t%s\n", d.Name, tableName(d.Name), plural(d.Rows, "row", "rows"))
 					}
-					return nil
+					return tw.Flush()
 				})
 				continue
 			case strings.HasPrefix(trimmed, `\d `):
