@@ -2,7 +2,9 @@ package flightsql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -27,15 +29,25 @@ func datasetName(desc *flight.FlightDescriptor) (string, error) {
 
 // flightInfo describes one dataset version. Its one endpoint has no location: "fetch
 // from this server", so clients never get an unreachable 0.0.0.0 address. The ticket
-// is the dataset name's bytes, as the cookbook's server issues it.
+// is the dataset name's bytes, as the cookbook's server issues it. app_metadata is
+// datasetMetadata as JSON: what FlightInfo has no field for.
 func (s *Server) flightInfo(info catalog.Info) *flight.FlightInfo {
+	meta, _ := json.Marshal(datasetMetadata{Modified: info.Modified.UTC().Format(time.RFC3339)}) // cannot fail: strings only
 	return &flight.FlightInfo{
 		Schema:           flight.SerializeSchema(info.Schema, s.mem),
 		FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{info.Name}},
 		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: []byte(info.Name)}}},
 		TotalRecords:     info.Rows,
 		TotalBytes:       info.Bytes,
+		AppMetadata:      meta,
 	}
+}
+
+// datasetMetadata is the app_metadata of a dataset's FlightInfo. Clients must ignore
+// fields they do not know, so fields may be added, never renamed.
+type datasetMetadata struct {
+	// Modified is when the dataset last changed, RFC 3339 in UTC.
+	Modified string `json:"modified"`
 }
 
 func (s *Server) listDatasets(ctx context.Context, _ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
