@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,8 +21,6 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/catalog"
@@ -42,7 +39,8 @@ const maxMessageBytes = 256 << 20
 // clientOptions are the flags every client subcommand has.
 type clientOptions struct {
 	server   string
-	progress string // auto, always or never
+	progress string         // auto, always or never
+	security clientSecurity // TLS and credentials (clientconn.go)
 }
 
 // addClientFlags adds the client flags to cmd. They are per command rather than
@@ -55,18 +53,14 @@ func addClientFlags(cmd *cobra.Command, o *clientOptions) {
 	f := cmd.Flags()
 	f.StringVarP(&o.server, "server", "s", server, "server address, grpc://HOST:PORT or grpc+tls://HOST:PORT (env QUIVER_SERVER)")
 	f.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	o.security.addFlags(f)
 }
 
 // dial connects to the server o names. It is the one place that turns flags into a
 // connection, so authentication and TLS options plug in here.
 func dial(ctx context.Context, o *clientOptions) (flight.Client, error) {
 	dialedServer = o.server
-	target, creds, err := parseServer(o.server)
-	if err != nil {
-		return nil, err
-	}
-	c, err := flight.NewClientWithMiddlewareCtx(ctx, target, nil, nil,
-		grpc.WithTransportCredentials(creds),
+	c, err := o.security.connect(ctx, o.server,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.server, err)
@@ -78,19 +72,20 @@ func dial(ctx context.Context, o *clientOptions) (flight.Client, error) {
 // one command, so one variable is enough.
 var dialedServer = defaultServer
 
-// parseServer splits a server URL into a gRPC target and transport credentials.
-// grpc:// and grpc+tcp:// are plaintext, grpc+tls:// is TLS with the system's roots;
-// a bare HOST:PORT is plaintext.
-func parseServer(s string) (string, credentials.TransportCredentials, error) {
+// parseServer splits a --server value into a gRPC target and whether it asks for
+// TLS: grpc://HOST:PORT and grpc+tcp://HOST:PORT are plaintext, grpc+tls://HOST:PORT
+// is TLS (the schemes of the ADBC and JDBC drivers); a bare HOST:PORT is plaintext
+// unless a TLS flag is given. The port defaults to 8815.
+func parseServer(s string) (target string, useTLS bool, err error) {
 	if !strings.Contains(s, "://") {
 		s = "grpc://" + s
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", nil, usageErrorf("--server %q: %v", s, err)
+		return "", false, usageErrorf("--server %q: %v", s, err)
 	}
 	if u.Host == "" || u.Path != "" && u.Path != "/" {
-		return "", nil, usageErrorf("--server %q: want grpc://HOST:PORT or grpc+tls://HOST:PORT", s)
+		return "", false, usageErrorf("--server %q: want grpc://HOST:PORT or grpc+tls://HOST:PORT", s)
 	}
 	host := u.Host
 	if u.Port() == "" {
@@ -98,11 +93,11 @@ func parseServer(s string) (string, credentials.TransportCredentials, error) {
 	}
 	switch u.Scheme {
 	case "grpc", "grpc+tcp":
-		return host, insecure.NewCredentials(), nil
+		return host, false, nil
 	case "grpc+tls":
-		return host, credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12}), nil
+		return host, true, nil
 	}
-	return "", nil, usageErrorf("--server %q: scheme %q: want grpc, grpc+tcp or grpc+tls", s, u.Scheme)
+	return "", false, usageErrorf("--server %q: scheme %q: want grpc, grpc+tcp or grpc+tls", s, u.Scheme)
 }
 
 // session is a connection to the server for the length of one command.

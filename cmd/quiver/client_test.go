@@ -47,7 +47,7 @@ func TestParseServer(t *testing.T) {
 		{in: "grpc://", bad: true},
 	}
 	for _, c := range cases {
-		target, creds, err := parseServer(c.in)
+		target, useTLS, err := parseServer(c.in)
 		if c.bad {
 			var ue *usageError
 			if !errors.As(err, &ue) {
@@ -55,8 +55,8 @@ func TestParseServer(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || target != c.target || (creds.Info().SecurityProtocol == "tls") != c.tls {
-			t.Errorf("parseServer(%q) = %q, %v, %v; want %q tls=%v", c.in, target, creds.Info().SecurityProtocol, err, c.target, c.tls)
+		if err != nil || target != c.target || useTLS != c.tls {
+			t.Errorf("parseServer(%q) = %q, %v, %v; want %q tls=%v", c.in, target, useTLS, err, c.target, c.tls)
 		}
 	}
 }

@@ -5,9 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/spf13/pflag"
@@ -17,18 +16,9 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// How a client subcommand connects (for `quiver ls`, `put`, `get`, `sql`, ...):
-//
-//	var sec clientSecurity
-//	sec.addFlags(cmd.Flags())                            // --tls-ca, --token, --user, ...
-//	target, useTLS, err := splitServerURI(serverURI)     // grpc://h:p, grpc+tls://h:p, h:p
-//	dialOpts, err := sec.dialOptions(useTLS)
-//	client, err := flight.NewClientWithMiddlewareCtx(ctx, target, nil, nil, dialOpts...)
-//	ctx, err = sec.authContext(ctx, client)              // per-call credentials
-//	client.ListFlights(ctx, ...)                         // every call with that ctx
-//
-// For Flight SQL, pass the same dialOpts to flightsql.NewClient and give its .Client
-// to authContext.
+// How a client subcommand connects: clientSecurity.connect dials with the TLS flags
+// and attaches the credentials to every call as per-RPC credentials, so commands use
+// plain contexts.
 
 // clientSecurity holds the TLS and credential flags of the client subcommands.
 // Secrets may come from the environment instead of flags, which other users of the
@@ -68,30 +58,6 @@ func (c clientSecurity) resolved() clientSecurity {
 	return c
 }
 
-// splitServerURI turns a --server value into a gRPC target and whether it asks for
-// TLS: grpc://host:port and grpc+tcp://host:port are plaintext, grpc+tls://host:port
-// is TLS (the schemes of the ADBC and JDBC drivers); a bare host:port is plaintext
-// unless a TLS flag is given.
-func splitServerURI(s string) (target string, useTLS bool, err error) {
-	if !strings.Contains(s, "://") {
-		return s, false, nil
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", false, fmt.Errorf("server %q: %w", s, err)
-	}
-	if u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return "", false, fmt.Errorf("server %q: want grpc://HOST:PORT or grpc+tls://HOST:PORT", s)
-	}
-	switch u.Scheme {
-	case "grpc", "grpc+tcp":
-		return u.Host, false, nil
-	case "grpc+tls":
-		return u.Host, true, nil
-	}
-	return "", false, fmt.Errorf("server %q: scheme %q: want grpc, grpc+tcp or grpc+tls", s, u.Scheme)
-}
-
 // tlsFlagsGiven reports whether a flag asks for TLS.
 func (c clientSecurity) tlsFlagsGiven() bool {
 	return c.tlsCA != "" || c.tlsCert != "" || c.tlsKey != "" || c.tlsServerName != ""
@@ -124,6 +90,62 @@ func (c clientSecurity) dialOptions(useTLS bool) ([]grpc.DialOption, error) {
 	}
 	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, nil
 }
+
+// connect dials server with the TLS flags and logs in if the flags ask for it; every
+// call on the returned client carries the credentials.
+func (c clientSecurity) connect(ctx context.Context, server string, extra ...grpc.DialOption) (flight.Client, error) {
+	target, useTLS, err := parseServer(server)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := c.dialOptions(useTLS)
+	if err != nil {
+		return nil, err
+	}
+	creds := &bearerCredentials{}
+	opts = append(opts, grpc.WithPerRPCCredentials(creds))
+	client, err := flight.NewClientWithMiddlewareCtx(ctx, target, nil, nil, append(opts, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	authed, err := c.authContext(ctx, client)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	if md, ok := metadata.FromOutgoingContext(authed); ok {
+		if v := md.Get("authorization"); len(v) > 0 {
+			creds.set(v[len(v)-1])
+		}
+	}
+	return client, nil
+}
+
+// bearerCredentials sends the authorization header it was given with every call.
+type bearerCredentials struct {
+	mu    sync.Mutex
+	value string // e.g. "Bearer qvs_..."; empty: none
+}
+
+func (b *bearerCredentials) set(v string) {
+	b.mu.Lock()
+	b.value = v
+	b.mu.Unlock()
+}
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b *bearerCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.value == "" {
+		return nil, nil
+	}
+	return map[string]string{"authorization": b.value}, nil
+}
+
+// RequireTransportSecurity is false: a token over plaintext on loopback is the
+// operator's call, and the server warns about plaintext on other addresses.
+func (b *bearerCredentials) RequireTransportSecurity() bool { return false }
 
 // authContext returns ctx with the credentials every call must carry: the token as
 // `authorization: Bearer ...`, or, for --user/--password, the token a Basic login

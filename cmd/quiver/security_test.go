@@ -118,9 +118,9 @@ func TestSplitServerURI(t *testing.T) {
 		{"grpc://host:1/path", "", false, true},
 	}
 	for _, c := range cases {
-		target, tls, err := splitServerURI(c.in)
+		target, tls, err := parseServer(c.in)
 		if (err != nil) != c.bad || target != c.target || tls != c.tls {
-			t.Errorf("splitServerURI(%q) = %q, %v, %v", c.in, target, tls, err)
+			t.Errorf("parseServer(%q) = %q, %v, %v", c.in, target, tls, err)
 		}
 	}
 }
@@ -224,23 +224,11 @@ func listAs(t *testing.T, server string, sec clientSecurity) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	target, useTLS, err := splitServerURI(server)
-	if err != nil {
-		return err
-	}
-	dialOpts, err := sec.dialOptions(useTLS)
-	if err != nil {
-		return err
-	}
-	c, err := flight.NewClientWithMiddlewareCtx(ctx, target, nil, nil, dialOpts...)
+	c, err := sec.connect(ctx, server)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx, err = sec.authContext(ctx, c)
-	if err != nil {
-		return err
-	}
 	st, err := c.ListFlights(ctx, &flight.Criteria{})
 	if err != nil {
 		return err
