@@ -34,10 +34,22 @@ type cliResult struct {
 // dir (empty: a temp dir). Its stdin, stdout and stderr are pipes, never terminals.
 func (s *testServer) quiver(t testing.TB, dir string, stdin []byte, args ...string) cliResult {
 	t.Helper()
+	return s.quiverEnvIn(t, dir, nil, stdin, args...)
+}
+
+// quiverEnv is quiver with extra environment variables (KEY=value) and no stdin.
+func (s *testServer) quiverEnv(t testing.TB, dir string, env []string, args ...string) cliResult {
+	t.Helper()
+	return s.quiverEnvIn(t, dir, env, nil, args...)
+}
+
+func (s *testServer) quiverEnvIn(t testing.TB, dir string, env []string, stdin []byte, args ...string) cliResult {
+	t.Helper()
 	cmd := exec.Command(quiverBinary(t), args...)
 	cmd.Dir = dir
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "QUIVER_SERVER=grpc://"+s.Addr, "TZ=UTC", "HOME="+home, "XDG_CACHE_HOME="+home, "NO_COLOR=1")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

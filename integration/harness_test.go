@@ -57,7 +57,10 @@ func startServerAt(t testing.TB, root string) *testServer {
 
 // startServerWith starts a server over root with the allocator mem (benchmarks pass
 // the unchecked default allocator: the checked one costs time per allocation).
-func startServerWith(t testing.TB, root string, mem memory.Allocator) *testServer {
+//
+// extra server options come first, so authentication interceptors run before the
+// service's own.
+func startServerWith(t testing.TB, root string, mem memory.Allocator, extra ...grpc.ServerOption) *testServer {
 	t.Helper()
 	store, err := catalog.Open(root, catalog.Options{Allocator: mem})
 	if err != nil {
@@ -73,7 +76,8 @@ func startServerWith(t testing.TB, root string, mem memory.Allocator) *testServe
 	}
 	// WaitForHandlers: Stop returns only once every handler has returned, so the
 	// allocator check cannot run while a cancelled upload is still unwinding.
-	gs := grpc.NewServer(append(srv.ServerOptions(256<<20), grpc.WaitForHandlers(true))...)
+	opts := append(append(extra, srv.ServerOptions(256<<20)...), grpc.WaitForHandlers(true))
+	gs := grpc.NewServer(opts...)
 	srv.Register(gs)
 	done := make(chan struct{})
 	go func() { defer close(done); gs.Serve(lis) }()
