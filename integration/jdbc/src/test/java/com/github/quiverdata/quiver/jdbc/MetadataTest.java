@@ -58,7 +58,7 @@ class MetadataTest {
   void productAndDriver() throws SQLException {
     assertEquals("Quiver", md.getDatabaseProductName());
     assertFalse(md.getDatabaseProductVersion().isBlank(), "product version");
-    assertEquals("Arrow Flight JDBC Driver", md.getDriverName());
+    assertEquals("Arrow Flight SQL JDBC Driver Core", md.getDriverName()); // sic, in 18.3.0
     assertFalse(md.getDriverVersion().isBlank());
     assertEquals(Quiver.url(), md.getURL());
   }
@@ -227,7 +227,7 @@ class MetadataTest {
 
     // The rarer types, and a column name pattern.
     Map<String, Integer> types = new LinkedHashMap<>();
-    try (ResultSet rs = md.getColumns(CATALOG, SCHEMA, "types", "c\\_%")) {
+    try (ResultSet rs = md.getColumns(CATALOG, SCHEMA, "types", "c%")) {
       while (rs.next()) {
         types.put(rs.getString("COLUMN_NAME"), rs.getInt("DATA_TYPE"));
       }
@@ -241,17 +241,50 @@ class MetadataTest {
     wantTypes.put("c_blob", Types.VARBINARY);
     assertEquals(wantTypes, types);
 
-    try (ResultSet rs = md.getColumns(null, null, "sales", "sold%")) {
-      List<String> names = new ArrayList<>();
+    assertEquals(List.of("sold_on", "sold_at"), columnNames("sales", "sold%"));
+    assertEquals(List.of("sold_on"), columnNames("sales", "sold_on"));
+  }
+
+  /**
+   * The driver filters getColumns' column pattern itself (the server sees only the
+   * table pattern), and in 18.3.0 it does not honour the search string escape: "c\\_%"
+   * matches nothing, where the server's table patterns do honour it.
+   */
+  @Test
+  void columnPatternEscapeIsIgnoredByTheDriver() throws SQLException {
+    assertEquals(List.of(), columnNames("types", "c\\_%"));
+    assertEquals(6, columnNames("types", "c_%").size());
+  }
+
+  private static List<String> columnNames(String table, String pattern) throws SQLException {
+    List<String> names = new ArrayList<>();
+    try (ResultSet rs = md.getColumns(null, null, table, pattern)) {
       while (rs.next()) {
         names.add(rs.getString("COLUMN_NAME"));
       }
-      assertEquals(List.of("sold_on", "sold_at"), names);
     }
+    return names;
   }
 
+  /**
+   * getTypeInfo would come from GetXdbcTypeInfo, but driver 18.3.0 does not implement it:
+   * Avatica's default answers with no rows and the server is never asked. Once a driver
+   * version does, its rows must map DuckDB's types as below.
+   */
   @Test
   void typeInfo() throws SQLException {
+    boolean driverImplementsIt = true;
+    try {
+      md.getClass().getDeclaredMethod("getTypeInfo");
+    } catch (NoSuchMethodException e) {
+      driverImplementsIt = false;
+    }
+    if (!driverImplementsIt) {
+      try (ResultSet rs = md.getTypeInfo()) {
+        assertFalse(rs.next(), "Avatica's default getTypeInfo has rows?");
+      }
+      return;
+    }
     Map<String, Integer> got = new LinkedHashMap<>();
     try (ResultSet rs = md.getTypeInfo()) {
       while (rs.next()) {
@@ -273,19 +306,20 @@ class MetadataTest {
     }
   }
 
+  /**
+   * Datasets have no keys. (The server sends a zero-row batch of the Flight SQL schema;
+   * driver 18.3.0 reports an empty metadata result with no columns at all, so only the
+   * absence of rows can be checked here.)
+   */
   @Test
-  void keysAreEmptyButWellFormed() throws SQLException {
+  void keysAreEmpty() throws SQLException {
     try (ResultSet rs = md.getPrimaryKeys(CATALOG, SCHEMA, "sales")) {
-      assertEquals(List.of("TABLE_CAT", "TABLE_SCHEM", "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ",
-          "PK_NAME"), labels(rs));
       assertFalse(rs.next(), "datasets have no primary keys");
     }
     try (ResultSet rs = md.getImportedKeys(CATALOG, SCHEMA, "sales")) {
-      assertTrue(labels(rs).containsAll(List.of("PKTABLE_NAME", "FKTABLE_NAME", "KEY_SEQ")));
       assertFalse(rs.next(), "datasets have no foreign keys");
     }
     try (ResultSet rs = md.getExportedKeys(CATALOG, SCHEMA, "sales")) {
-      assertTrue(labels(rs).containsAll(List.of("PKTABLE_NAME", "FKTABLE_NAME", "KEY_SEQ")));
       assertFalse(rs.next());
     }
     try (ResultSet rs = md.getCrossReference(CATALOG, SCHEMA, "sales", CATALOG, SCHEMA, "types")) {
@@ -326,6 +360,10 @@ class MetadataTest {
           }
         }
       } catch (InvocationTargetException e) {
+        if (DRIVER_TODO.contains(m.getName())
+            && "todo: implement this method".equals(e.getCause().getMessage())) {
+          continue; // Avatica's, before any request reaches the server
+        }
         failures.add(m.getName() + Arrays.toString(args) + ": " + e.getCause());
       } catch (ReflectiveOperationException | SQLException | RuntimeException e) {
         failures.add(m.getName() + Arrays.toString(args) + ": " + e);
@@ -340,6 +378,14 @@ class MetadataTest {
   // Methods that take no part in this check: unwrap/isWrapperFor need a class,
   // getConnection returns the connection.
   private static final Set<String> SKIP = Set.of("unwrap", "isWrapperFor", "getConnection");
+
+  // Methods driver 18.3.0 leaves to Avatica, which throws "todo: implement this method"
+  // without asking the server. A tool that calls them gets that from any Flight SQL server.
+  private static final Set<String> DRIVER_TODO =
+      Set.of("deletesAreDetected", "insertsAreDetected", "updatesAreDetected",
+          "othersDeletesAreVisible", "othersInsertsAreVisible", "othersUpdatesAreVisible",
+          "ownDeletesAreVisible", "ownInsertsAreVisible", "ownUpdatesAreVisible",
+          "supportsResultSetHoldability");
 
   /** Arguments that mean "everything" for m, or null when m takes some other kind. */
   private static Object[] argsFor(Method m) {
@@ -439,11 +485,4 @@ class MetadataTest {
     return out;
   }
 
-  private static List<String> labels(ResultSet rs) throws SQLException {
-    List<String> out = new ArrayList<>();
-    for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
-      out.add(rs.getMetaData().getColumnLabel(i));
-    }
-    return out;
-  }
 }
