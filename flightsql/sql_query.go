@@ -347,10 +347,13 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 // until ctx (the call's) ends. Errors in the stream arrive as gRPC status errors.
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
 func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	// The session's query_timeout, if any, bounds this query (sql_session.go).
+	qctx, cancelTimeout := sessionQueryContext(qctx)
 	// The pin keeps the files the views name on disk until the query ends.
 	pin := s.store.Pin()
 	unpin := func() {
 		pin()
+		cancelTimeout()
 		if onEnd != nil {
 			onEnd()
 		}

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,28 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-adbc/go/adbc"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
-
-// sqlClient connects arrow-go's Flight SQL client, closed when the test ends.
-func (s *testServer) sqlClient(t testing.TB) *flightsql.Client {
-	t.Helper()
-	c, err := flightsql.NewClient(s.Addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // putNumbers stores a dataset with columns id (int64) and name (string): rows
 // (i, "n<i>") for i in [0, n).
@@ -196,31 +180,6 @@ func waitFor(t testing.TB, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// adbcStatus extracts the gRPC code an ADBC error carries.
-func adbcCode(err error) codes.Code {
-	var ae adbc.Error
-	if errors.As(err, &ae) {
-		for _, d := range ae.Details {
-			if s, ok := d.(interface{ GRPCStatus() *status.Status }); ok {
-				return s.GRPCStatus().Code()
-			}
-		}
-		switch ae.Code {
-		case adbc.StatusUnauthorized:
-			return codes.PermissionDenied
-		case adbc.StatusInvalidArgument:
-			return codes.InvalidArgument
-		case adbc.StatusNotFound:
-			return codes.NotFound
-		case adbc.StatusCancelled:
-			return codes.Canceled
-		case adbc.StatusTimeout:
-			return codes.DeadlineExceeded
-		}
-	}
-	return status.Code(err)
 }
 
 func TestSandboxRefusalsThroughClients(t *testing.T) {
