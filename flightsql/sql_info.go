@@ -161,7 +161,7 @@ func (s *SQLServer) sqlInfo(keywords []string) fsql.SqlInfoResultMap {
 		uint32(fsql.SqlInfoMaxUsernameLen):          int64(0),
 
 		// Transactions: none; every statement reads one snapshot.
-		uint32(fsql.SqlInfoDefaultTransactionIsolation):           int32(sqlTransactionNone),
+		uint32(fsql.SqlInfoDefaultTransactionIsolation):           int64(sqlTransactionNone), // JDBC reads it as a Long
 		uint32(fsql.SqlInfoTransactionsSupported):                 false,
 		uint32(fsql.SqlInfoSupportedTransactionsIsolationlevels):  bits(sqlTransactionNone),
 		uint32(fsql.SqlInfoDataDefinitionCausesTransactionCommit): false,

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -338,4 +339,58 @@ func TestCancelRunningQuery(t *testing.T) {
 			t.Errorf("DoGet of a cancelled ticket: %v, want Canceled", err)
 		}
 	})
+}
+
+// A query that fails while it runs reports DuckDB's error, not a cancellation.
+func TestRuntimeErrorIsReported(t *testing.T) {
+	srv := startServer(t)
+	putNumbers(t, srv.client(t), "numbers.parquet", 10)
+	conn := srv.adbcConn(t)
+	for _, q := range []string{"SELECT error('boom')", "SELECT CAST(name AS INTEGER) FROM numbers"} {
+		_, _, err := adbcQuery(t, conn, q)
+		if err == nil {
+			t.Fatalf("%s succeeded", q)
+		}
+		if strings.Contains(err.Error(), "cancel") || !(strings.Contains(err.Error(), "boom") || strings.Contains(err.Error(), "Conversion")) {
+			t.Errorf("%s: %v, want DuckDB's error", q, err)
+		}
+	}
+}
+
+// Query results carry the Flight SQL column metadata JDBC's ResultSetMetaData is
+// built from, in FlightInfo and in the DoGet stream alike.
+func TestResultColumnMetadata(t *testing.T) {
+	srv := startServer(t)
+	c := srv.sqlClient(t)
+	ctx := context.Background()
+	info, err := c.Execute(ctx, "SELECT CAST(1.5 AS DECIMAL(10,2)) AS d, 'x' AS s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned, err := flight.DeserializeSchema(info.Schema, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := c.DoGet(ctx, info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	for rdr.Next() {
+	}
+	if err := rdr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, schema := range map[string]*arrow.Schema{"FlightInfo": planned, "DoGet": rdr.Schema()} {
+		fieldMD := schema.Field(0).Metadata
+		md := flightsql.ColumnMetadata{Data: &fieldMD}
+		p, okP := md.Precision()
+		sc, okS := md.Scale()
+		if !okP || !okS || p != 10 || sc != 2 {
+			t.Errorf("%s: decimal column precision %d (%v), scale %d (%v); want 10, 2", name, p, okP, sc, okS)
+		}
+		if tn, _ := md.TypeName(); tn == "" {
+			t.Errorf("%s: no type name on column d", name)
+		}
+	}
 }
