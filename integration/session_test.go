@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -24,6 +26,49 @@ const longQuery = "SELECT sum(range) FROM range(100000000000)"
 
 func stringValue(v string) *flight.SessionOptionValue {
 	return &flight.SessionOptionValue{OptionValue: &pb.SessionOptionValue_StringValue{StringValue: v}}
+}
+
+// syncCookies is arrow-go's cookie middleware over jar, except that a stream's
+// response headers reach the jar before the call returns.
+//
+// arrow-go's own stream middleware (flight.CreateClientMiddleware, v18.8.0) loses
+// them now and then, and every session call is a stream (DoAction): when a stream
+// ends, gRPC's RecvMsg cancels the stream's context before it returns io.EOF, and
+// the middleware's goroutine watching that context can then finish the call first,
+// with context.Canceled, which skips HeadersReceived. The Set-Cookie of
+// SetSessionOptions or CloseSession is dropped, the jar keeps the old cookie (or
+// none), and the next call names the wrong session. The server did send the
+// cookie; these tests check the server, so they take the headers synchronously,
+// from gRPC's Header and Trailer call options, which are filled in before RecvMsg
+// returns the end of the stream.
+func syncCookies(jar flight.CookieMiddleware) flight.ClientMiddleware {
+	mw := flight.CreateClientMiddleware(jar) // unary calls are handled synchronously
+	mw.Stream = func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		var hdr, trl metadata.MD
+		cs, err := streamer(jar.StartCall(ctx), desc, cc, method, append(opts, grpc.Header(&hdr), grpc.Trailer(&trl))...)
+		if err != nil {
+			return nil, err
+		}
+		return &cookieStream{ClientStream: cs, desc: desc, done: func() {
+			jar.(flight.ClientHeadersMiddleware).HeadersReceived(ctx, metadata.Join(hdr, trl))
+		}}, nil
+	}
+	return mw
+}
+
+type cookieStream struct {
+	grpc.ClientStream
+	desc *grpc.StreamDesc
+	once sync.Once
+	done func()
+}
+
+func (s *cookieStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil || !s.desc.ServerStreams { // the stream is over
+		s.once.Do(s.done)
+	}
+	return err
 }
 
 // sessionStrings returns the string-valued session options the server reports.
@@ -60,7 +105,7 @@ func runQuery(ctx context.Context, cl *fsql.Client, sql string) (int64, error) {
 
 func TestSessionOptionsArrowGo(t *testing.T) {
 	srv := startServer(t)
-	cl := srv.sqlClient(t, flight.NewClientCookieMiddleware())
+	cl := srv.sqlClient(t, syncCookies(flight.NewCookieMiddleware()))
 	ctx := context.Background()
 
 	// No session yet: the server's defaults.
@@ -186,8 +231,8 @@ func TestSessionIsolationAndStaleCookie(t *testing.T) {
 	srv := startServer(t)
 	ctx := context.Background()
 	jar := flight.NewCookieMiddleware()
-	a := srv.sqlClient(t, flight.CreateClientMiddleware(jar))
-	b := srv.sqlClient(t, flight.NewClientCookieMiddleware())
+	a := srv.sqlClient(t, syncCookies(jar))
+	b := srv.sqlClient(t, syncCookies(flight.NewCookieMiddleware()))
 
 	if _, err := a.SetSessionOptions(ctx, &flight.SetSessionOptionsRequest{SessionOptions: map[string]*flight.SessionOptionValue{"query_timeout": stringValue("7s")}}); err != nil {
 		t.Fatal(err)
@@ -199,7 +244,7 @@ func TestSessionIsolationAndStaleCookie(t *testing.T) {
 		t.Errorf("client b: query_timeout %q, want none (a's session is not b's)", got)
 	}
 	// Keep a copy of a's cookie, close the session, then replay the old cookie.
-	stale := srv.sqlClient(t, flight.CreateClientMiddleware(jar.Clone()))
+	stale := srv.sqlClient(t, syncCookies(jar.Clone()))
 	if _, err := a.CloseSession(ctx, &flight.CloseSessionRequest{}); err != nil {
 		t.Fatal(err)
 	}
