@@ -207,7 +207,15 @@ func TestParamsBindEveryType(t *testing.T) {
 }
 
 func TestParamsErrors(t *testing.T) {
-	e, _ := testEngine(t, Config{})
+	// With a query timeout, the query runs under a context of its own; ending it
+	// must not turn the error into a cancellation (as it once did).
+	for _, cfg := range []Config{{}, {QueryTimeout: time.Minute}} {
+		t.Run("timeout="+cfg.QueryTimeout.String(), func(t *testing.T) { testParamsErrors(t, cfg) })
+	}
+}
+
+func testParamsErrors(t *testing.T, cfg Config) {
+	e, _ := testEngine(t, cfg)
 	ctx := context.Background()
 	one := record(t, arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}}, nil),
 		func(b *array.RecordBuilder) { b.Field(0).(*array.Int64Builder).Append(1) })
@@ -237,10 +245,18 @@ func TestParamsErrors(t *testing.T) {
 			if err == nil {
 				_, _, err = drain(t, rows)
 			}
-			if !errors.Is(err, ErrInvalidSQL) {
+			if !errors.Is(err, ErrInvalidSQL) || errors.Is(err, context.Canceled) {
 				t.Fatalf("got %v, want ErrInvalidSQL", err)
 			}
 		})
+	}
+	// An error DuckDB raises while executing keeps its message too.
+	rows, err := e.Query(ctx, "SELECT error('boom')", nil, 0)
+	if err == nil {
+		_, _, err = drain(t, rows)
+	}
+	if err == nil || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("SELECT error('boom'): got %v, want DuckDB's error", err)
 	}
 }
 
