@@ -206,6 +206,21 @@ func TestParamsBindEveryType(t *testing.T) {
 	}
 }
 
+// TestParamsBindNullType binds a column of Arrow's null type, as ADBC Python sends a
+// lone None, as SQL NULL.
+func TestParamsBindNullType(t *testing.T) {
+	e, _ := testEngine(t, Config{})
+	nulls := array.NewNull(2)
+	defer nulls.Release()
+	f := arrow.Field{Name: "p", Type: arrow.Null, Nullable: true}
+	params := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{f, f}, nil), []arrow.Array{nulls, nulls}, 2)
+	defer params.Release()
+	got := queryAll(t, e, "SELECT ? IS NULL, coalesce(?::INTEGER, 7)", params)
+	if len(got) != 1 || got[0][0] != true || got[0][1] != int32(7) {
+		t.Fatalf("got %v, want [[true 7]]", got)
+	}
+}
+
 // TestParamsBindUnions binds union parameters, each row's value with its own type, as
 // flightsql-dbapi (the SQLAlchemy dialect Superset uses) sends them.
 func TestParamsBindUnions(t *testing.T) {

@@ -37,7 +37,9 @@ func bindParams(st bindings.PreparedStatement, params arrow.RecordBatch, row int
 // bindValue binds arr[row] to placeholder idx with the DuckDB type that matches the
 // Arrow type, so no precision is lost before DuckDB casts it to what the statement needs.
 func bindValue(st bindings.PreparedStatement, idx bindings.IdxT, arr arrow.Array, row int) error {
-	if arr.IsNull(row) {
+	// A column of Arrow's null type has no validity bitmap, so IsNull reports false
+	// for it; clients send one for a lone None (ADBC Python does).
+	if arr.IsNull(row) || arr.DataType().ID() == arrow.NULL {
 		return state(bindings.BindNull(st, idx))
 	}
 	switch a := arr.(type) {
