@@ -21,6 +21,7 @@ import adbc_driver_manager
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.flight as flight
 import pytest
 
 from conftest import QUIVER, Server
@@ -262,6 +263,26 @@ def test_polars_reads_a_query_through_adbc(server: Server) -> None:
             cur.execute("SELECT region, count(*) AS n FROM sales GROUP BY region ORDER BY n DESC, region")
             df = pl.from_arrow(cur.fetch_arrow_table())
         assert df.rows() == [("north", 2), ("east", 1), ("south", 1)]
+
+
+def test_pandas_and_polars_through_plain_flight(server: Server) -> None:
+    server.put("sales.parquet", SALES)
+    with server.connect() as client:
+        df = client.do_get(flight.Ticket(b"sales.parquet")).read_pandas()
+        pd.testing.assert_frame_equal(df, SALES.to_pandas())
+        frame = pl.from_arrow(client.do_get(flight.Ticket(b"sales.parquet")).read_all())
+        assert frame.to_dict(as_series=False) == SALES.to_pydict()
+
+
+def test_pandas_dataframe_ingested_and_read_back(server: Server) -> None:
+    df = SALES.to_pandas()
+    with server.adbc() as conn, conn.cursor() as cur:
+        assert cur.adbc_ingest("fromdf", pa.Table.from_pandas(df, preserve_index=False), mode="create") == 4
+        cur.execute("SELECT * FROM fromdf ORDER BY id")
+        pd.testing.assert_frame_equal(cur.fetch_df(), df)
+    # pandas 3 strings convert to large_string, and the dataset keeps that type.
+    want = SALES.cast(SALES.schema.set(1, pa.field("region", pa.large_string())))
+    assert server.get("fromdf.parquet").equals(want)
 
 
 # ---------------------------------------------------------------------------
