@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +15,20 @@ import (
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql"
 )
+
+// exitFuncs run when the test binary is done: cleanups of files shared by tests.
+var exitFuncs []func()
+
+// atExit registers f to run after all tests; call it from inside a sync.Once.
+func atExit(f func()) { exitFuncs = append(exitFuncs, f) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, f := range exitFuncs {
+		f()
+	}
+	os.Exit(code)
+}
 
 // testServer is a Quiver server running in-process on 127.0.0.1:0.
 type testServer struct {
@@ -33,6 +48,20 @@ func startServer(t testing.TB) *testServer {
 func startServerAt(t testing.TB, root string) *testServer {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	// Registered first, so it runs last: after the server has stopped.
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	srv := startServerWith(t, root, mem)
+	srv.Mem = mem
+	return srv
+}
+
+// startServerWith starts a server over root with the allocator mem (benchmarks pass
+// the unchecked default allocator: the checked one costs time per allocation).
+//
+// extra server options come first, so authentication interceptors run before the
+// service's own.
+func startServerWith(t testing.TB, root string, mem memory.Allocator, extra ...grpc.ServerOption) *testServer {
+	t.Helper()
 	store, err := catalog.Open(root, catalog.Options{Allocator: mem})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +74,10 @@ func startServerAt(t testing.TB, root string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(256 << 20)...)
+	// WaitForHandlers: Stop returns only once every handler has returned, so the
+	// allocator check cannot run while a cancelled upload is still unwinding.
+	opts := append(append(extra, srv.ServerOptions(256<<20)...), grpc.WaitForHandlers(true))
+	gs := grpc.NewServer(opts...)
 	srv.Register(gs)
 	done := make(chan struct{})
 	go func() { defer close(done); gs.Serve(lis) }()
@@ -55,9 +87,8 @@ func startServerAt(t testing.TB, root string) *testServer {
 		if err := srv.Close(); err != nil {
 			t.Errorf("close service: %v", err)
 		}
-		mem.AssertSize(t, 0)
 	})
-	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Mem: mem}
+	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store}
 }
 
 // client connects an arrow-go Flight client, closed when the test ends.

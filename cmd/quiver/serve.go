@@ -30,6 +30,9 @@ type serveOptions struct {
 	queryTimeout    time.Duration
 	memoryLimit     string
 	threads         int
+
+	// TLS and authentication: serve_security.go.
+	security securityOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -56,6 +59,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+
+	// TLS and authentication: serve_security.go.
+	addSecurityFlags(f, &opts.security)
 	return cmd
 }
 
@@ -105,12 +111,20 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
-	gs := grpc.NewServer(flightsql.GRPCOptions(opts.maxMessageBytes)...)
+	// TLS and authentication (serve_security.go): refuses a non-loopback address
+	// without authentication, so it runs before anything is served. Its interceptors
+	// come first: every request is authenticated before anything else sees it.
+	secOpts, err := opts.security.serverOptions(log, lis.Addr())
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	gs := grpc.NewServer(append(secOpts, srv.ServerOptions(opts.maxMessageBytes)...)...)
 	srv.Register(gs)
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("quiver serving", "addr", "grpc://"+lis.Addr().String(), "root", store.Root())
+	log.Info("quiver serving", "addr", opts.security.scheme()+lis.Addr().String(), "root", store.Root())
 
 	select {
 	case err := <-served:

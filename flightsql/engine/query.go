@@ -40,8 +40,8 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 
 	schema, err := s.start(sql, params, row)
 	if err != nil {
-		// Explain first: destroyLocked cancels ctx's query timeout, after which
-		// every error would be reported as a cancellation.
+		// Explain before destroying: destroying cancels ctx, and explain would then
+		// report the failure as a cancellation instead of DuckDB's error.
 		err = sqlError(sql, e.explain(ctx, err))
 		s.destroyLocked(nil)
 		return nil, err
