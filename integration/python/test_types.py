@@ -80,9 +80,25 @@ def assert_same_values(got: pa.Table) -> None:
         assert got.column(name).null_count == 1, name
 
 
-def assert_schema_is(got: pa.Schema, want: pa.Schema) -> None:
+# The SQL type name Quiver's Flight SQL column metadata gives each column
+# (ARROW:FLIGHT:SQL:TYPE_NAME, what JDBC's getColumnTypeName shows).
+SQL_TYPE_NAMES = {
+    "bool": "BOOLEAN", "i8": "TINYINT", "i16": "SMALLINT", "i32": "INTEGER", "i64": "BIGINT",
+    "u8": "UTINYINT", "u16": "USMALLINT", "u32": "UINTEGER", "u64": "UBIGINT",
+    "f32": "FLOAT", "f64": "DOUBLE", "dec": "DECIMAL(10,2)", "date": "DATE", "time": "TIME",
+    "ts": "TIMESTAMP", "tstz": "TIMESTAMP WITH TIME ZONE", "str": "VARCHAR", "lstr": "VARCHAR",
+    "bin": "BLOB", "list": "INTEGER[]", "struct": 'STRUCT("a" INTEGER, "b" VARCHAR)',
+    # DuckDB's own name is MAP(VARCHAR, INTEGER); the metadata names its storage.
+    "map": 'STRUCT("key" VARCHAR, "value" INTEGER)[]',
+}  # fmt: skip
+
+
+def assert_schema_is(got: pa.Schema, want: pa.Schema, check_metadata: bool = True) -> None:
     # Compared as text as well: pyarrow's type equality ignores a list's
     # element name, and users see the name.
+    if not check_metadata:
+        got = got.remove_metadata()
+        got = pa.schema([f.remove_metadata() for f in got])
     assert got.equals(want, check_metadata=True), f"{got}\n!=\n{want}"
     assert str(got) == str(want)
 
@@ -115,7 +131,11 @@ def test_every_type_through_sql(server: Server) -> None:
     with server.adbc() as conn, conn.cursor() as cur:
         cur.execute("SELECT * FROM alltypes ORDER BY i8")
         got = cur.fetch_arrow_table()
-        assert_schema_is(got.schema, expected_schema(SQL_TYPE_CHANGES))
+        assert_schema_is(got.schema, expected_schema(SQL_TYPE_CHANGES), check_metadata=False)
+        names = {f.name: f.metadata[b"ARROW:FLIGHT:SQL:TYPE_NAME"].decode() for f in got.schema}
+        assert names == SQL_TYPE_NAMES
+        dec = got.schema.field("dec").metadata
+        assert (dec[b"ARROW:FLIGHT:SQL:PRECISION"], dec[b"ARROW:FLIGHT:SQL:SCALE"]) == (b"10", b"2")
         assert [d[1] for d in cur.description] == got.schema.types
         assert_same_values(got)
 
