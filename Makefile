@@ -19,7 +19,7 @@ serve:
 	$(GO) run -tags $(TAGS) ./cmd/quiver serve
 
 ## test: every suite, Go and the Python/Java clients
-test: test-go test-python
+test: test-go test-python test-jdbc
 
 ## test-go: the Go unit and integration tests, with the race detector
 test-go: vet

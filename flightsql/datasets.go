@@ -2,8 +2,11 @@ package flightsql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
@@ -26,15 +29,25 @@ func datasetName(desc *flight.FlightDescriptor) (string, error) {
 
 // flightInfo describes one dataset version. Its one endpoint has no location: "fetch
 // from this server", so clients never get an unreachable 0.0.0.0 address. The ticket
-// is the dataset name's bytes, as the cookbook's server issues it.
+// is the dataset name's bytes, as the cookbook's server issues it. app_metadata is
+// datasetMetadata as JSON: what FlightInfo has no field for.
 func (s *Server) flightInfo(info catalog.Info) *flight.FlightInfo {
+	meta, _ := json.Marshal(datasetMetadata{Modified: info.Modified.UTC().Format(time.RFC3339)}) // cannot fail: strings only
 	return &flight.FlightInfo{
 		Schema:           flight.SerializeSchema(info.Schema, s.mem),
 		FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{info.Name}},
 		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: []byte(info.Name)}}},
 		TotalRecords:     info.Rows,
 		TotalBytes:       info.Bytes,
+		AppMetadata:      meta,
 	}
+}
+
+// datasetMetadata is the app_metadata of a dataset's FlightInfo. Clients must ignore
+// fields they do not know, so fields may be added, never renamed.
+type datasetMetadata struct {
+	// Modified is when the dataset last changed, RFC 3339 in UTC.
+	Modified string `json:"modified"`
 }
 
 func (s *Server) listDatasets(ctx context.Context, _ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
@@ -116,12 +129,46 @@ func (s *Server) putDataset(desc *flight.FlightDescriptor, stream flight.FlightS
 		return toStatus(fmt.Errorf("put dataset %q: %w: the upload is not an Arrow IPC stream: %w", name, catalog.ErrInvalidData, err))
 	}
 	defer rdr.Release()
-	rows, err := s.store.Put(ctx, name, catalog.Replace, rdr)
+	rows, err := s.store.Put(ctx, name, catalog.Replace, &validatingReader{RecordReader: rdr})
 	if err != nil {
 		return toStatus(err)
 	}
 	s.log.Debug("dataset stored", "dataset", name, "rows", rows)
 	return nil
+}
+
+// validatingReader checks every batch of an upload before the store sees it.
+//
+// The IPC reader decodes a batch by the stream's schema without checking that the
+// batch's buffers fit it: a client can send batches encoded for another schema, which
+// would be stored as garbage, or string offsets that run backwards, which make the
+// Parquet writer panic and take the whole server down. array.ValidateFull is O(n)
+// (offsets and UTF-8 of variable-length columns; null counts), cheap beside encoding
+// the batch to Parquet.
+type validatingReader struct {
+	array.RecordReader
+	err error
+}
+
+func (r *validatingReader) Next() bool {
+	if r.err != nil || !r.RecordReader.Next() {
+		return false
+	}
+	rec := r.RecordReader.RecordBatch()
+	for i, col := range rec.Columns() {
+		if err := array.ValidateFull(col); err != nil {
+			r.err = fmt.Errorf("batch column %q is not laid out as the stream's schema says: %w", rec.ColumnName(i), err)
+			return false
+		}
+	}
+	return true
+}
+
+func (r *validatingReader) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.RecordReader.Err()
 }
 
 // dropDataset is the drop_dataset action: the body is the dataset name. Like the

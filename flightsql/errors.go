@@ -59,6 +59,7 @@ var errorCodes = []struct {
 	{errInvalidRequest, codes.InvalidArgument},
 	{errUnknownAction, codes.Unimplemented},
 	{errNoSQL, codes.Unimplemented},
+	{errNotSupported, codes.Unimplemented},
 }
 
 var (
@@ -68,4 +69,7 @@ var (
 	errUnknownAction = errors.New("unknown action")
 	// errNoSQL is a Flight SQL request to a server running without Flight SQL.
 	errNoSQL = errors.New("Flight SQL is not enabled on this server")
+	// errNotSupported is a feature of the protocol this server does not have, such
+	// as temporary tables.
+	errNotSupported = errors.New("not supported")
 )

@@ -13,9 +13,13 @@ import (
 // handleRegistry holds the server side of Flight SQL handles: prepared statements
 // (their SQL, schemas and bound parameters) and the cancel functions of statement
 // queries that a client may cancel with CancelFlightInfo. Entries unused for the idle
-// timeout are freed by a sweep that runs on every registration.
+// timeout are freed by a sweep that runs on every registration and, so that an idle
+// server frees them too, by a janitor goroutine that close stops.
 type handleRegistry struct {
 	idle time.Duration
+
+	stop    chan struct{}
+	janitor sync.WaitGroup
 
 	mu       sync.Mutex
 	prepared map[string]*preparedStatement
@@ -40,10 +44,31 @@ type queryHandle struct {
 }
 
 func newHandleRegistry(idle time.Duration) *handleRegistry {
-	return &handleRegistry{
+	r := &handleRegistry{
 		idle:     idle,
+		stop:     make(chan struct{}),
 		prepared: make(map[string]*preparedStatement),
 		queries:  make(map[string]*queryHandle),
+	}
+	r.janitor.Add(1)
+	go r.sweepEvery(max(idle/4, time.Second))
+	return r
+}
+
+// sweepEvery sweeps idle entries every interval until close.
+func (r *handleRegistry) sweepEvery(interval time.Duration) {
+	defer r.janitor.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			r.sweepLocked(now)
+			r.mu.Unlock()
+		}
 	}
 }
 
@@ -188,8 +213,10 @@ func (r *handleRegistry) cancelQuery(id string) bool {
 	return true
 }
 
-// close frees every prepared statement.
+// close stops the janitor and frees every prepared statement. Call it once.
 func (r *handleRegistry) close() {
+	close(r.stop)
+	r.janitor.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, p := range r.prepared {

@@ -175,7 +175,7 @@ func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoAction
 	if a.GetType() == dropDatasetAction {
 		return s.dropDataset(stream.Context(), a)
 	}
-	if s.sql != nil && slices.Contains(s.sqlActionTypes(), a.GetType()) {
+	if s.sql != nil && (slices.Contains(s.sqlActionTypes(), a.GetType()) || isSessionAction(a.GetType())) {
 		return s.sql.DoAction(a, stream)
 	}
 	return toStatus(fmt.Errorf("%w %q: list_actions shows the actions this server has", errUnknownAction, a.GetType()))
@@ -192,7 +192,27 @@ func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListAc
 	if s.sql == nil {
 		return nil
 	}
-	return s.sql.ListActions(&flight.Empty{}, stream)
+	if err := s.sql.ListActions(&flight.Empty{}, stream); err != nil {
+		return err
+	}
+	for _, a := range sessionActions {
+		if err := stream.Send(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionActions are Flight's session actions: arrow-go's Flight SQL server handles
+// them but does not list them, so they are routed and listed here.
+var sessionActions = []*flight.ActionType{
+	{Type: flight.SetSessionOptionsActionType, Description: "Set session options (catalog, schema, query_timeout); starts a session, kept by cookie."},
+	{Type: flight.GetSessionOptionsActionType, Description: "Get the session options in effect."},
+	{Type: flight.CloseSessionActionType, Description: "Close the session."},
+}
+
+func isSessionAction(typ string) bool {
+	return slices.ContainsFunc(sessionActions, func(a *flight.ActionType) bool { return a.Type == typ })
 }
 
 // sqlActionTypes are the action types the Flight SQL server lists.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql/engine"
@@ -28,6 +29,8 @@ type ServiceConfig struct {
 	Version string
 	// HandleIdleTimeout frees idle prepared statements; 0: 15 minutes.
 	HandleIdleTimeout time.Duration
+	// SessionIdleTimeout ends idle client sessions; 0: 1 hour.
+	SessionIdleTimeout time.Duration
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -64,6 +67,9 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		Logger:            cfg.Logger,
 		HandleIdleTimeout: cfg.HandleIdleTimeout,
 		Version:           cfg.Version,
+
+		QueryTimeout:       cfg.Engine.QueryTimeout,
+		SessionIdleTimeout: cfg.SessionIdleTimeout,
 	})
 	if err != nil {
 		eng.Close()
@@ -76,6 +82,13 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
+}
+
+// ServerOptions are the gRPC server options to run s with: GRPCOptions and the
+// Flight SQL server's interceptors. Further options (e.g. authentication
+// interceptors) can be appended; interceptors chain in the order given.
+func (s *Service) ServerOptions(maxMessageBytes int) []grpc.ServerOption {
+	return append(GRPCOptions(maxMessageBytes), s.SQL.ServerOptions()...)
 }
 
 // Close frees the Flight SQL handles and closes the engine, interrupting any query

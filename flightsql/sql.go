@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql/engine"
@@ -27,6 +28,12 @@ type SQLConfig struct {
 	HandleIdleTimeout time.Duration
 	// Version is the server version reported in SqlInfo.
 	Version string
+	// QueryTimeout is the engine's limit on every query (engine.Config.QueryTimeout),
+	// reported as the default of the query_timeout session option, which may only
+	// shorten it; 0: none.
+	QueryTimeout time.Duration
+	// SessionIdleTimeout ends sessions unused this long; 0: 1 hour.
+	SessionIdleTimeout time.Duration
 }
 
 // SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
@@ -45,6 +52,10 @@ type SQLServer struct {
 	version string
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
+	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
+
+	sessions     *sessionStore // session options (sql_session.go, sessions.go)
+	queryTimeout time.Duration // the engine's limit; 0: none
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -61,6 +72,9 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.HandleIdleTimeout <= 0 {
 		cfg.HandleIdleTimeout = 15 * time.Minute
 	}
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = time.Hour
+	}
 	s := &SQLServer{
 		store:   cfg.Store,
 		engine:  cfg.Engine,
@@ -68,6 +82,9 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		log:     cfg.Logger,
 		version: cfg.Version,
 		handles: newHandleRegistry(cfg.HandleIdleTimeout),
+
+		sessions:     newSessionStore(cfg.SessionIdleTimeout),
+		queryTimeout: cfg.QueryTimeout,
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil
@@ -79,6 +96,11 @@ func (s *SQLServer) FlightServer() flight.FlightServer {
 	return fsql.NewFlightServerWithAllocator(s, s.mem)
 }
 
+// ServerOptions are the gRPC server options s needs beyond GRPCOptions: the
+// interceptors that attach each call's session (sessions.go). They chain with other
+// interceptors given to the same server.
+func (s *SQLServer) ServerOptions() []grpc.ServerOption { return s.sessions.serverOptions() }
+
 // Close frees the prepared statements and handles s holds.
 func (s *SQLServer) Close() { s.handles.close() }
 
@@ -86,9 +108,15 @@ func (s *SQLServer) Close() { s.handles.close() }
 // dropped or changed on disk since the last call. Callers hold a store pin (so the
 // files the views name stay on disk) for as long as a query that uses them runs.
 func (s *SQLServer) syncTables(ctx context.Context) error {
+	_, err := s.syncedTables(ctx)
+	return err
+}
+
+// syncedTables is syncTables that also returns the listing the views were synced to.
+func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 	infos, err := s.store.List(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tables := make([]engine.Table, len(infos))
 	for i, info := range infos {
@@ -98,5 +126,5 @@ func (s *SQLServer) syncTables(ctx context.Context) error {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
 		s.log.Warn("some datasets are not queryable", "err", err)
 	}
-	return nil
+	return infos, nil
 }

@@ -55,8 +55,12 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 	if err != nil {
 		return nil, nil, err
 	}
-	return d.Schema, d.Params, nil
+	return resultSchema(d.Schema), d.Params, nil
 }
+
+// resultSchema is schema with the Flight SQL column metadata (type name, precision,
+// scale, ...) that JDBC's ResultSetMetaData is built from.
+func resultSchema(schema *arrow.Schema) *arrow.Schema { return annotate("", schema, nil) }
 
 // resultInfo is the FlightInfo of a query result: its schema, one endpoint at this
 // server, and unknown size.
@@ -347,10 +351,13 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 // until ctx (the call's) ends. Errors in the stream arrive as gRPC status errors.
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
 func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	// The session's query_timeout, if any, bounds this query (sql_session.go).
+	qctx, cancelTimeout := sessionQueryContext(qctx)
 	// The pin keeps the files the views name on disk until the query ends.
 	pin := s.store.Pin()
 	unpin := func() {
 		pin()
+		cancelTimeout()
 		if onEnd != nil {
 			onEnd()
 		}
@@ -372,14 +379,16 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 		unpin()
 		return nil, nil, toStatus(err)
 	}
+	schema := resultSchema(rows.Schema())
 	ch := make(chan flight.StreamChunk)
 	go func() {
 		defer close(ch)
 		defer unpin()
 		defer rows.Release()
 		for rows.Next() {
-			rec := rows.RecordBatch()
-			rec.Retain()
+			// The same columns under the annotated schema: no data is copied.
+			got := rows.RecordBatch()
+			rec := array.NewRecordBatch(schema, got.Columns(), got.NumRows())
 			if !send(ctx, ch, flight.StreamChunk{Data: rec}) {
 				rec.Release()
 				return
@@ -389,7 +398,7 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 			send(ctx, ch, flight.StreamChunk{Err: toStatus(err)})
 		}
 	}()
-	return rows.Schema(), ch, nil
+	return schema, ch, nil
 }
 
 // send delivers c unless ctx ends first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,20 @@ import (
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql"
 )
+
+// exitFuncs run when the test binary is done: cleanups of files shared by tests.
+var exitFuncs []func()
+
+// atExit registers f to run after all tests; call it from inside a sync.Once.
+func atExit(f func()) { exitFuncs = append(exitFuncs, f) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, f := range exitFuncs {
+		f()
+	}
+	os.Exit(code)
+}
 
 // testServer is a Quiver server running in-process on 127.0.0.1:0.
 type testServer struct {
@@ -34,7 +49,22 @@ func startServer(t testing.TB) *testServer {
 
 func startServerAt(t testing.TB, root string) *testServer {
 	t.Helper()
-	return startServerWith(t, root, harnessOptions{})
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	// Registered first, so it runs last: after the server has stopped.
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	srv := startServerWith(t, root, mem)
+	srv.Mem = mem
+	return srv
+}
+
+// startServerWith starts a server over root with the allocator mem (benchmarks pass
+// the unchecked default allocator: the checked one costs time per allocation).
+//
+// extra server options come first, so authentication interceptors run before the
+// service's own.
+func startServerWith(t testing.TB, root string, mem memory.Allocator, extra ...grpc.ServerOption) *testServer {
+	t.Helper()
+	return startServerOpts(t, root, mem, harnessOptions{grpcOptions: extra})
 }
 
 // harnessOptions extend a test server; the zero value is the plain server.
@@ -50,9 +80,9 @@ type harnessOptions struct {
 	serving func()
 }
 
-func startServerWith(t testing.TB, root string, o harnessOptions) *testServer {
+// startServerOpts is startServerWith with every option of harnessOptions.
+func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessOptions) *testServer {
 	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	store, err := catalog.Open(root, catalog.Options{Allocator: mem, Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +95,10 @@ func startServerWith(t testing.TB, root string, o harnessOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(slices.Concat(o.grpcOptions, flightsql.GRPCOptions(256<<20))...)
+	// WaitForHandlers: Stop returns only once every handler has returned, so the
+	// allocator check cannot run while a cancelled upload is still unwinding.
+	opts := slices.Concat(o.grpcOptions, srv.ServerOptions(256<<20), []grpc.ServerOption{grpc.WaitForHandlers(true)})
+	gs := grpc.NewServer(opts...)
 	srv.Register(gs)
 	if o.register != nil {
 		o.register(gs)
@@ -81,9 +114,8 @@ func startServerWith(t testing.TB, root string, o harnessOptions) *testServer {
 		if err := srv.Close(); err != nil {
 			t.Errorf("close service: %v", err)
 		}
-		mem.AssertSize(t, 0)
 	})
-	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Mem: mem}
+	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store}
 }
 
 // client connects an arrow-go Flight client, closed when the test ends.

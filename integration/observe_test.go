@@ -18,6 +18,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -67,7 +68,9 @@ func startObserved(t *testing.T) *observedServer {
 	}
 	obs := observe.New(observe.Options{Logger: log, Metrics: metrics})
 	health := observe.NewHealth()
-	srv := startServerWith(t, t.TempDir(), harnessOptions{
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // first, so it runs after the server stopped
+	srv := startServerOpts(t, t.TempDir(), mem, harnessOptions{
 		logger:      log,
 		grpcOptions: obs.ServerOptions(),
 		register:    health.Register,

@@ -40,6 +40,7 @@ func sqlBenchRoot(b *testing.B) string {
 	sqlBenchOnce.Do(func() {
 		sqlBenchDir, sqlBenchErr = os.MkdirTemp("", "quiver-sqlbench-")
 		if sqlBenchErr == nil {
+			atExit(func() { os.RemoveAll(sqlBenchDir) })
 			sqlBenchErr = writeWideParquet(filepath.Join(sqlBenchDir, "wide.parquet"), sqlBenchRows)
 		}
 	})
@@ -47,14 +48,6 @@ func sqlBenchRoot(b *testing.B) string {
 		b.Fatal(sqlBenchErr)
 	}
 	return sqlBenchDir
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if sqlBenchDir != "" {
-		os.RemoveAll(sqlBenchDir)
-	}
-	os.Exit(code)
 }
 
 func writeWideParquet(path string, rows int) error {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,28 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-adbc/go/adbc"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
-
-// sqlClient connects arrow-go's Flight SQL client, closed when the test ends.
-func (s *testServer) sqlClient(t testing.TB) *flightsql.Client {
-	t.Helper()
-	c, err := flightsql.NewClient(s.Addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // putNumbers stores a dataset with columns id (int64) and name (string): rows
 // (i, "n<i>") for i in [0, n).
@@ -198,31 +183,6 @@ func waitFor(t testing.TB, cond func() bool) {
 	}
 }
 
-// adbcStatus extracts the gRPC code an ADBC error carries.
-func adbcCode(err error) codes.Code {
-	var ae adbc.Error
-	if errors.As(err, &ae) {
-		for _, d := range ae.Details {
-			if s, ok := d.(interface{ GRPCStatus() *status.Status }); ok {
-				return s.GRPCStatus().Code()
-			}
-		}
-		switch ae.Code {
-		case adbc.StatusUnauthorized:
-			return codes.PermissionDenied
-		case adbc.StatusInvalidArgument:
-			return codes.InvalidArgument
-		case adbc.StatusNotFound:
-			return codes.NotFound
-		case adbc.StatusCancelled:
-			return codes.Canceled
-		case adbc.StatusTimeout:
-			return codes.DeadlineExceeded
-		}
-	}
-	return status.Code(err)
-}
-
 func TestSandboxRefusalsThroughClients(t *testing.T) {
 	srv := startServer(t)
 	putNumbers(t, srv.client(t), "numbers.parquet", 10)
@@ -379,4 +339,58 @@ func TestCancelRunningQuery(t *testing.T) {
 			t.Errorf("DoGet of a cancelled ticket: %v, want Canceled", err)
 		}
 	})
+}
+
+// A query that fails while it runs reports DuckDB's error, not a cancellation.
+func TestRuntimeErrorIsReported(t *testing.T) {
+	srv := startServer(t)
+	putNumbers(t, srv.client(t), "numbers.parquet", 10)
+	conn := srv.adbcConn(t)
+	for _, q := range []string{"SELECT error('boom')", "SELECT CAST(name AS INTEGER) FROM numbers"} {
+		_, _, err := adbcQuery(t, conn, q)
+		if err == nil {
+			t.Fatalf("%s succeeded", q)
+		}
+		if strings.Contains(err.Error(), "cancel") || !(strings.Contains(err.Error(), "boom") || strings.Contains(err.Error(), "Conversion")) {
+			t.Errorf("%s: %v, want DuckDB's error", q, err)
+		}
+	}
+}
+
+// Query results carry the Flight SQL column metadata JDBC's ResultSetMetaData is
+// built from, in FlightInfo and in the DoGet stream alike.
+func TestResultColumnMetadata(t *testing.T) {
+	srv := startServer(t)
+	c := srv.sqlClient(t)
+	ctx := context.Background()
+	info, err := c.Execute(ctx, "SELECT CAST(1.5 AS DECIMAL(10,2)) AS d, 'x' AS s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned, err := flight.DeserializeSchema(info.Schema, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := c.DoGet(ctx, info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	for rdr.Next() {
+	}
+	if err := rdr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, schema := range map[string]*arrow.Schema{"FlightInfo": planned, "DoGet": rdr.Schema()} {
+		fieldMD := schema.Field(0).Metadata
+		md := flightsql.ColumnMetadata{Data: &fieldMD}
+		p, okP := md.Precision()
+		sc, okS := md.Scale()
+		if !okP || !okS || p != 10 || sc != 2 {
+			t.Errorf("%s: decimal column precision %d (%v), scale %d (%v); want 10, 2", name, p, okP, sc, okS)
+		}
+		if tn, _ := md.TypeName(); tn == "" {
+			t.Errorf("%s: no type name on column d", name)
+		}
+	}
 }

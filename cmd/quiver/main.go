@@ -14,8 +14,9 @@ var version = "dev"
 
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "quiver:", err)
-		os.Exit(1)
+		msg, code := explain(err, dialedServer)
+		fmt.Fprintln(os.Stderr, "quiver:", msg)
+		os.Exit(code)
 	}
 }
 
@@ -31,5 +32,11 @@ every dataset is a table that an embedded DuckDB queries.`,
 		Version:       version,
 	}
 	root.AddCommand(newServeCommand())
+	root.AddCommand(newAuthCommand())
+	root.AddCommand(newLsCommand(), newInfoCommand(), newPutCommand(), newGetCommand(),
+		newSQLCommand(), newDropCommand(), newVersionCommand())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
+	})
 	return root
 }

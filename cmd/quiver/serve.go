@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -30,6 +31,9 @@ type serveOptions struct {
 	queryTimeout    time.Duration
 	memoryLimit     string
 	threads         int
+
+	// TLS and authentication: serve_security.go.
+	security securityOptions
 
 	// Operations: config file, logs, metrics, health, reflection (serve_ops.go).
 	ops opsOptions
@@ -59,6 +63,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+
+	// TLS and authentication: serve_security.go.
+	addSecurityFlags(f, &opts.security)
 
 	// Operations: --config, QUIVER_* variables, --metrics-addr, --grpc-reflection
 	// (serve_ops.go). Keep it last: it reads every flag added above.
@@ -112,10 +119,20 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", opts.addr, err)
 	}
+	// TLS and authentication (serve_security.go): refuses a non-loopback address
+	// without authentication, so it runs before anything is served. Its interceptors
+	// come before the service's: every request is authenticated before a handler
+	// sees it.
+	secOpts, err := opts.security.serverOptions(log, lis.Addr())
+	if err != nil {
+		lis.Close()
+		return err
+	}
 
-	// Operations (serve_ops.go): its interceptors come first so that they log and
-	// measure every call, also those that other interceptors refuse; health
-	// checking says SERVING once the server serves and NOT_SERVING as it stops.
+	// Operations (serve_ops.go): its interceptors come before authentication's, so
+	// that the log and the metrics also show the calls authentication refuses (they
+	// only read requests); health checking says SERVING once the server serves and
+	// NOT_SERVING as it stops.
 	ops, err := startOps(opts.ops, log, store)
 	if err != nil {
 		lis.Close()
@@ -126,13 +143,13 @@ func serve(ctx context.Context, opts serveOptions) error {
 			log.Warn("stop the metrics server", "err", err)
 		}
 	}()
-	gs := grpc.NewServer(append(ops.serverOptions(), flightsql.GRPCOptions(opts.maxMessageBytes)...)...)
+	gs := grpc.NewServer(slices.Concat(ops.serverOptions(), secOpts, srv.ServerOptions(opts.maxMessageBytes))...)
 	srv.Register(gs)
 	ops.register(gs)
 
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("quiver serving", "addr", "grpc://"+lis.Addr().String(), "root", store.Root())
+	log.Info("quiver serving", "addr", opts.security.scheme()+lis.Addr().String(), "root", store.Root())
 	ops.serving(lis.Addr())
 
 	select {

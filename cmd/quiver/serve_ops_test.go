@@ -64,7 +64,7 @@ func startServe(t *testing.T, ops opsOptions) *runningServe {
 	return r
 }
 
-func get(t *testing.T, url string) (int, string) {
+func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -95,10 +95,10 @@ func TestServeHealthMetricsAndShutdown(t *testing.T) {
 		t.Fatalf("Watch: %v %v, want SERVING", resp.GetStatus(), err)
 	}
 
-	if code, body := get(t, "http://"+r.metricsAddr+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := httpGet(t, "http://"+r.metricsAddr+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
-	code, body := get(t, "http://"+r.metricsAddr+"/metrics")
+	code, body := httpGet(t, "http://"+r.metricsAddr+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
 	}

@@ -206,8 +206,121 @@ func TestParamsBindEveryType(t *testing.T) {
 	}
 }
 
-func TestParamsErrors(t *testing.T) {
+// TestParamsBindNullType binds a column of Arrow's null type, as ADBC Python sends a
+// lone None, as SQL NULL.
+func TestParamsBindNullType(t *testing.T) {
 	e, _ := testEngine(t, Config{})
+	nulls := array.NewNull(2)
+	defer nulls.Release()
+	f := arrow.Field{Name: "p", Type: arrow.Null, Nullable: true}
+	params := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{f, f}, nil), []arrow.Array{nulls, nulls}, 2)
+	defer params.Release()
+	got := queryAll(t, e, "SELECT ? IS NULL, coalesce(?::INTEGER, 7)", params)
+	if len(got) != 1 || got[0][0] != true || got[0][1] != int32(7) {
+		t.Fatalf("got %v, want [[true 7]]", got)
+	}
+}
+
+// TestParamsBindUnions binds union parameters, each row's value with its own type, as
+// flightsql-dbapi (the SQLAlchemy dialect Superset uses) sends them.
+func TestParamsBindUnions(t *testing.T) {
+	e, _ := testEngine(t, Config{})
+	mem := memory.DefaultAllocator
+	build := func(fill func(*array.Int64Builder, *array.StringBuilder, *array.BooleanBuilder)) []arrow.Array {
+		ib, sb, bb := array.NewInt64Builder(mem), array.NewStringBuilder(mem), array.NewBooleanBuilder(mem)
+		defer ib.Release()
+		defer sb.Release()
+		defer bb.Release()
+		fill(ib, sb, bb)
+		return []arrow.Array{ib.NewArray(), sb.NewArray(), bb.NewArray()}
+	}
+	release := func(arrs []arrow.Array) {
+		for _, a := range arrs {
+			a.Release()
+		}
+	}
+	types := []arrow.UnionTypeCode{0, 1, 2, 0}
+	codes := array.NewInt8Builder(mem)
+	defer codes.Release()
+	for _, c := range types {
+		codes.Append(int8(c))
+	}
+	typeIDs := codes.NewArray()
+	defer typeIDs.Release()
+
+	// Dense: each child holds only its own rows.
+	dense := build(func(i *array.Int64Builder, s *array.StringBuilder, b *array.BooleanBuilder) {
+		i.AppendValues([]int64{42, -1}, nil)
+		s.Append("héllo")
+		b.Append(true)
+	})
+	defer release(dense)
+	offs := array.NewInt32Builder(mem)
+	defer offs.Release()
+	offs.AppendValues([]int32{0, 0, 0, 1}, nil)
+	offsets := offs.NewArray()
+	defer offsets.Release()
+	du, err := array.NewDenseUnionFromArrays(typeIDs, offsets, dense)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer du.Release()
+
+	// Sparse: every child is as long as the union.
+	sparse := build(func(i *array.Int64Builder, s *array.StringBuilder, b *array.BooleanBuilder) {
+		i.AppendValues([]int64{42, 0, 0, -1}, nil)
+		s.AppendValues([]string{"", "héllo", "", ""}, nil)
+		b.AppendValues([]bool{false, false, true, false}, nil)
+	})
+	defer release(sparse)
+	su, err := array.NewSparseUnionFromArrays(typeIDs, sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer su.Release()
+
+	for _, col := range []arrow.Array{du, su} {
+		t.Run(col.DataType().Name(), func(t *testing.T) {
+			schema := arrow.NewSchema([]arrow.Field{{Name: "p", Type: col.DataType()}}, nil)
+			params := array.NewRecordBatch(schema, []arrow.Array{col}, int64(col.Len()))
+			defer params.Release()
+			var got []string
+			for row := range col.Len() {
+				// typeof shows the type each value was bound with. (Not in one
+				// statement with $1::VARCHAR: with a VARCHAR bound, DuckDB 1.5.6
+				// fails that with an internal error that invalidates the database.)
+				var vals []string
+				for _, q := range []string{"SELECT typeof($1)", "SELECT $1::VARCHAR"} {
+					rows, err := e.Query(context.Background(), q, params, row)
+					if err != nil {
+						t.Fatalf("%s, row %d: %v", q, row, err)
+					}
+					if !rows.Next() {
+						t.Fatalf("%s, row %d: no result: %v", q, row, rows.Err())
+					}
+					vals = append(vals, strings.Clone(rows.RecordBatch().Column(0).ValueStr(0))) // aliases the batch
+					rows.Release()
+				}
+				got = append(got, strings.Join(vals, " "))
+			}
+			want := []string{"BIGINT 42", "VARCHAR héllo", "BOOLEAN true", "BIGINT -1"}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("bound %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestParamsErrors(t *testing.T) {
+	// With a query timeout, the query runs under a context of its own; ending it
+	// must not turn the error into a cancellation (as it once did).
+	for _, cfg := range []Config{{}, {QueryTimeout: time.Minute}} {
+		t.Run("timeout="+cfg.QueryTimeout.String(), func(t *testing.T) { testParamsErrors(t, cfg) })
+	}
+}
+
+func testParamsErrors(t *testing.T, cfg Config) {
+	e, _ := testEngine(t, cfg)
 	ctx := context.Background()
 	one := record(t, arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}}, nil),
 		func(b *array.RecordBuilder) { b.Field(0).(*array.Int64Builder).Append(1) })
@@ -237,10 +350,18 @@ func TestParamsErrors(t *testing.T) {
 			if err == nil {
 				_, _, err = drain(t, rows)
 			}
-			if !errors.Is(err, ErrInvalidSQL) {
+			if !errors.Is(err, ErrInvalidSQL) || errors.Is(err, context.Canceled) {
 				t.Fatalf("got %v, want ErrInvalidSQL", err)
 			}
 		})
+	}
+	// An error DuckDB raises while executing keeps its message too.
+	rows, err := e.Query(ctx, "SELECT error('boom')", nil, 0)
+	if err == nil {
+		_, _, err = drain(t, rows)
+	}
+	if err == nil || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("SELECT error('boom'): got %v, want DuckDB's error", err)
 	}
 }
 

@@ -37,7 +37,9 @@ func bindParams(st bindings.PreparedStatement, params arrow.RecordBatch, row int
 // bindValue binds arr[row] to placeholder idx with the DuckDB type that matches the
 // Arrow type, so no precision is lost before DuckDB casts it to what the statement needs.
 func bindValue(st bindings.PreparedStatement, idx bindings.IdxT, arr arrow.Array, row int) error {
-	if arr.IsNull(row) {
+	// A column of Arrow's null type has no validity bitmap, so IsNull reports false
+	// for it; clients send one for a lone None (ADBC Python does).
+	if arr.IsNull(row) || arr.DataType().ID() == arrow.NULL {
 		return state(bindings.BindNull(st, idx))
 	}
 	switch a := arr.(type) {
@@ -104,6 +106,13 @@ func bindValue(st bindings.PreparedStatement, idx bindings.IdxT, arr arrow.Array
 		return state(bindings.BindInterval(st, idx, bindings.NewInterval(v.Months, v.Days, v.Nanoseconds/1000)))
 	case *array.Dictionary:
 		return bindValue(st, idx, a.Dictionary(), a.GetValueIndex(row))
+	// A union column lets each row carry a value of its own type: flightsql-dbapi
+	// (the SQLAlchemy dialect Superset uses) sends every parameter as a dense union of
+	// int64, float64, utf8, binary and bool. The row's value is bound with its type.
+	case *array.DenseUnion:
+		return bindValue(st, idx, a.Field(a.ChildID(row)), int(a.ValueOffset(row)))
+	case *array.SparseUnion:
+		return bindValue(st, idx, a.Field(a.ChildID(row)), row)
 	}
 	return fmt.Errorf("arrow type %s is not supported as a parameter", arr.DataType())
 }

@@ -40,8 +40,11 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 
 	schema, err := s.start(sql, params, row)
 	if err != nil {
+		// Explain before destroying: destroying cancels ctx, and explain would then
+		// report the failure as a cancellation instead of DuckDB's error.
+		err = sqlError(sql, e.explain(ctx, err))
 		s.destroyLocked(nil)
-		return nil, sqlError(sql, e.explain(ctx, err))
+		return nil, err
 	}
 	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema}
 	r.refs.Store(1)

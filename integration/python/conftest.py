@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import adbc_driver_flightsql.dbapi as adbc
+import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
@@ -58,6 +60,7 @@ class Server:
     location: str  # grpc://127.0.0.1:PORT, for pyarrow.flight.connect
     root: Path  # the directory it stores datasets in
     log: Path  # its stdout and stderr
+    pid: int  # its process id, to watch its CPU time
 
     @property
     def is_quiver(self) -> bool:
@@ -65,6 +68,25 @@ class Server:
 
     def connect(self) -> flight.FlightClient:
         return flight.connect(self.location)
+
+    def adbc(self) -> adbc.Connection:
+        """An ADBC Flight SQL DB-API connection; close it (or use `with`).
+
+        autocommit=True because Quiver has no transactions: without it the
+        driver warns that it cannot disable autocommit."""
+        return adbc.connect(self.location, autocommit=True)
+
+    def put(self, name: str, table: pa.Table) -> None:
+        """Uploads table as dataset name with a plain Flight DoPut."""
+        with self.connect() as client:
+            writer, _ = client.do_put(flight.FlightDescriptor.for_path(name), table.schema)
+            with writer:
+                writer.write_table(table)
+
+    def get(self, name: str) -> pa.Table:
+        """Reads dataset name whole with a plain Flight DoGet of its name."""
+        with self.connect() as client:
+            return client.do_get(flight.Ticket(name.encode())).read_all()
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +175,7 @@ class Servers:
             wait_for_log(proc, log, COOKBOOK_READY)
         else:
             raise ValueError(f"unknown server kind {kind!r}")
-        server = Server(kind, location, root, log)
+        server = Server(kind, location, root, log, proc.pid)
         self._running.append((server, proc))
         with server.connect() as client:
             client.wait_for_available(timeout=START_TIMEOUT)

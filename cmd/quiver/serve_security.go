@@ -1,0 +1,155 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/quiverdata/quiver/flightsql/auth"
+)
+
+// securityOptions are the TLS and authentication flags of `quiver serve`.
+type securityOptions struct {
+	tlsCert, tlsKey string
+	tlsClientCA     string
+	authFile        string
+	tokenTTL        time.Duration
+	allowAnonymous  bool
+}
+
+func addSecurityFlags(f *pflag.FlagSet, o *securityOptions) {
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this PEM certificate (chain); needs --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.tlsClientCA, "tls-client-ca", "", "require client certificates signed by this PEM CA bundle (mutual TLS); needs --tls-cert")
+	f.StringVar(&o.authFile, "auth-file", "", "users, token hashes and permissions (TOML; see: quiver auth --help); every request must then authenticate")
+	f.DurationVar(&o.tokenTTL, "token-ttl", auth.DefaultTokenTTL, "lifetime of the bearer tokens a username/password login (Flight Handshake) issues")
+	f.BoolVar(&o.allowAnonymous, "allow-anonymous", false, "allow a non-loopback --addr without --auth-file or --tls-client-ca: anyone who can connect may read, write and drop every dataset")
+}
+
+// errExposed refuses to serve every dataset to a network without authentication.
+var errExposed = errors.New("refusing to listen on a non-loopback address without authentication")
+
+// serverOptions checks the exposure of the address the server is bound to and
+// returns the gRPC options for TLS and authentication. It logs a warning for a
+// non-loopback address without TLS.
+func (o securityOptions) serverOptions(log *slog.Logger, bound net.Addr) ([]grpc.ServerOption, error) {
+	if err := o.checkExposure(log, bound); err != nil {
+		return nil, err
+	}
+	var opts []grpc.ServerOption
+	if cfg, err := o.serverTLS(); err != nil {
+		return nil, err
+	} else if cfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
+	}
+	if o.authFile != "" {
+		f, err := auth.LoadFile(o.authFile)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(o.authFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			log.Warn("the auth file is readable by other users: its password hashes can be attacked offline; chmod 600 it",
+				"auth_file", o.authFile, "mode", st.Mode().Perm().String())
+		}
+		a, err := auth.New(f, auth.Options{TokenTTL: o.tokenTTL})
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, auth.NewGuard(a, log).ServerOptions()...)
+		log.Info("authentication on", "auth_file", o.authFile, "users", len(f.Users), "tokens", len(f.Tokens), "token_ttl", a.TokenTTL())
+	}
+	return opts, nil
+}
+
+// checkExposure refuses a non-loopback address with no way to authenticate clients
+// (an auth file, or client certificates) unless --allow-anonymous, and warns when
+// such an address has no TLS.
+func (o securityOptions) checkExposure(log *slog.Logger, bound net.Addr) error {
+	if isLoopback(bound) {
+		return nil
+	}
+	authenticated := o.authFile != "" || o.tlsClientCA != ""
+	if !authenticated && !o.allowAnonymous {
+		return fmt.Errorf("%w: %s is reachable from other machines; give --auth-file (or --tls-client-ca), or --allow-anonymous to serve everyone, or listen on localhost", errExposed, bound)
+	}
+	if !authenticated {
+		log.Warn("serving without authentication on a non-loopback address (--allow-anonymous): anyone who can connect may read, write and drop every dataset", "addr", bound.String())
+	}
+	if o.tlsCert == "" {
+		log.Warn("serving without TLS on a non-loopback address: data, passwords and tokens cross the network in plain text; give --tls-cert and --tls-key", "addr", bound.String())
+	}
+	return nil
+}
+
+// isLoopback reports whether a bound address is reachable from this machine only.
+// An unspecified address (0.0.0.0, ::) listens on every interface.
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		host, _, err := net.SplitHostPort(a.String())
+		if err != nil {
+			return false
+		}
+		ip := net.ParseIP(host)
+		return ip != nil && ip.IsLoopback()
+	}
+	return tcp.IP.IsLoopback()
+}
+
+// serverTLS is the TLS configuration of the flags; nil without --tls-cert.
+func (o securityOptions) serverTLS() (*tls.Config, error) {
+	switch {
+	case o.tlsCert == "" && o.tlsKey == "" && o.tlsClientCA == "":
+		return nil, nil
+	case o.tlsCert == "" || o.tlsKey == "":
+		return nil, errors.New("--tls-cert and --tls-key go together (and --tls-client-ca needs them)")
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2"},
+	}
+	if o.tlsClientCA != "" {
+		pool, err := loadCertPool(o.tlsClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-client-ca: %w", err)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// loadCertPool reads a PEM bundle of CA certificates.
+func loadCertPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// scheme is the URI scheme clients use for this server.
+func (o securityOptions) scheme() string {
+	if o.tlsCert != "" {
+		return "grpc+tls://"
+	}
+	return "grpc://"
+}

@@ -1,0 +1,536 @@
+package flightsql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// Catalog metadata: catalogs, schemas, tables, table types and keys. SqlInfo is in
+// sql_info.go, type info in xdbc_types.go.
+//
+// The model is DuckDB's own, so that what GetTables lists is what a query names:
+//
+//   - One catalog, sqlCatalog ("memory", what current_database() returns in the
+//     engine's in-memory database), with one schema, sqlSchema ("main"). DuckDB's
+//     internal "system" and "temp" catalogs are not listed: they hold no datasets.
+//   - Every dataset is a table of type "TABLE" named by catalog.Info.Table(), so
+//     `SELECT * FROM uploaded`, `main.uploaded` and `memory.main.uploaded` all work.
+//     The engine implements datasets as DuckDB views, but to a client they are stored
+//     tables, and BI tools list only "TABLE" by default.
+//   - Columns and their types are what `SELECT * FROM "t"` returns, learned from the
+//     engine without running the query, and cached per dataset version.
+//
+// Filter patterns are SQL LIKE patterns: '%' any run, '_' one character, '\' escapes
+// the next character (SqlInfo SQL_SEARCH_STRING_ESCAPE). They match names exactly as
+// stored, case included, as JDBC's DatabaseMetaData patterns do.
+//
+// Every result is one record batch of exactly the schema in arrow-go's schema_ref:
+// ADBC checks them strictly, and its GetTableSchema reads only the first batch.
+
+const (
+	sqlCatalog   = "memory" // DuckDB's name for the engine's in-memory database
+	sqlSchema    = "main"
+	sqlTableType = "TABLE"
+)
+
+// metadataCache holds what metadata requests learn from the engine.
+type metadataCache struct {
+	mu       sync.Mutex
+	tables   map[string]tableSchema // by table name
+	keywords []string               // nil until first loaded
+}
+
+// tableSchema is a table's column schema, annotated for Flight SQL, at one version.
+type tableSchema struct {
+	version string
+	schema  *arrow.Schema
+}
+
+// metadataInfo is the FlightInfo of a metadata command: its fixed result schema, and
+// the command itself as the ticket (DoGet routes it back here).
+func (s *SQLServer) metadataInfo(desc *flight.FlightDescriptor, schema *arrow.Schema) *flight.FlightInfo {
+	return &flight.FlightInfo{
+		Schema:           flight.SerializeSchema(schema, s.mem),
+		FlightDescriptor: desc,
+		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: desc.GetCmd()}}},
+		TotalRecords:     -1,
+		TotalBytes:       -1,
+	}
+}
+
+// oneBatch streams rec, whose ownership passes to the Flight server (it releases each
+// chunk it sends, and drains and releases what it does not).
+func oneBatch(rec arrow.RecordBatch) <-chan flight.StreamChunk {
+	ch := make(chan flight.StreamChunk, 1)
+	ch <- flight.StreamChunk{Data: rec}
+	close(ch)
+	return ch
+}
+
+// emptyBatch streams no rows of schema.
+func (s *SQLServer) emptyBatch(schema *arrow.Schema) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema)
+	defer b.Release()
+	return schema, oneBatch(b.NewRecordBatch()), nil
+}
+
+// GetFlightInfoCatalogs plans GetCatalogs.
+func (s *SQLServer) GetFlightInfoCatalogs(_ context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.Catalogs), nil
+}
+
+// DoGetCatalogs lists the one catalog.
+func (s *SQLServer) DoGetCatalogs(context.Context) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.Catalogs)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append(sqlCatalog)
+	return schema_ref.Catalogs, oneBatch(b.NewRecordBatch()), nil
+}
+
+// GetFlightInfoSchemas plans GetDbSchemas.
+func (s *SQLServer) GetFlightInfoSchemas(_ context.Context, _ fsql.GetDBSchemas, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.DBSchemas), nil
+}
+
+// DoGetDBSchemas lists the one schema if it passes the filters.
+func (s *SQLServer) DoGetDBSchemas(_ context.Context, cmd fsql.GetDBSchemas) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.DBSchemas)
+	defer b.Release()
+	if catalogMatches(cmd.GetCatalog()) && patternMatches(cmd.GetDBSchemaFilterPattern(), sqlSchema) {
+		b.Field(0).(*array.StringBuilder).Append(sqlCatalog)
+		b.Field(1).(*array.StringBuilder).Append(sqlSchema)
+	}
+	return schema_ref.DBSchemas, oneBatch(b.NewRecordBatch()), nil
+}
+
+// GetFlightInfoTableTypes plans GetTableTypes.
+func (s *SQLServer) GetFlightInfoTableTypes(_ context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.TableTypes), nil
+}
+
+// DoGetTableTypes lists the one table type datasets have.
+func (s *SQLServer) DoGetTableTypes(context.Context) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.TableTypes)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append(sqlTableType)
+	return schema_ref.TableTypes, oneBatch(b.NewRecordBatch()), nil
+}
+
+// GetFlightInfoTables plans GetTables; the result schema depends on include_schema.
+func (s *SQLServer) GetFlightInfoTables(_ context.Context, cmd fsql.GetTables, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	if cmd.GetIncludeSchema() {
+		return s.metadataInfo(desc, schema_ref.TablesWithIncludedSchema), nil
+	}
+	return s.metadataInfo(desc, schema_ref.Tables), nil
+}
+
+// DoGetTables lists the datasets that pass the filters, in table-name order, with
+// their column schemas if asked.
+func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	schema := schema_ref.Tables
+	if cmd.GetIncludeSchema() {
+		schema = schema_ref.TablesWithIncludedSchema
+	}
+	if p := cmd.GetTableNameFilterPattern(); p != nil && len(*p) > maxPatternLength {
+		return nil, nil, toStatus(fmt.Errorf("%w: table name pattern is %d bytes, longer than %d", errInvalidRequest, len(*p), maxPatternLength))
+	}
+	if !catalogMatches(cmd.GetCatalog()) || !patternMatches(cmd.GetDBSchemaFilterPattern(), sqlSchema) || !tableTypeMatches(cmd.GetTableTypes()) {
+		return s.emptyBatch(schema)
+	}
+
+	// The pin keeps the files the views name on disk while their schemas are read.
+	unpin := s.store.Pin()
+	defer unpin()
+	infos, err := s.syncedTables(ctx)
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	infos = slices.DeleteFunc(infos, func(i catalog.Info) bool {
+		return !patternMatches(cmd.GetTableNameFilterPattern(), i.Table())
+	})
+	slices.SortFunc(infos, func(a, b catalog.Info) int { return strings.Compare(a.Table(), b.Table()) })
+
+	b := array.NewRecordBuilder(s.mem, schema)
+	defer b.Release()
+	for _, info := range infos {
+		b.Field(0).(*array.StringBuilder).Append(sqlCatalog)
+		b.Field(1).(*array.StringBuilder).Append(sqlSchema)
+		b.Field(2).(*array.StringBuilder).Append(info.Table())
+		b.Field(3).(*array.StringBuilder).Append(sqlTableType)
+		if cmd.GetIncludeSchema() {
+			ts, err := s.tableSchema(ctx, info)
+			if err != nil {
+				return nil, nil, toStatus(err)
+			}
+			b.Field(4).(*array.BinaryBuilder).Append(flight.SerializeSchema(ts, s.mem))
+		}
+	}
+	s.forgetTables(infos, cmd.GetTableNameFilterPattern() == nil)
+	return schema, oneBatch(b.NewRecordBatch()), nil
+}
+
+// maxPatternLength bounds a client's table name pattern (names are at most
+// catalog.MaxNameLength bytes), so that matching stays cheap.
+const maxPatternLength = 4096
+
+// tableSchema returns the schema `SELECT * FROM "t"` produces for info's table, with
+// the Flight SQL column metadata, from the cache when the dataset is unchanged. Views
+// must be synced and the store pinned.
+func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.Schema, error) {
+	name := info.Table()
+	s.meta.mu.Lock()
+	c, ok := s.meta.tables[name]
+	s.meta.mu.Unlock()
+	if ok && c.version == info.Version {
+		return c.schema, nil
+	}
+
+	sql := "SELECT * FROM " + quoteIdent(name)
+	d, err := s.engine.Describe(ctx, sql)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// The dataset is listed but DuckDB cannot view it (the sync logged why): list
+		// it with the schema its Parquet files declare, and try again next time.
+		s.log.Warn("listing a dataset DuckDB cannot describe with its Parquet schema", "table", name, "err", err)
+		if info.Schema == nil {
+			return arrow.NewSchema(nil, nil), nil
+		}
+		return annotate(name, info.Schema, nil), nil
+	}
+	types, err := s.duckTypes(ctx, sql, d.Schema.NumFields())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		s.log.Warn("cannot read DuckDB column types; naming them from Arrow types", "table", name, "err", err)
+	}
+	schema := annotate(name, d.Schema, types)
+	if err == nil {
+		s.meta.mu.Lock()
+		if s.meta.tables == nil {
+			s.meta.tables = make(map[string]tableSchema)
+		}
+		s.meta.tables[name] = tableSchema{version: info.Version, schema: schema}
+		s.meta.mu.Unlock()
+	}
+	return schema, nil
+}
+
+// forgetTables drops cached schemas of tables no longer listed. Only a complete
+// listing (no name filter) says which tables are gone.
+func (s *SQLServer) forgetTables(listed []catalog.Info, complete bool) {
+	if !complete {
+		return
+	}
+	keep := make(map[string]bool, len(listed))
+	for _, i := range listed {
+		keep[i.Table()] = true
+	}
+	s.meta.mu.Lock()
+	defer s.meta.mu.Unlock()
+	for name := range s.meta.tables {
+		if !keep[name] {
+			delete(s.meta.tables, name)
+		}
+	}
+}
+
+// duckTypes returns DuckDB's names of the column types of sql's result ("INTEGER",
+// "DECIMAL(18,3)", "VARCHAR[]", ...). DESCRIBE binds the query without running it.
+func (s *SQLServer) duckTypes(ctx context.Context, sql string, n int) ([]string, error) {
+	rows, err := s.engine.Query(ctx, "DESCRIBE "+sql, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Release()
+	idx := rows.Schema().FieldIndices("column_type")
+	if len(idx) != 1 {
+		return nil, fmt.Errorf("DESCRIBE has no column_type column: %s", rows.Schema())
+	}
+	types := make([]string, 0, n)
+	for rows.Next() {
+		col, ok := rows.RecordBatch().Column(idx[0]).(*array.String)
+		if !ok {
+			return nil, fmt.Errorf("DESCRIBE column_type is %s, not utf8", rows.RecordBatch().Column(idx[0]).DataType())
+		}
+		for i := range col.Len() {
+			types = append(types, strings.Clone(col.Value(i)))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(types) != n {
+		return nil, fmt.Errorf("DESCRIBE lists %d columns, the query has %d", len(types), n)
+	}
+	return types, nil
+}
+
+// annotate returns schema with the Flight SQL column metadata on each field (keeping
+// what a field already has, such as extension type keys). duckTypes names the DuckDB
+// types; where it is nil they are named from the Arrow types.
+func annotate(table string, schema *arrow.Schema, duckTypes []string) *arrow.Schema {
+	fields := make([]arrow.Field, schema.NumFields())
+	for i, f := range schema.Fields() {
+		typeName := duckTypeName(f.Type)
+		if duckTypes != nil {
+			typeName = duckTypes[i]
+		}
+		md := fsql.NewColumnMetadataBuilder().
+			CatalogName(sqlCatalog).
+			SchemaName(sqlSchema).
+			TableName(table).
+			TypeName(typeName)
+		if p, sc, ok := precisionScale(f.Type); ok {
+			md.Precision(p).Scale(sc)
+		}
+		md.IsAutoIncrement(false).
+			IsCaseSensitive(isStringType(f.Type)).
+			IsReadOnly(true).
+			IsSearchable(true)
+		f.Metadata = mergeMetadata(f.Metadata, md.Metadata())
+		fields[i] = f
+	}
+	meta := schema.Metadata()
+	return arrow.NewSchema(fields, &meta)
+}
+
+func mergeMetadata(have, add arrow.Metadata) arrow.Metadata {
+	keys := slices.Clone(have.Keys())
+	vals := slices.Clone(have.Values())
+	for i, k := range add.Keys() {
+		if have.FindKey(k) < 0 {
+			keys = append(keys, k)
+			vals = append(vals, add.Values()[i])
+		}
+	}
+	return arrow.NewMetadata(keys, vals)
+}
+
+// precisionScale is a numeric column's precision (decimal digits) and scale.
+func precisionScale(t arrow.DataType) (int32, int32, bool) {
+	switch t := t.(type) {
+	case arrow.DecimalType:
+		return t.GetPrecision(), t.GetScale(), true
+	}
+	switch t.ID() {
+	case arrow.INT8, arrow.UINT8:
+		return 3, 0, true
+	case arrow.INT16, arrow.UINT16:
+		return 5, 0, true
+	case arrow.INT32, arrow.UINT32:
+		return 10, 0, true
+	case arrow.INT64:
+		return 19, 0, true
+	case arrow.UINT64:
+		return 20, 0, true
+	}
+	return 0, 0, false
+}
+
+func isStringType(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
+		return true
+	case arrow.DICTIONARY:
+		return isStringType(t.(*arrow.DictionaryType).ValueType)
+	}
+	return false
+}
+
+// duckTypeName names the DuckDB type that reads as Arrow type t: the fallback when
+// DuckDB itself cannot be asked.
+func duckTypeName(t arrow.DataType) string {
+	switch t := t.(type) {
+	case arrow.DecimalType:
+		return fmt.Sprintf("DECIMAL(%d,%d)", t.GetPrecision(), t.GetScale())
+	case *arrow.TimestampType:
+		if t.TimeZone != "" {
+			return "TIMESTAMP WITH TIME ZONE"
+		}
+		switch t.Unit {
+		case arrow.Second:
+			return "TIMESTAMP_S"
+		case arrow.Millisecond:
+			return "TIMESTAMP_MS"
+		case arrow.Nanosecond:
+			return "TIMESTAMP_NS"
+		}
+		return "TIMESTAMP"
+	case arrow.ListLikeType:
+		return duckTypeName(t.Elem()) + "[]"
+	case *arrow.StructType:
+		parts := make([]string, t.NumFields())
+		for i, f := range t.Fields() {
+			parts[i] = quoteIdent(f.Name) + " " + duckTypeName(f.Type)
+		}
+		return "STRUCT(" + strings.Join(parts, ", ") + ")"
+	case *arrow.DictionaryType:
+		return duckTypeName(t.ValueType)
+	}
+	switch t.ID() {
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.INT8:
+		return "TINYINT"
+	case arrow.INT16:
+		return "SMALLINT"
+	case arrow.INT32:
+		return "INTEGER"
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.UINT8:
+		return "UTINYINT"
+	case arrow.UINT16:
+		return "USMALLINT"
+	case arrow.UINT32:
+		return "UINTEGER"
+	case arrow.UINT64:
+		return "UBIGINT"
+	case arrow.FLOAT16, arrow.FLOAT32:
+		return "FLOAT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
+		return "VARCHAR"
+	case arrow.BINARY, arrow.LARGE_BINARY, arrow.BINARY_VIEW, arrow.FIXED_SIZE_BINARY:
+		return "BLOB"
+	case arrow.DATE32, arrow.DATE64:
+		return "DATE"
+	case arrow.TIME32, arrow.TIME64:
+		return "TIME"
+	case arrow.INTERVAL_MONTHS, arrow.INTERVAL_DAY_TIME, arrow.INTERVAL_MONTH_DAY_NANO, arrow.DURATION:
+		return "INTERVAL"
+	case arrow.NULL:
+		return "NULL"
+	}
+	return strings.ToUpper(t.Name())
+}
+
+// quoteIdent quotes a SQL identifier; doubled quotes escape one.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Primary and foreign keys: datasets have none, so these answer with no rows of the
+// schemas clients expect.
+
+// GetFlightInfoPrimaryKeys plans GetPrimaryKeys.
+func (s *SQLServer) GetFlightInfoPrimaryKeys(_ context.Context, _ fsql.TableRef, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.PrimaryKeys), nil
+}
+
+// DoGetPrimaryKeys lists no keys.
+func (s *SQLServer) DoGetPrimaryKeys(context.Context, fsql.TableRef) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	return s.emptyBatch(schema_ref.PrimaryKeys)
+}
+
+// GetFlightInfoExportedKeys plans GetExportedKeys.
+func (s *SQLServer) GetFlightInfoExportedKeys(_ context.Context, _ fsql.TableRef, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.ExportedKeys), nil
+}
+
+// DoGetExportedKeys lists no keys.
+func (s *SQLServer) DoGetExportedKeys(context.Context, fsql.TableRef) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	return s.emptyBatch(schema_ref.ExportedKeys)
+}
+
+// GetFlightInfoImportedKeys plans GetImportedKeys.
+func (s *SQLServer) GetFlightInfoImportedKeys(_ context.Context, _ fsql.TableRef, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.ImportedKeys), nil
+}
+
+// DoGetImportedKeys lists no keys.
+func (s *SQLServer) DoGetImportedKeys(context.Context, fsql.TableRef) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	return s.emptyBatch(schema_ref.ImportedKeys)
+}
+
+// GetFlightInfoCrossReference plans GetCrossReference.
+func (s *SQLServer) GetFlightInfoCrossReference(_ context.Context, _ fsql.CrossTableRef, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return s.metadataInfo(desc, schema_ref.CrossReference), nil
+}
+
+// DoGetCrossReference lists no keys.
+func (s *SQLServer) DoGetCrossReference(context.Context, fsql.CrossTableRef) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	return s.emptyBatch(schema_ref.CrossReference)
+}
+
+// Filters.
+
+// catalogMatches applies a catalog filter: nil matches any catalog, "" only tables
+// without one (none here), anything else names a catalog exactly.
+func catalogMatches(c *string) bool { return c == nil || *c == sqlCatalog }
+
+// tableTypeMatches applies a table type filter; an empty list matches every type.
+func tableTypeMatches(types []string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(types, func(t string) bool { return strings.EqualFold(t, sqlTableType) })
+}
+
+// patternMatches applies an optional LIKE pattern: nil matches everything.
+func patternMatches(pattern *string, name string) bool {
+	return pattern == nil || likeMatch(*pattern, name)
+}
+
+// likeMatch reports whether s matches the SQL LIKE pattern: '%' matches any run of
+// characters, '_' any one character, and '\' makes the next character literal (a
+// trailing '\' is itself literal). It runs in O(len(pattern)·len(s)) at worst: on a
+// mismatch it only backtracks to the last '%'.
+func likeMatch(pattern, s string) bool {
+	type token struct {
+		r    rune
+		kind byte // 'l' literal, '_' one, '%' any run
+	}
+	var toks []token
+	pr := []rune(pattern)
+	for i := 0; i < len(pr); i++ {
+		switch c := pr[i]; {
+		case c == '\\' && i+1 < len(pr):
+			i++
+			toks = append(toks, token{r: pr[i], kind: 'l'})
+		case c == '%':
+			if len(toks) == 0 || toks[len(toks)-1].kind != '%' {
+				toks = append(toks, token{kind: '%'})
+			}
+		case c == '_':
+			toks = append(toks, token{kind: '_'})
+		default:
+			toks = append(toks, token{r: c, kind: 'l'})
+		}
+	}
+	sr := []rune(s)
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(sr) {
+		switch {
+		case p < len(toks) && (toks[p].kind == '_' || toks[p].kind == 'l' && toks[p].r == sr[i]):
+			p++
+			i++
+		case p < len(toks) && toks[p].kind == '%':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			mark++
+			p, i = star+1, mark
+		default:
+			return false
+		}
+	}
+	for p < len(toks) && toks[p].kind == '%' {
+		p++
+	}
+	return p == len(toks)
+}

@@ -1,0 +1,247 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+
+	"github.com/quiverdata/quiver/flightsql"
+)
+
+// Benchmarks of DoGet and DoPut through Quiver, each beside the same batches
+// streamed by an in-memory Flight server (no Parquet, no disk) in the same run: the
+// ceiling the network stack and IPC encoding allow on this machine. Each quiver
+// sub-benchmark reports its throughput as a fraction of that ceiling
+// ("quiver/inmem": 1.0 is as fast as the in-memory stream).
+//
+//	go test -run='^$' -bench=. -benchtime=3x ./integration/
+//
+// MB/s counts the Arrow IPC stream's bytes (schema, batch metadata and bodies).
+
+// benchData is one dataset to benchmark, built outside the timer.
+type benchData struct {
+	schema *arrow.Schema
+	recs   []arrow.RecordBatch
+	rows   int64
+	bytes  int64 // size of the Arrow IPC stream of recs
+}
+
+func (d *benchData) release() {
+	seen := map[arrow.RecordBatch]bool{}
+	for _, r := range d.recs {
+		if !seen[r] {
+			r.Release()
+			seen[r] = true
+		}
+	}
+}
+
+// cookbookInts is the cookbook's streamed dataset: one 4096-row batch of int64 sent
+// 1024 times.
+func cookbookInts() *benchData {
+	rec := int64Record(memory.DefaultAllocator, "ints", 0, 4096)
+	recs := make([]arrow.RecordBatch, 1024)
+	for i := range recs {
+		recs[i] = rec
+	}
+	return newBenchData(recs)
+}
+
+// wide is 10M rows of (int64, float64, int64, 16-character string) in 64Ki-row
+// batches, every row distinct.
+func wide() *benchData {
+	const rows, batch = 10_000_000, 64 << 10
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "price", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "qty", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "sku", Type: arrow.BinaryTypes.String},
+	}, nil)
+	var recs []arrow.RecordBatch
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	id, price := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Float64Builder)
+	qty, sku := b.Field(2).(*array.Int64Builder), b.Field(3).(*array.StringBuilder)
+	for start := int64(0); start < rows; start += batch {
+		n := min(batch, rows-start)
+		for i := start; i < start+n; i++ {
+			id.Append(i)
+			price.Append(float64(i%100000) / 100)
+			qty.Append(i % 1000)
+			sku.Append(fmt.Sprintf("%016x", uint64(i)*0x9E3779B97F4A7C15))
+		}
+		recs = append(recs, b.NewRecordBatch())
+	}
+	return newBenchData(recs)
+}
+
+func newBenchData(recs []arrow.RecordBatch) *benchData {
+	d := &benchData{schema: recs[0].Schema(), recs: recs}
+	var cw countingWriter
+	w := ipc.NewWriter(&cw, ipc.WithSchema(d.schema))
+	for _, r := range recs {
+		d.rows += r.NumRows()
+		if err := w.Write(r); err != nil {
+			panic(err)
+		}
+	}
+	w.Close()
+	d.bytes = cw.n
+	return d
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// memServer is the ceiling: a Flight server that streams recs from memory on any
+// DoGet and reads and drops every DoPut.
+type memServer struct {
+	flight.BaseFlightServer
+	recs []arrow.RecordBatch
+}
+
+func (s *memServer) DoGet(_ *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(s.recs[0].Schema()))
+	defer w.Close()
+	for _, r := range s.recs {
+		if err := w.Write(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *memServer) DoPut(stream flight.FlightService_DoPutServer) error {
+	rdr, err := flight.NewRecordReader(stream)
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	for rdr.Next() {
+	}
+	return rdr.Err()
+}
+
+func startMemServer(b *testing.B, recs []arrow.RecordBatch) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs := grpc.NewServer(flightsql.GRPCOptions(256 << 20)...)
+	flight.RegisterFlightServiceServer(gs, &memServer{recs: recs})
+	go gs.Serve(lis)
+	b.Cleanup(gs.Stop)
+	return lis.Addr().String()
+}
+
+// benchDatasets are the datasets to run, built only when selected; the 10M-row one
+// is skipped under -short.
+var benchDatasets = []struct {
+	name  string
+	make  func() *benchData
+	large bool
+}{
+	{"ints", cookbookInts, false},
+	{"10Mx4", wide, true},
+}
+
+// eachDataset runs f as a sub-benchmark per dataset.
+func eachDataset(b *testing.B, f func(b *testing.B, d *benchData)) {
+	for _, ds := range benchDatasets {
+		b.Run(ds.name, func(b *testing.B) {
+			if ds.large && testing.Short() {
+				b.Skip("10M rows: skipped under -short")
+			}
+			d := ds.make()
+			defer d.release()
+			f(b, d)
+		})
+	}
+}
+
+func BenchmarkDoGet(b *testing.B) {
+	eachDataset(b, func(b *testing.B, d *benchData) {
+		srv := startServerWith(b, b.TempDir(), memory.DefaultAllocator)
+		quiver := srv.client(b)
+		putRecords(b, quiver, "bench.parquet", d.schema, d.recs...)
+		inmem := (&testServer{Addr: startMemServer(b, d.recs)}).client(b)
+
+		var ceiling float64 // in-memory bytes/s, measured first
+		b.Run("inmem", func(b *testing.B) {
+			ceiling = runBench(b, d, func() int64 { return benchGet(b, inmem) })
+		})
+		b.Run("quiver", func(b *testing.B) {
+			rate := runBench(b, d, func() int64 { return benchGet(b, quiver) })
+			if ceiling > 0 {
+				b.ReportMetric(rate/ceiling, "quiver/inmem")
+			}
+		})
+	})
+}
+
+func BenchmarkDoPut(b *testing.B) {
+	eachDataset(b, func(b *testing.B, d *benchData) {
+		srv := startServerWith(b, b.TempDir(), memory.DefaultAllocator)
+		quiver := srv.client(b)
+		inmem := (&testServer{Addr: startMemServer(b, nil)}).client(b)
+
+		var ceiling float64
+		b.Run("inmem", func(b *testing.B) {
+			ceiling = runBench(b, d, func() int64 { putRecords(b, inmem, "bench.parquet", d.schema, d.recs...); return d.rows })
+		})
+		b.Run("quiver", func(b *testing.B) {
+			rate := runBench(b, d, func() int64 { putRecords(b, quiver, "bench.parquet", d.schema, d.recs...); return d.rows })
+			if ceiling > 0 {
+				b.ReportMetric(rate/ceiling, "quiver/inmem")
+			}
+		})
+	})
+}
+
+// runBench runs op b.N times, checks every run moved all rows, reports MB/s (via
+// SetBytes) and rows/s, and returns bytes/s.
+func runBench(b *testing.B, d *benchData, op func() int64) float64 {
+	b.SetBytes(d.bytes)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rows := op(); rows != d.rows {
+			b.Fatalf("moved %d rows, want %d", rows, d.rows)
+		}
+	}
+	b.StopTimer()
+	secs := b.Elapsed().Seconds()
+	b.ReportMetric(float64(d.rows)*float64(b.N)/secs, "rows/s")
+	return float64(d.bytes) * float64(b.N) / secs
+}
+
+// benchGet reads the whole dataset, batch by batch, and returns the row count.
+func benchGet(b *testing.B, c flight.Client) int64 {
+	stream, err := c.DoGet(context.Background(), &flight.Ticket{Ticket: []byte("bench.parquet")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdr, err := flight.NewRecordReader(stream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rdr.Release()
+	var rows int64
+	for rdr.Next() {
+		rows += rdr.RecordBatch().NumRows()
+	}
+	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		b.Fatal(err)
+	}
+	return rows
+}
