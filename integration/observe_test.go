@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/quiverdata/quiver/flightsql/auth"
 	"github.com/quiverdata/quiver/flightsql/observe"
 )
 
@@ -57,7 +58,9 @@ type observedServer struct {
 	health     *observe.Health
 }
 
-func startObserved(t *testing.T) *observedServer {
+// extra options (authentication's interceptors) come after the observer's, as in
+// quiver serve.
+func startObserved(t *testing.T, extra ...grpc.ServerOption) *observedServer {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
@@ -72,7 +75,7 @@ func startObserved(t *testing.T) *observedServer {
 	t.Cleanup(func() { mem.AssertSize(t, 0) }) // first, so it runs after the server stopped
 	srv := startServerOpts(t, t.TempDir(), mem, harnessOptions{
 		logger:      log,
-		grpcOptions: obs.ServerOptions(),
+		grpcOptions: append(obs.ServerOptions(), extra...),
 		register:    health.Register,
 		serving:     health.SetServing,
 	})
@@ -300,6 +303,61 @@ func TestRPCLogsNoSecrets(t *testing.T) {
 	}
 	srv.lastRPC(t, "Handshake")
 	srv.lastRPC(t, "GetFlightInfo")
+}
+
+// TestRPCLogsWithAuthentication: calls that authentication refuses are logged and
+// counted too, and neither passwords nor tokens reach the log.
+func TestRPCLogsWithAuthentication(t *testing.T) {
+	hash, err := auth.HashPassword("pw-reader-secret", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, tokenHash, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(&auth.File{
+		Users:  []auth.UserEntry{{Name: "reader", PasswordHash: hash, Permission: "read"}},
+		Tokens: []auth.TokenEntry{{Name: "dash", TokenHash: tokenHash, Permission: "read"}},
+	}, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	principal := observe.AttrsInterceptors(func(ctx context.Context) []slog.Attr {
+		if p, ok := auth.FromContext(ctx); ok {
+			return []slog.Attr{slog.String("principal", p.Name)}
+		}
+		return nil
+	})
+	srv := startObserved(t, append(auth.NewGuard(a, nil).ServerOptions(), principal...)...)
+	c := srv.client(t)
+	ctx := context.Background()
+
+	if _, err := c.GetFlightInfo(ctx, pathDescriptor("sales.parquet")); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no credentials: %v", err)
+	}
+	checkLine(t, srv.lastRPC(t, "GetFlightInfo"), map[string]any{"dataset": "sales.parquet", "code": "Unauthenticated"})
+
+	if _, err := c.AuthenticateBasicToken(ctx, "reader", "pw-reader-secret"); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	// The guard answers a Basic login itself (and logs it); the call is logged too.
+	checkLine(t, srv.lastRPC(t, "Handshake"), map[string]any{"code": "OK"})
+
+	tctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	if _, err := c.GetFlightInfo(tctx, pathDescriptor("sales.parquet")); status.Code(err) != codes.NotFound {
+		t.Fatalf("with a token: %v", err)
+	}
+	checkLine(t, srv.lastRPC(t, "GetFlightInfo"), map[string]any{"dataset": "sales.parquet", "code": "NotFound", "principal": "token dash"})
+
+	logs := srv.logs.String()
+	if strings.Contains(logs, "pw-reader-secret") || strings.Contains(logs, token) {
+		t.Fatalf("a secret reached the log:\n%s", logs)
+	}
+	m := srv.scrape(t)
+	if got := metricValue(t, m, `quiver_rpc_requests_total{code="Unauthenticated",method="GetFlightInfo"}`); got != 1 {
+		t.Errorf("Unauthenticated GetFlightInfo counted %v times, want 1", got)
+	}
 }
 
 func TestMetricsAfterRPCs(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/auth"
 	"github.com/quiverdata/quiver/flightsql/observe"
 )
 
@@ -107,6 +108,17 @@ func startOps(o opsOptions, log *slog.Logger, store *catalog.Store) (*ops, error
 // before every other option, so that they also see the calls that inner
 // interceptors (authentication) refuse.
 func (p *ops) serverOptions() []grpc.ServerOption { return p.observer.ServerOptions() }
+
+// innerOptions go after authentication's interceptors: they add the
+// authenticated caller ("user alice", "token grafana") to the call's log line.
+func (p *ops) innerOptions() []grpc.ServerOption {
+	return observe.AttrsInterceptors(func(ctx context.Context) []slog.Attr {
+		if pr, ok := auth.FromContext(ctx); ok {
+			return []slog.Attr{slog.String("principal", pr.Name)}
+		}
+		return nil
+	})
+}
 
 // register adds the health service, and reflection if asked, to gs.
 func (p *ops) register(gs *grpc.Server) {

@@ -228,3 +228,19 @@ func AddAttrs(ctx context.Context, attrs ...slog.Attr) {
 	c.extra = append(c.extra, attrs...)
 	c.mu.Unlock()
 }
+
+// AttrsInterceptors add the attributes attrs finds in a call's context to its log
+// line. Install them after the interceptors that put what attrs reads into the
+// context (after authentication, for the caller's name), inside the Observer's.
+func AttrsInterceptors(attrs func(context.Context) []slog.Attr) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			AddAttrs(ctx, attrs(ctx)...)
+			return handler(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			AddAttrs(ss.Context(), attrs(ss.Context())...)
+			return handler(srv, ss)
+		}),
+	}
+}
