@@ -73,6 +73,11 @@ func duckError(typ bindings.ErrorType, msg string) error {
 		bindings.ErrorTypeDependency:
 		return fmt.Errorf("%w: %s", ErrInvalidSQL, msg)
 	case bindings.ErrorTypeInternal, bindings.ErrorTypeFatal:
+		// DuckDB appends a native stack trace (addresses in our binary): noise in
+		// logs, and nothing for a client to see.
+		if i := strings.Index(msg, "\n\nStack Trace:"); i >= 0 {
+			msg = msg[:i]
+		}
 		return fmt.Errorf("%w: %s", ErrDatabaseFailed, msg)
 	}
 	return errors.New(msg)
