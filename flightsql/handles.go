@@ -28,11 +28,15 @@ type handleRegistry struct {
 
 // preparedStatement is a statement a client prepared; params are the rows it bound.
 type preparedStatement struct {
-	sql      string
-	schema   *arrow.Schema
-	params   *arrow.Schema
-	bound    arrow.RecordBatch // nil until DoPut binds parameters; owned by the entry
-	lastUsed time.Time
+	sql    string
+	schema *arrow.Schema
+	params *arrow.Schema
+	bound  arrow.RecordBatch // nil until DoPut binds parameters; owned by the entry
+	// boundSchema is the result schema with bound's first row bound (nil until
+	// then): where a column's type comes from a parameter it differs from schema,
+	// and it is what GetFlightInfo reports and every DoGet stream carries.
+	boundSchema *arrow.Schema
+	lastUsed    time.Time
 }
 
 // queryHandle tracks one planned statement query between GetFlightInfo and the end
@@ -100,6 +104,16 @@ func (p *preparedStatement) free() {
 		p.bound.Release()
 		p.bound = nil
 	}
+	p.boundSchema = nil
+}
+
+// resultSchema is the schema the statement's results have now: with its parameters
+// bound when they are.
+func (p *preparedStatement) resultSchema() *arrow.Schema {
+	if p.boundSchema != nil {
+		return p.boundSchema
+	}
+	return p.schema
 }
 
 // addPrepared registers a prepared statement and returns its handle.
@@ -132,7 +146,7 @@ func (r *handleRegistry) lookupPrepared(id string) (preparedStatement, bool) {
 
 // bind replaces the statement's bound parameter rows with rec (the entry takes the
 // reference). It reports false when the handle is unknown.
-func (r *handleRegistry) bind(id string, rec arrow.RecordBatch) bool {
+func (r *handleRegistry) bind(id string, rec arrow.RecordBatch, schema *arrow.Schema) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.prepared[id]
@@ -141,6 +155,7 @@ func (r *handleRegistry) bind(id string, rec arrow.RecordBatch) bool {
 	}
 	p.free()
 	p.bound = rec
+	p.boundSchema = schema
 	p.lastUsed = time.Now()
 	return true
 }

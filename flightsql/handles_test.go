@@ -23,7 +23,7 @@ func TestIdleHandlesAreFreedByTheJanitor(t *testing.T) {
 	b.Field(0).(*array.Int64Builder).Append(1)
 	rec := b.NewRecordBatch()
 	b.Release()
-	if !r.bind(id, rec) {
+	if !r.bind(id, rec, nil) {
 		t.Fatal("bind to a fresh handle failed")
 	}
 	q := r.addQuery()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -56,6 +57,21 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 		return nil, nil, err
 	}
 	return resultSchema(d.Schema), d.Params, nil
+}
+
+// describeBound syncs the views and asks the engine for sql's result schema with the
+// first row of params bound.
+func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.RecordBatch) (*arrow.Schema, error) {
+	unpin := s.store.Pin()
+	defer unpin()
+	if err := s.syncTables(ctx); err != nil {
+		return nil, err
+	}
+	d, err := s.engine.DescribeBound(ctx, sql, params, 0)
+	if err != nil {
+		return nil, err
+	}
+	return resultSchema(d.Schema), nil
 }
 
 // resultSchema is schema with the Flight SQL column metadata (type name, precision,
@@ -121,7 +137,7 @@ func (s *SQLServer) DoGetStatement(ctx context.Context, t fsql.StatementQueryTic
 	if err != nil {
 		return nil, nil, toStatus(fmt.Errorf("query %s: cancelled before it ran: %w", h.ID, err))
 	}
-	return s.stream(ctx, qctx, h.SQL, nil, done)
+	return s.stream(ctx, qctx, h.SQL, nil, nil, done)
 }
 
 // CancelFlightInfo cancels a planned or running statement query.
@@ -205,7 +221,18 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if !s.handles.bind(string(handle), rec) {
+	// Where a result column's type comes from a parameter, the schema the statement
+	// was prepared with does not say it ("SELECT ?" has a null-typed column); the
+	// FlightInfo must report the type the stream will have, or clients (ADBC) reject
+	// the stream. Learn it now, once per bind.
+	var schema *arrow.Schema
+	if p.params != nil && p.params.NumFields() > 0 && rec.NumRows() > 0 {
+		if schema, err = s.describeBound(ctx, p.sql, rec); err != nil {
+			rec.Release()
+			return nil, toStatus(err)
+		}
+	}
+	if !s.handles.bind(string(handle), rec, schema) {
 		if rec != nil {
 			rec.Release()
 		}
@@ -258,7 +285,7 @@ func (s *SQLServer) GetFlightInfoPreparedStatement(_ context.Context, cmd fsql.P
 	}
 	// The descriptor's command is itself a valid ticket: DoGet routes it to
 	// DoGetPreparedStatement.
-	return s.resultInfo(desc, p.schema, desc.GetCmd()), nil
+	return s.resultInfo(desc, p.resultSchema(), desc.GetCmd()), nil
 }
 
 // PollFlightInfoPreparedStatement answers at once, like PollFlightInfoStatement.
@@ -280,11 +307,12 @@ func (s *SQLServer) GetSchemaPreparedStatement(_ context.Context, cmd fsql.Prepa
 	if p.bound != nil {
 		p.bound.Release()
 	}
-	return &flight.SchemaResult{Schema: flight.SerializeSchema(p.schema, s.mem)}, nil
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(p.resultSchema(), s.mem)}, nil
 }
 
 // DoGetPreparedStatement runs a prepared query once per bound parameter row (once
-// when it has no parameters) and streams the results one after another.
+// when it has no parameters) and streams the results one after another, all under the
+// schema GetFlightInfo reported (see conform).
 func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
 	if err != nil {
@@ -306,8 +334,9 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 			bound.Release()
 		}
 	}
+	want := p.resultSchema()
 	// Run the first row now, so that errors surface as the call's status.
-	schema, first, err := s.stream(ctx, ctx, p.sql, rowOf(bound, 0), nil)
+	schema, first, err := s.stream(ctx, ctx, p.sql, rowOf(bound, 0), want, nil)
 	if err != nil {
 		release()
 		return nil, nil, err
@@ -320,7 +349,7 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 			return
 		}
 		for row := 1; row < rows; row++ {
-			_, ch, err := s.stream(ctx, ctx, p.sql, rowOf(bound, row), nil)
+			_, ch, err := s.stream(ctx, ctx, p.sql, rowOf(bound, row), want, nil)
 			if err != nil {
 				send(ctx, out, flight.StreamChunk{Err: err})
 				return
@@ -349,8 +378,9 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 // stream runs sql under qctx (the query's own context, which cancellation and the
 // query timeout end) and sends its batches on the returned channel until the end or
 // until ctx (the call's) ends. Errors in the stream arrive as gRPC status errors.
+// With want, the batches carry that schema (see conform); without, the query's own.
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
-func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, want *arrow.Schema, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	// The session's query_timeout, if any, bounds this query (sql_session.go).
 	qctx, cancelTimeout := sessionQueryContext(qctx)
 	// The pin keeps the files the views name on disk until the query ends.
@@ -380,15 +410,29 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 		return nil, nil, toStatus(err)
 	}
 	schema := resultSchema(rows.Schema())
+	fill := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+		// The same columns under the annotated schema: no data is copied.
+		return array.NewRecordBatch(schema, rec.Columns(), rec.NumRows()), nil
+	}
+	if want != nil {
+		if fill, err = conform(want, schema, s.mem); err != nil {
+			rows.Release()
+			unpin()
+			return nil, nil, toStatus(err)
+		}
+		schema = want
+	}
 	ch := make(chan flight.StreamChunk)
 	go func() {
 		defer close(ch)
 		defer unpin()
 		defer rows.Release()
 		for rows.Next() {
-			// The same columns under the annotated schema: no data is copied.
-			got := rows.RecordBatch()
-			rec := array.NewRecordBatch(schema, got.Columns(), got.NumRows())
+			rec, err := fill(rows.RecordBatch())
+			if err != nil {
+				send(ctx, ch, flight.StreamChunk{Err: toStatus(err)})
+				return
+			}
 			if !send(ctx, ch, flight.StreamChunk{Data: rec}) {
 				rec.Release()
 				return
@@ -399,6 +443,43 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 		}
 	}()
 	return schema, ch, nil
+}
+
+// conform returns a function that turns batches of schema got into batches of schema
+// want, or fails naming the first column it cannot convert. One prepared statement's
+// results share one schema, the one its FlightInfo reported, however many parameter
+// rows it runs for; but DuckDB types a result column that comes from a parameter by
+// the value bound, row by row ("SELECT ?" is INTEGER for a NULL). A column holding
+// only nulls takes want's type; any other difference is refused, with
+// InvalidArgument: bind one type per parameter, or cast in SQL.
+func conform(want, got *arrow.Schema, mem memory.Allocator) (func(arrow.RecordBatch) (arrow.RecordBatch, error), error) {
+	if want.NumFields() != got.NumFields() {
+		return nil, fmt.Errorf("%w: this parameter row gives %d result columns, the statement's schema has %d; prepare it again",
+			errInvalidRequest, got.NumFields(), want.NumFields())
+	}
+	var differ []int
+	for i, w := range want.Fields() {
+		if !arrow.TypeEqual(w.Type, got.Field(i).Type) {
+			differ = append(differ, i)
+		}
+	}
+	return func(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+		cols := rec.Columns()
+		if len(differ) > 0 {
+			cols = slices.Clone(cols)
+			for _, i := range differ {
+				w := want.Field(i)
+				if cols[i].NullN() != cols[i].Len() {
+					return nil, fmt.Errorf("%w: result column %d %q is %s for this parameter row but %s in the statement's schema "+
+						"(from its first parameter row): bind values of one type per parameter, or cast the column in SQL",
+						errInvalidRequest, i+1, w.Name, got.Field(i).Type, w.Type)
+				}
+				cols[i] = array.MakeArrayOfNull(mem, w.Type, cols[i].Len())
+				defer cols[i].Release()
+			}
+		}
+		return array.NewRecordBatch(want, cols, rec.NumRows()), nil
+	}, nil
 }
 
 // send delivers c unless ctx ends first.

@@ -24,6 +24,54 @@ type Description struct {
 // and the parameter schema. It refuses anything but one read-only statement, with
 // ErrReadOnly, ErrInvalidSQL or ErrForbidden.
 func (e *Engine) Describe(ctx context.Context, sql string) (*Description, error) {
+	return e.describe(ctx, sql)
+}
+
+// DescribeBound is Describe for sql with row `row` of params bound: its Schema is the
+// one Query streams for those parameters. They differ where a result column's type
+// comes from a parameter: DuckDB prepares without values and plans again, per
+// execution, with the values' types when they differ from those it inferred, so
+// "SELECT ?" is arrow.Null before binding and utf8 with a string bound, and
+// "SELECT coalesce(n, ?)" widens with a DOUBLE bound to a BIGINT n.
+//
+// When binding cannot change the schema (every column typed, every value of its
+// placeholder's inferred type and not null) it costs what Describe does. Otherwise
+// DuckDB reports the planned types only on a result, so DescribeBound starts the query
+// and releases it at once: it costs the query's time to its first chunk (for a scan,
+// about a millisecond; a blocking ORDER BY or aggregate runs to completion first).
+func (e *Engine) DescribeBound(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Description, error) {
+	d, err := e.describe(ctx, sql)
+	if err != nil || params == nil || !bindingMayRetype(d, params, row) {
+		return d, err
+	}
+	rows, err := e.Query(ctx, sql, params, row)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Release()
+	return &Description{Schema: rows.Schema(), Params: d.Params, StatementType: d.StatementType}, nil
+}
+
+// bindingMayRetype reports whether binding row `row` of params may make DuckDB plan d's
+// statement again with other result types than d.Schema.
+func bindingMayRetype(d *Description, params arrow.RecordBatch, row int) bool {
+	for _, f := range d.Schema.Fields() {
+		if f.Type.ID() == arrow.NULL {
+			return true
+		}
+	}
+	if int(params.NumCols()) != d.Params.NumFields() || row < 0 || int64(row) >= params.NumRows() {
+		return false // Query refuses these; so will the DoGet
+	}
+	for i, col := range params.Columns() {
+		if col.IsNull(row) || !arrow.TypeEqual(col.DataType(), d.Params.Field(i).Type) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) describe(ctx context.Context, sql string) (*Description, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, sqlError(sql, err)
 	}
@@ -37,7 +85,7 @@ func (e *Engine) Describe(ctx context.Context, sql string) (*Description, error)
 
 	st, err := prepareReadOnly(s.conn, sql)
 	if err != nil {
-		return nil, sqlError(sql, e.explain(ctx, err))
+		return nil, sqlError(sql, e.noteFailure(s.gen, e.explain(ctx, err)))
 	}
 	defer bindings.DestroyPrepare(&st)
 

@@ -48,12 +48,22 @@ type Engine struct {
 	tempDir   string
 	ownTemp   bool // tempDir was created by Open and is removed by Close
 
-	db bindings.Database
-
-	// syncMu serialises SyncTables and guards admin and views.
+	// syncMu serialises SyncTables and recovery, and guards admin and views.
+	// Lock order: syncMu, then dbMu, then mu.
 	syncMu sync.Mutex
 	admin  bindings.Connection // runs the view DDL; never sees user SQL
 	views  map[string]viewState
+
+	// dbMu guards db, gen and broken: sessions connect under the read lock, recovery
+	// swaps the database under the write lock.
+	dbMu   sync.RWMutex
+	db     bindings.Database
+	gen    uint64 // counts databases opened; a session remembers the one it connected to
+	broken error  // why database gen must be replaced; nil while it is healthy
+
+	// invalidateOnInternal keeps DuckDB's own reaction to an INTERNAL error, which
+	// invalidates the database, so that tests can exercise recovery from it.
+	invalidateOnInternal bool
 
 	// mu guards closed and sessions.
 	mu       sync.Mutex
@@ -65,6 +75,11 @@ type Engine struct {
 // only under Root, cannot load or install extensions, and no statement can change its
 // configuration afterwards.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	return open(ctx, cfg, nil)
+}
+
+// open is Open with a hook for tests, which may adjust the engine before its database opens.
+func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -109,10 +124,15 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		e.tempDir, e.ownTemp = dir, true
 	}
-	if err := e.openDB(); err != nil {
+	if adjust != nil {
+		adjust(e)
+	}
+	db, admin, err := e.openDB()
+	if err != nil {
 		e.removeTemp()
 		return nil, err
 	}
+	e.db, e.admin = db, admin
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
 		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir,
 		"query_timeout", cfg.QueryTimeout)
@@ -123,10 +143,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 // allowed_directories can only be set while external access is still on, and
 // lock_configuration must come last because it freezes every setting, including
 // enable_external_access itself.
-func (e *Engine) openDB() error {
+func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err error) {
 	var conf bindings.Config
 	if bindings.CreateConfig(&conf) == bindings.StateError {
-		return errors.New("engine: cannot create DuckDB config")
+		return db, admin, errors.New("engine: cannot create DuckDB config")
 	}
 	defer bindings.DestroyConfig(&conf)
 	settings := [][2]string{
@@ -137,6 +157,15 @@ func (e *Engine) openDB() error {
 		{"allow_persistent_secrets", "false"},
 		{"temp_directory", e.tempDir},
 	}
+	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own,
+	// such as "Invalid PhysicalType for GetTypeIdSize" for SELECT typeof($1),
+	// $1::VARCHAR with a VARCHAR bound): every query of every client would fail until
+	// it is reopened. The database holds nothing but views over read-only files, so
+	// the engine lets the failing query fail alone, and replaces the database before
+	// the next statement all the same (recover.go); queries running meanwhile finish.
+	if !e.invalidateOnInternal {
+		settings = append(settings, [2]string{"disable_database_invalidation", "true"})
+	}
 	if e.cfg.Threads > 0 {
 		settings = append(settings, [2]string{"threads", strconv.Itoa(e.cfg.Threads)})
 	}
@@ -145,16 +174,16 @@ func (e *Engine) openDB() error {
 	}
 	for _, s := range settings {
 		if bindings.SetConfig(conf, s[0], s[1]) == bindings.StateError {
-			return fmt.Errorf("engine: DuckDB setting %s=%q refused", s[0], s[1])
+			return db, admin, fmt.Errorf("engine: DuckDB setting %s=%q refused", s[0], s[1])
 		}
 	}
 	var msg string
-	if bindings.OpenExt("", &e.db, conf, &msg) == bindings.StateError {
-		return fmt.Errorf("engine: open DuckDB: %s", msg)
+	if bindings.OpenExt("", &db, conf, &msg) == bindings.StateError {
+		return db, admin, fmt.Errorf("engine: open DuckDB: %s", msg)
 	}
-	if bindings.Connect(e.db, &e.admin) == bindings.StateError {
-		bindings.Close(&e.db)
-		return errors.New("engine: connect to DuckDB")
+	if bindings.Connect(db, &admin) == bindings.StateError {
+		bindings.Close(&db)
+		return db, admin, errors.New("engine: connect to DuckDB")
 	}
 	lockdown := []string{
 		// The trailing separator keeps a sibling such as <root>2 out.
@@ -163,13 +192,13 @@ func (e *Engine) openDB() error {
 		"SET lock_configuration = true",
 	}
 	for _, q := range lockdown {
-		if err := exec(e.admin, q); err != nil {
-			bindings.Disconnect(&e.admin)
-			bindings.Close(&e.db)
-			return fmt.Errorf("engine: lock down DuckDB: %s: %w", q, err)
+		if err := exec(admin, q); err != nil {
+			bindings.Disconnect(&admin)
+			bindings.Close(&db)
+			return db, admin, fmt.Errorf("engine: lock down DuckDB: %s: %w", q, err)
 		}
 	}
-	return nil
+	return db, admin, nil
 }
 
 // exec runs one trusted statement on conn and discards its result.
@@ -203,8 +232,10 @@ func (e *Engine) Close() error {
 
 	e.syncMu.Lock()
 	bindings.Disconnect(&e.admin)
-	e.syncMu.Unlock()
+	e.dbMu.Lock()
 	bindings.Close(&e.db)
+	e.dbMu.Unlock()
+	e.syncMu.Unlock()
 	e.removeTemp()
 	e.log.Info("engine closed", "root", e.root)
 	return nil
@@ -236,8 +267,17 @@ func (e *Engine) newSession() (*session, error) {
 	s.eng = e
 	e.mu.Unlock()
 
+	if err := e.recover(); err != nil {
+		s.destroyLocked(err)
+		s.mu.Unlock()
+		return nil, err
+	}
 	var conn bindings.Connection
-	if bindings.Connect(e.db, &conn) == bindings.StateError {
+	e.dbMu.RLock()
+	ok := bindings.Connect(e.db, &conn) != bindings.StateError
+	s.gen = e.gen
+	e.dbMu.RUnlock()
+	if !ok {
 		s.destroyLocked(errors.New("engine: connect to DuckDB"))
 		s.mu.Unlock()
 		return nil, errors.New("engine: connect to DuckDB")
@@ -257,6 +297,7 @@ func (e *Engine) newSession() (*session, error) {
 // while watch's goroutine can still interrupt.
 type session struct {
 	eng *Engine
+	gen uint64 // the database conn belongs to
 
 	mu       sync.Mutex
 	stmt     bindings.PreparedStatement

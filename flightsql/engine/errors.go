@@ -30,6 +30,12 @@ var (
 
 	// ErrClosed reports use of an Engine, or of Rows, after Engine.Close.
 	ErrClosed = errors.New("engine is closed")
+
+	// ErrDatabaseFailed reports an INTERNAL or FATAL error of DuckDB: a bug in it, after
+	// which it refuses every statement ("database has been invalidated"). The engine
+	// replaces the database before its next statement; queries that were running on
+	// the old one fail with this error.
+	ErrDatabaseFailed = errors.New("DuckDB failed internally; SQL restarts on a fresh database")
 )
 
 // stmtLabel shortens sql to a one-line prefix fit for an error message.
@@ -66,6 +72,13 @@ func duckError(typ bindings.ErrorType, msg string) error {
 		bindings.ErrorTypeExpression, bindings.ErrorTypeMissingExtension, bindings.ErrorTypeSequence,
 		bindings.ErrorTypeDependency:
 		return fmt.Errorf("%w: %s", ErrInvalidSQL, msg)
+	case bindings.ErrorTypeInternal, bindings.ErrorTypeFatal:
+		// DuckDB appends a native stack trace (addresses in our binary): noise in
+		// logs, and nothing for a client to see.
+		if i := strings.Index(msg, "\n\nStack Trace:"); i >= 0 {
+			msg = msg[:i]
+		}
+		return fmt.Errorf("%w: %s", ErrDatabaseFailed, msg)
 	}
 	return errors.New(msg)
 }
@@ -90,6 +103,8 @@ func errorTypeFromMessage(msg string) bindings.ErrorType {
 		{"Missing Extension Error", bindings.ErrorTypeMissingExtension},
 		{"Interrupt Error", bindings.ErrorTypeInterrupt},
 		{"INTERRUPT Error", bindings.ErrorTypeInterrupt},
+		{"INTERNAL Error", bindings.ErrorTypeInternal},
+		{"FATAL Error", bindings.ErrorTypeFatal},
 	}
 	for _, p := range prefixes {
 		if strings.HasPrefix(msg, p.prefix) {

@@ -42,7 +42,7 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 	if err != nil {
 		// Explain before destroying: destroying cancels ctx, and explain would then
 		// report the failure as a cancellation instead of DuckDB's error.
-		err = sqlError(sql, e.explain(ctx, err))
+		err = sqlError(sql, e.noteFailure(s.gen, e.explain(ctx, err)))
 		s.destroyLocked(nil)
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			// nil is both the end and an error; the result's error tells them apart.
 			var err error
 			if msg := bindings.ResultError(&s.res); msg != "" {
-				err = r.eng.explain(r.ctx, duckError(bindings.ResultErrorType(&s.res), msg))
+				err = r.eng.noteFailure(s.gen, r.eng.explain(r.ctx, duckError(bindings.ResultErrorType(&s.res), msg)))
 			}
 			s.destroyLocked(nil)
 			if err != nil {
@@ -236,7 +236,7 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 		// the record's release callback frees; the chunk can go at once.
 		rec, ed := bindings.DataChunkToArrowArray(s.opts, r.schema, chunk)
 		bindings.DestroyDataChunk(&chunk)
-		if err := errorData(ed); err != nil {
+		if err := r.eng.noteFailure(s.gen, errorData(ed)); err != nil {
 			if rec != nil {
 				rec.Release()
 			}

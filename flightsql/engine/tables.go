@@ -40,6 +40,10 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 	if e.admin.Ptr == nil {
 		return ErrClosed
 	}
+	if err := e.recoverLocked(); err != nil {
+		return err
+	}
+	gen := e.gen // written only with syncMu held too
 
 	var errs []error
 	want := make(map[string]Table, len(tables))
@@ -68,6 +72,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			return errors.Join(append(errs, err)...)
 		}
 		if err := exec(e.admin, "DROP VIEW IF EXISTS "+quoteIdent(name)); err != nil {
+			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
 			continue
 		}
@@ -82,6 +87,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			return errors.Join(append(errs, err)...)
 		}
 		if err := exec(e.admin, viewSQL(t)); err != nil {
+			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
 			continue
 		}

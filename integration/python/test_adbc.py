@@ -138,33 +138,64 @@ def test_executemany_is_an_update_and_refused(server: Server) -> None:
         assert "ExecuteUpdate" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=adbc_driver_manager.OperationalError,
-    reason="server bug: the prepared statement's schema is DuckDB's placeholder "
-    "'unknown: null' when a result column's type comes from a parameter, and the "
-    "driver rejects the real stream as 'endpoint 0 returned inconsistent schema'",
-)
 def test_parameter_in_the_select_list(server: Server) -> None:
+    # The prepared statement cannot know these columns' types before binding
+    # (DuckDB says 'unknown: null'); after binding, the FlightInfo must report
+    # what the stream carries, or the driver rejects it as an inconsistent schema.
+    server.put("sales.parquet", SALES)
     with server.adbc() as conn, conn.cursor() as cur:
+        assert query(cur, "SELECT ? AS greeting", ("hi",)).to_pydict() == {"greeting": ["hi"]}
+        got = query(cur, "SELECT id + ? AS n FROM sales ORDER BY id", (0.5,))
+        assert got.schema.field("n").type == pa.float64()
+        assert got.to_pydict() == {"n": [1.5, 2.5, 3.5, 4.5]}
+        # Fully typed before binding, widened by it: BIGINT id with a DOUBLE.
+        got = query(cur, "SELECT coalesce(amount::BIGINT, ?) AS a FROM sales ORDER BY id", (0.5,))
+        assert got.schema.field("a").type == pa.float64()
+
+        # Several parameter rows share the first row's schema; a NULL row's
+        # null-typed column takes it.
+        rows = pa.record_batch([pa.array(["a", None, "c"])], names=["g"])
+        got = query(cur, "SELECT ? AS greeting", rows)
+        assert got.schema.field("greeting").type == pa.string()
+        assert got.to_pydict() == {"greeting": ["a", None, "c"]}
+
+        # Rows of different types in one column (a union, as flightsql-dbapi
+        # sends) would change the column's type mid-stream: refused, naming it.
+        mixed = pa.UnionArray.from_dense(
+            pa.array([0, 1], pa.int8()),
+            pa.array([0, 0], pa.int32()),
+            [pa.array([1], pa.int64()), pa.array(["x"], pa.string())],
+        )
+        message = expect_error(
+            "INVALID_ARGUMENT",
+            lambda: query(cur, "SELECT ? AS v", pa.record_batch([mixed], names=["v"])),
+        )
+        assert '"v"' in message
+        # The connection is still good.
         assert query(cur, "SELECT ? AS greeting", ("hi",)).to_pydict() == {"greeting": ["hi"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: DuckDB raises INTERNAL 'Invalid PhysicalType for GetTypeIdSize' "
-    "for this statement with a VARCHAR bound, which invalidates the database: every later "
-    "query of every client fails with FATAL until quiver restarts (DuckDB's Python "
-    "package 1.5.6 runs the same statement and parameter fine)",
-)
 def test_no_query_breaks_sql_for_everyone(server: Server) -> None:
-    with server.adbc() as conn, conn.cursor() as cur:
-        try:
-            query(cur, "SELECT typeof($1) AS a, $1::VARCHAR AS b", ("x",))
-        except adbc_driver_manager.Error:
-            pass  # refusing it would be fine; breaking the engine is not
+    # DuckDB 1.5.6 fails this statement with a VARCHAR bound: INTERNAL 'Invalid
+    # PhysicalType for GetTypeIdSize', a bug of its C API (DuckDB's Python
+    # package plans with the values and answers it). It once invalidated the
+    # database, so that every later query of every client failed with FATAL.
+    # Now it fails alone, and SQL goes on.
+    server.put("sales.parquet", SALES)
+    with server.adbc() as other, other.cursor() as other_cur:
+        other_cur.execute("SELECT id FROM sales ORDER BY id")  # open on another connection
+        with server.adbc() as conn, conn.cursor() as cur:
+            with pytest.raises(adbc_driver_manager.Error) as err:
+                query(cur, "SELECT typeof($1) AS a, $1::VARCHAR AS b", ("x",))
+            assert err.value.vendor_code == 13, repr(err.value)  # INTERNAL
+            assert "GetTypeIdSize" in str(err.value)
+            # The same connection, and the same statement typed in its first use.
+            got = query(cur, "SELECT $1::VARCHAR AS b, typeof($1) AS a", ("x",))
+            assert got.to_pydict() == {"b": ["x"], "a": ["VARCHAR"]}
+        assert other_cur.fetch_arrow_table().to_pydict() == {"id": [1, 2, 3, 4]}
     with server.adbc() as conn, conn.cursor() as cur:
         assert query(cur, "SELECT 1 AS one").to_pydict() == {"one": [1]}
+        assert query(cur, "SELECT count(*) AS n FROM sales").to_pydict() == {"n": [4]}
 
 
 def test_query_errors_name_the_problem(server: Server) -> None:
