@@ -146,6 +146,14 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		parquet.WithCompression(s.opts.Compression),
 		parquet.WithMaxRowGroupLength(s.opts.RowGroupRows),
 		parquet.WithStats(true),
+		// A column chunk starts dictionary-encoded and falls back to plain once its
+		// dictionary outgrows this limit. At arrow-go's 1 MiB, a float64 column of
+		// 100k distinct values kept its dictionary through every 1Mi-row group and
+		// hashing it was a fifth of a put's CPU; at 256 KiB (32Ki int64 values,
+		// ~13k 16-char strings) columns of few distinct values keep their dictionary
+		// and the others give it up early. Measured, 10M x 4 Parquet write with fast
+		// Snappy: 2.0-2.9 s -> 1.4-2.0 s, file 260 MB -> 272 MB.
+		parquet.WithDictionaryPageSizeLimit(256<<10),
 	)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
 	// The writer must not close f: we fsync it first. onlyWriter hides f's Close.
