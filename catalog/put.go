@@ -146,6 +146,14 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		parquet.WithCompression(s.opts.Compression),
 		parquet.WithMaxRowGroupLength(s.opts.RowGroupRows),
 		parquet.WithStats(true),
+		// A column chunk starts dictionary-encoded and falls back to plain once its
+		// dictionary outgrows this limit. At arrow-go's 1 MiB, a float64 column of
+		// 100k distinct values kept its dictionary through every 1Mi-row group and
+		// hashing it was a fifth of a put's CPU; at 256 KiB (32Ki int64 values,
+		// ~13k 16-char strings) columns of few distinct values keep their dictionary
+		// and the others give it up early. Measured, 10M x 4 Parquet write with fast
+		// Snappy: 2.0-2.9 s -> 1.4-2.0 s, file 260 MB -> 272 MB.
+		parquet.WithDictionaryPageSizeLimit(256<<10),
 	)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
 	// The writer must not close f: we fsync it first. onlyWriter hides f's Close.
@@ -164,6 +172,42 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 			err = f.Sync()
 		}
 	}()
+	// Decoding the upload (rdr.Next: IPC decoding and the caller's checks) and
+	// encoding Parquet each keep a core busy, so they run side by side: batches are
+	// read on this goroutine and encoded on one other. Only this goroutine touches
+	// rdr, so a writer that fails never leaves a goroutine blocked on a network read;
+	// only the writer touches w until it has finished, which we wait for. At most
+	// three batches are alive: one being encoded, one in the channel, one being
+	// decoded. Measured, BenchmarkDoPut/10Mx4 on a busy 2-core machine, 5 interleaved
+	// pairs: faster in 4, equal in 1, median 4.03 s/op -> 2.86 s/op.
+	var (
+		recs    = make(chan arrow.RecordBatch, 1)
+		stopped = make(chan struct{}) // closed when the writer gives up
+		written = make(chan error, 1) // the writer's result, once recs is closed
+	)
+	go func() {
+		var werr error
+		for rec := range recs {
+			if werr == nil {
+				if werr = w.WriteBuffered(rec); werr != nil {
+					close(stopped)
+				}
+			}
+			rec.Release()
+		}
+		written <- werr
+	}()
+	rows, err = readBatches(ctx, rdr, schema, recs, stopped)
+	close(recs)
+	if werr := <-written; werr != nil {
+		return rows, fmt.Errorf("write Parquet: %w", werr)
+	}
+	return rows, err
+}
+
+// readBatches reads rdr to the end and sends each batch, retained, on recs, until the
+// writer stops. It returns the rows sent.
+func readBatches(ctx context.Context, rdr array.RecordReader, schema *arrow.Schema, recs chan<- arrow.RecordBatch, stopped <-chan struct{}) (rows int64, err error) {
 	for rdr.Next() {
 		if err := ctx.Err(); err != nil {
 			return rows, err
@@ -172,8 +216,12 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		if !rec.Schema().Equal(schema) {
 			return rows, fmt.Errorf("%w: batch %s differs from the stream's schema %s", ErrInvalidData, schemaString(rec.Schema()), schemaString(schema))
 		}
-		if err := w.WriteBuffered(rec); err != nil {
-			return rows, fmt.Errorf("write Parquet: %w", err)
+		rec.Retain() // the writer releases it
+		select {
+		case recs <- rec:
+		case <-stopped:
+			rec.Release()
+			return rows, nil // the writer's error is the one to report
 		}
 		rows += rec.NumRows()
 	}

@@ -345,3 +345,25 @@ func TestCompression(t *testing.T) {
 		t.Fatalf("default compression %s, want snappy", got)
 	}
 }
+
+// TestReadBatchesStopsWithWriter checks the reading half of a put's pipeline: once
+// the Parquet writer gives up, reading stops at the next batch, hands nothing more
+// over, and releases what it held (the checked allocator proves it).
+func TestReadBatchesStopsWithWriter(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	rdr := batches(mem, 0, 10, 5)
+	defer rdr.Release()
+
+	recs := make(chan arrow.RecordBatch, 1)
+	stopped := make(chan struct{})
+	close(stopped)
+	recs <- nil // full: the only way on is the writer having stopped
+	rows, err := readBatches(context.Background(), rdr, testSchema, recs, stopped)
+	if err != nil || rows != 0 {
+		t.Fatalf("readBatches = %d rows, %v; want 0 rows, no error (the writer's error is reported)", rows, err)
+	}
+	if got := <-recs; got != nil {
+		t.Fatalf("a batch was handed over after the writer stopped")
+	}
+}

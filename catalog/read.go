@@ -191,7 +191,7 @@ func (r *Reader) openPart(i int) error {
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.batch}, r.mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.batch, Parallel: true}, r.mem)
 	if err != nil {
 		pf.Close()
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)

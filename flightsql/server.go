@@ -252,10 +252,22 @@ func (r *replayPutStream) Recv() (*flight.FlightData, error) {
 
 // GRPCOptions are the gRPC server options Quiver runs with. maxMessageBytes bounds
 // one message, so one record batch of an upload.
+//
+// Flow-control windows start at 16 MiB instead of growing from 64 KiB by BDP
+// estimation (which stops at the same 16 MiB), and the transport reads and writes
+// through 256 KiB buffers, not 32 KiB: an upload no longer waits on window updates
+// while its first megabytes arrive, and moves in fewer syscalls. Measured,
+// BenchmarkDoPut/10Mx4 (2 interleaved pairs): 2.41-2.75 -> 1.96-2.00 s/op; DoGet is
+// bound by the client's receive window and did not change. The cost: one stream may
+// hold up to 16 MiB the handler has not read yet, and one connection as much.
 func GRPCOptions(maxMessageBytes int) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
+		grpc.InitialWindowSize(16 << 20),
+		grpc.InitialConnWindowSize(16 << 20),
+		grpc.ReadBufferSize(256 << 10),
+		grpc.WriteBufferSize(256 << 10),
 	}
 }
 

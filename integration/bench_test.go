@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -170,9 +171,38 @@ func eachDataset(b *testing.B, f func(b *testing.B, d *benchData)) {
 	}
 }
 
+// peakAllocator counts the Arrow memory a server holds and remembers the most it held
+// at once: the bound a streaming server keeps whatever the dataset's size.
+type peakAllocator struct {
+	memory.Allocator
+	cur, peak atomic.Int64
+}
+
+func (a *peakAllocator) add(n int) {
+	cur := a.cur.Add(int64(n))
+	for p := a.peak.Load(); cur > p && !a.peak.CompareAndSwap(p, cur); p = a.peak.Load() {
+	}
+}
+
+func (a *peakAllocator) Allocate(size int) []byte { a.add(size); return a.Allocator.Allocate(size) }
+
+func (a *peakAllocator) Reallocate(size int, b []byte) []byte {
+	a.add(size - len(b))
+	return a.Allocator.Reallocate(size, b)
+}
+
+func (a *peakAllocator) Free(b []byte) { a.add(-len(b)); a.Allocator.Free(b) }
+
+// reportPeak reports the most Arrow memory the server held at once during b, in MiB.
+func (a *peakAllocator) reportPeak(b *testing.B) {
+	a.peak.Store(a.cur.Load())
+	b.Cleanup(func() { b.ReportMetric(float64(a.peak.Load())/(1<<20), "server-peak-MiB") })
+}
+
 func BenchmarkDoGet(b *testing.B) {
 	eachDataset(b, func(b *testing.B, d *benchData) {
-		srv := startServerWith(b, b.TempDir(), memory.DefaultAllocator)
+		mem := &peakAllocator{Allocator: memory.DefaultAllocator}
+		srv := startServerWith(b, b.TempDir(), mem)
 		quiver := srv.client(b)
 		putRecords(b, quiver, "bench.parquet", d.schema, d.recs...)
 		inmem := (&testServer{Addr: startMemServer(b, d.recs)}).client(b)
@@ -182,6 +212,7 @@ func BenchmarkDoGet(b *testing.B) {
 			ceiling = runBench(b, d, func() int64 { return benchGet(b, inmem) })
 		})
 		b.Run("quiver", func(b *testing.B) {
+			mem.reportPeak(b)
 			rate := runBench(b, d, func() int64 { return benchGet(b, quiver) })
 			if ceiling > 0 {
 				b.ReportMetric(rate/ceiling, "quiver/inmem")
@@ -192,7 +223,8 @@ func BenchmarkDoGet(b *testing.B) {
 
 func BenchmarkDoPut(b *testing.B) {
 	eachDataset(b, func(b *testing.B, d *benchData) {
-		srv := startServerWith(b, b.TempDir(), memory.DefaultAllocator)
+		mem := &peakAllocator{Allocator: memory.DefaultAllocator}
+		srv := startServerWith(b, b.TempDir(), mem)
 		quiver := srv.client(b)
 		inmem := (&testServer{Addr: startMemServer(b, nil)}).client(b)
 
@@ -201,6 +233,7 @@ func BenchmarkDoPut(b *testing.B) {
 			ceiling = runBench(b, d, func() int64 { putRecords(b, inmem, "bench.parquet", d.schema, d.recs...); return d.rows })
 		})
 		b.Run("quiver", func(b *testing.B) {
+			mem.reportPeak(b)
 			rate := runBench(b, d, func() int64 { putRecords(b, quiver, "bench.parquet", d.schema, d.recs...); return d.rows })
 			if ceiling > 0 {
 				b.ReportMetric(rate/ceiling, "quiver/inmem")
