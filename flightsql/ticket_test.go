@@ -10,6 +10,7 @@ import (
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // sqlTicket serializes m in an Any, as arrow-go's Flight SQL server issues tickets.
@@ -103,7 +104,7 @@ func FuzzTicket(f *testing.F) {
 			if err := proto.Unmarshal(b, &a); err != nil {
 				t.Fatalf("ticket %q classified as Flight SQL but is no Any: %v", b, err)
 			}
-			if !strings.HasPrefix(a.GetTypeUrl(), flightSQLTypePrefix) {
+			if !strings.HasPrefix(a.GetTypeUrl(), wire.FlightSQLTypePrefix) {
 				t.Fatalf("ticket %q classified as Flight SQL with type %q", b, a.GetTypeUrl())
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // need is what one request requires of its caller.
@@ -149,21 +151,11 @@ func ticketNeed(t []byte) need {
 	return need{perm: Read, scope: scopeDatasets, datasets: []string{string(t)}, what: "DoGet of dataset " + quoteShort(string(t))}
 }
 
-// sqlTypePrefix starts the type URL of every Flight SQL message.
-const sqlTypePrefix = "type.googleapis.com/arrow.flight.protocol.sql."
+// isFlightSQL: a serialized Any holding a Flight SQL message (see wire).
+func isFlightSQL(b []byte) bool { return wire.IsFlightSQL(b) }
 
-// isFlightSQL mirrors flightsql.isFlightSQL: a serialized Any holding a Flight SQL
-// message. Dataset names cannot start with its first byte (0x0A, a newline).
-func isFlightSQL(b []byte) bool {
-	if len(b) == 0 || b[0] != 0x0A {
-		return false
-	}
-	var a anypb.Any
-	if err := proto.Unmarshal(b, &a); err != nil {
-		return false
-	}
-	return strings.HasPrefix(a.GetTypeUrl(), sqlTypePrefix)
-}
+// sqlTypePrefix starts the type URL of every Flight SQL message.
+const sqlTypePrefix = wire.FlightSQLTypePrefix
 
 // commandClass is how a Flight SQL command is authorized.
 type commandClass int

@@ -7,10 +7,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/quiverdata/quiver/flightsql"
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // What a call is about, decoded from its request for the log line. Nothing here
@@ -25,9 +24,6 @@ const (
 
 // dropDatasetAction is the cookbook's custom action, whose body is a dataset name.
 const dropDatasetAction = "drop_dataset"
-
-// flightSQLTypePrefix starts the type URL of every Flight SQL message.
-const flightSQLTypePrefix = "type.googleapis.com/arrow.flight.protocol.sql."
 
 // queryKind is the kind of a DoGet that runs a SQL query, "" for any other call.
 type queryKind string
@@ -105,14 +101,11 @@ func describeFlightSQL(b []byte) description {
 // describeFlightSQLOK decodes b as an Any holding a Flight SQL message: its type as
 // "command", and the SQL or dataset it names.
 func describeFlightSQLOK(b []byte) (description, bool) {
-	if len(b) == 0 || b[0] != 0x0A {
+	a, ok := wire.FlightSQLAny(b)
+	if !ok {
 		return description{}, false
 	}
-	var a anypb.Any
-	if err := proto.Unmarshal(b, &a); err != nil || !strings.HasPrefix(a.GetTypeUrl(), flightSQLTypePrefix) {
-		return description{}, false
-	}
-	d := description{attrs: []slog.Attr{slog.String("command", shorten(strings.TrimPrefix(a.GetTypeUrl(), flightSQLTypePrefix), maxNameLen))}}
+	d := description{attrs: []slog.Attr{slog.String("command", shorten(wire.CommandName(a), maxNameLen))}}
 	msg, err := a.UnmarshalNew()
 	if err != nil {
 		return d, true

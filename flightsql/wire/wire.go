@@ -1,0 +1,42 @@
+// Package wire recognises Flight SQL messages in the bytes of tickets, command
+// descriptors and actions. The gRPC service routes on it, authorization classifies
+// requests with it and the request log describes them with it, so all three read the
+// wire the same way. It is not a Flight SQL codec: arrow-go's protobufs are.
+package wire
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// FlightSQLTypePrefix starts the type URL of every Flight SQL message.
+const FlightSQLTypePrefix = "type.googleapis.com/arrow.flight.protocol.sql."
+
+// FlightSQLAny decodes b as a serialized protobuf Any holding a Flight SQL message, as
+// Flight SQL tickets and command descriptors are. It reports false for anything else.
+//
+// A dataset-name ticket can never be mistaken for one: such a message starts with
+// 0x0A (field 1, the type URL), and a newline is not allowed in dataset names.
+func FlightSQLAny(b []byte) (*anypb.Any, bool) {
+	if len(b) == 0 || b[0] != 0x0A {
+		return nil, false
+	}
+	var a anypb.Any
+	if err := proto.Unmarshal(b, &a); err != nil || !strings.HasPrefix(a.GetTypeUrl(), FlightSQLTypePrefix) {
+		return nil, false
+	}
+	return &a, true
+}
+
+// IsFlightSQL reports whether b is a serialized Any holding a Flight SQL message.
+func IsFlightSQL(b []byte) bool {
+	_, ok := FlightSQLAny(b)
+	return ok
+}
+
+// CommandName is the Flight SQL message type of a, e.g. "CommandStatementQuery".
+func CommandName(a *anypb.Any) string {
+	return strings.TrimPrefix(a.GetTypeUrl(), FlightSQLTypePrefix)
+}
