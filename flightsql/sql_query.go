@@ -217,7 +217,7 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 	if p.bound != nil {
 		p.bound.Release()
 	}
-	rec, err := collectParams(ctx, rdr, p.params)
+	rec, err := collectParams(ctx, s.mem, rdr, p.params)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -242,7 +242,7 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 }
 
 // collectParams reads the parameter batches of a DoPut into one record batch.
-func collectParams(ctx context.Context, rdr flight.MessageReader, want *arrow.Schema) (arrow.RecordBatch, error) {
+func collectParams(ctx context.Context, mem memory.Allocator, rdr flight.MessageReader, want *arrow.Schema) (arrow.RecordBatch, error) {
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {
@@ -268,10 +268,7 @@ func collectParams(ctx context.Context, rdr flight.MessageReader, want *arrow.Sc
 	if want != nil && rdr.Schema().NumFields() != want.NumFields() {
 		return nil, fmt.Errorf("%w: the statement has %d parameters, the bound rows have %d columns", errInvalidRequest, want.NumFields(), rdr.Schema().NumFields())
 	}
-	if len(recs) == 0 {
-		return array.NewRecordBatch(rdr.Schema(), emptyColumns(rdr.Schema()), 0), nil
-	}
-	return concatRecords(rdr.Schema(), recs)
+	return concatRecords(mem, rdr.Schema(), recs)
 }
 
 // GetFlightInfoPreparedStatement plans a prepared query with its bound parameters.
@@ -516,8 +513,9 @@ func forward(ctx context.Context, in <-chan flight.StreamChunk, out chan<- fligh
 	return ok
 }
 
-// concatRecords joins record batches of one schema into one.
-func concatRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
+// concatRecords joins record batches of one schema into one (zero batches: an empty
+// one). The result is a new reference; recs are not released.
+func concatRecords(mem memory.Allocator, schema *arrow.Schema, recs []arrow.RecordBatch) (arrow.RecordBatch, error) {
 	if len(recs) == 1 {
 		recs[0].Retain()
 		return recs[0], nil
@@ -526,7 +524,7 @@ func concatRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (arrow.Record
 	defer func() {
 		for _, c := range cols {
 			if c != nil {
-				c.Release()
+				c.Release() // the record holds its own references
 			}
 		}
 	}()
@@ -534,12 +532,16 @@ func concatRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (arrow.Record
 	for _, r := range recs {
 		rows += r.NumRows()
 	}
-	for i := range cols {
+	for i, f := range schema.Fields() {
+		if len(recs) == 0 {
+			cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+			continue
+		}
 		parts := make([]arrow.Array, len(recs))
 		for j, r := range recs {
 			parts[j] = r.Column(i)
 		}
-		c, err := array.Concatenate(parts, memoryOf(recs))
+		c, err := array.Concatenate(parts, mem)
 		if err != nil {
 			return nil, fmt.Errorf("%w: parameter column %d: %w", errInvalidRequest, i, err)
 		}
@@ -547,14 +549,3 @@ func concatRecords(schema *arrow.Schema, recs []arrow.RecordBatch) (arrow.Record
 	}
 	return array.NewRecordBatch(schema, cols, rows), nil
 }
-
-// emptyColumns returns zero-length arrays for schema's fields.
-func emptyColumns(schema *arrow.Schema) []arrow.Array {
-	cols := make([]arrow.Array, schema.NumFields())
-	for i, f := range schema.Fields() {
-		cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, f.Type, 0)
-	}
-	return cols
-}
-
-func memoryOf([]arrow.RecordBatch) memory.Allocator { return memory.DefaultAllocator }
