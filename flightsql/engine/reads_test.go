@@ -47,6 +47,8 @@ func TestReadTables(t *testing.T) {
 		{"cte name is a table outside its scope", "SELECT * FROM (WITH other AS (SELECT * FROM sales) SELECT * FROM other) UNION ALL SELECT * FROM other", []string{"other", "sales"}, nil},
 		{"qualified name is not the cte", "WITH sales AS (SELECT 1) SELECT * FROM main.sales", []string{"sales"}, nil},
 		{"later cte sees earlier", "WITH a AS (SELECT * FROM sales), b AS (SELECT * FROM a) SELECT * FROM b", []string{"sales"}, nil},
+		{"cte names ignore case", `WITH other AS (SELECT 1) SELECT * FROM "OTHER"`, []string{}, nil},
+		{"cte names ignore case, quoted cte", `WITH "Other" AS (SELECT 1) SELECT * FROM other`, []string{}, nil},
 		{"cte body does not see itself", "WITH other AS (SELECT * FROM other) SELECT * FROM other", []string{"other"}, nil},
 		{"recursive cte", "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r", []string{}, nil},
 		{"recursive cte reads a table", "WITH RECURSIVE r AS (SELECT id FROM sales UNION ALL SELECT id + 1 FROM r WHERE id < 3) SELECT * FROM r", []string{"sales"}, nil},
@@ -113,10 +115,40 @@ func TestReadTablesScopeMatchesDuckDB(t *testing.T) {
 		"WITH sales AS (SELECT 1 AS id) SELECT min(id) FROM main.sales":                                                               0,
 		"SELECT min(id) FROM (SELECT * FROM (WITH other AS (SELECT * FROM sales) SELECT * FROM other) UNION ALL SELECT * FROM other)": 0,
 		"WITH other AS (SELECT * FROM other) SELECT min(id) FROM other":                                                               100,
+		`WITH other AS (SELECT 1::BIGINT AS id) SELECT min(id) FROM "OTHER"`:                                                          1,
+		`WITH "Other" AS (SELECT 2::BIGINT AS id) SELECT min(id) FROM other`:                                                          2,
 	} {
 		rows := queryAll(t, e, sql, nil)
 		if len(rows) != 1 || rows[0][0] != wantMin {
 			t.Errorf("%s: got %v, want min %d", sql, rows, wantMin)
 		}
 	}
+}
+
+// FuzzReadTables: whatever the SQL, ReadTables does not panic, and what it accepts
+// names only dataset views.
+func FuzzReadTables(f *testing.F) {
+	for _, s := range []string{
+		"SELECT * FROM sales", "WITH sales AS (SELECT * FROM other) SELECT * FROM sales",
+		"SELECT * FROM read_parquet('x')", "DESCRIBE sales", "FROM sales, LATERAL (FROM other)",
+		"WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r",
+	} {
+		f.Add(s)
+	}
+	e, root := testEngine(f, Config{})
+	syncOrFail(f, e,
+		Table{Name: "sales", Files: []string{writePeople(f, root, "sales.parquet", 0, 3)}, Version: "1"},
+		Table{Name: "other", Files: []string{writePeople(f, root, "other.parquet", 0, 3)}, Version: "1"},
+	)
+	f.Fuzz(func(t *testing.T, sql string) {
+		tables, err := e.ReadTables(context.Background(), sql)
+		if err != nil {
+			return
+		}
+		for _, name := range tables {
+			if name != "sales" && name != "other" {
+				t.Fatalf("ReadTables(%q) = %q: %q is not a dataset", sql, tables, name)
+			}
+		}
+	})
 }
