@@ -128,3 +128,13 @@ func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 	}
 	return infos, nil
 }
+
+// ReadTables tells which tables sql reads, without running it: the Guard's
+// auth.TableReader. The views are synced first, so that the engine knows the datasets
+// put since the last query.
+func (s *SQLServer) ReadTables(ctx context.Context, sql string) ([]string, error) {
+	if err := s.syncTables(ctx); err != nil {
+		return nil, err
+	}
+	return s.engine.ReadTables(ctx, sql)
+}

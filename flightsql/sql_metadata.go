@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/auth"
 )
 
 // Catalog metadata: catalogs, schemas, tables, table types and keys. SqlInfo is in
@@ -156,7 +157,15 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
+	complete := cmd.GetTableNameFilterPattern() == nil
+	// A grant restricted to some datasets lists only those (the Guard lets GetTables
+	// through on that promise).
+	p, authenticated := auth.FromContext(ctx)
+	restricted := authenticated && p.Restricted()
 	infos = slices.DeleteFunc(infos, func(i catalog.Info) bool {
+		if restricted && !p.Covers(i.Name) {
+			return true
+		}
 		return !patternMatches(cmd.GetTableNameFilterPattern(), i.Table())
 	})
 	slices.SortFunc(infos, func(a, b catalog.Info) int { return strings.Compare(a.Table(), b.Table()) })
@@ -176,7 +185,7 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 			b.Field(4).(*array.BinaryBuilder).Append(flight.SerializeSchema(ts, s.mem))
 		}
 	}
-	s.forgetTables(infos, cmd.GetTableNameFilterPattern() == nil)
+	s.forgetTables(infos, complete && !restricted)
 	return schema, oneBatch(b.NewRecordBatch()), nil
 }
 

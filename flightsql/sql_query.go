@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/flightsql/engine"
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // Statement queries, prepared statements and cancellation.
@@ -30,16 +31,12 @@ const maxBoundRows = 10000
 var readOnlyUpdateError = status.Error(codes.PermissionDenied,
 	"Quiver's SQL is read-only: datasets change through Flight DoPut or bulk ingest (CommandStatementIngest), not through SQL updates")
 
-// statementHandle is what a statement ticket carries: the SQL itself, so that any
-// server sharing the dataset root can run it, and an id for cancellation.
-type statementHandle struct {
-	ID  string `json:"id"`
-	SQL string `json:"sql"`
-}
+// statementHandle is what a statement ticket carries (see wire.StatementHandle).
+type statementHandle = wire.StatementHandle
 
 func decodeStatementHandle(b []byte) (statementHandle, error) {
-	var h statementHandle
-	if err := json.Unmarshal(b, &h); err != nil || h.SQL == "" {
+	h, ok := wire.DecodeStatementHandle(b)
+	if !ok {
 		return h, fmt.Errorf("%w: malformed statement ticket", errInvalidRequest)
 	}
 	return h, nil

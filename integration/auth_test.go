@@ -3,16 +3,23 @@ package integration
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-adbc/go/adbc"
 	adbcflightsql "github.com/apache/arrow-adbc/go/adbc/driver/flightsql"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/quiverdata/quiver/flightsql/auth"
 )
@@ -45,7 +52,7 @@ func authServer(t *testing.T) (*testServer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServerWith(t, t.TempDir(), memory.DefaultAllocator, auth.NewGuard(a, nil).ServerOptions()...)
+	srv := startServerOpts(t, t.TempDir(), memory.DefaultAllocator, harnessOptions{guard: auth.NewGuard(a, nil)})
 	return srv, token
 }
 
@@ -81,10 +88,8 @@ func TestAuthWithRealClients(t *testing.T) {
 
 	// ADBC with an authorization header carrying a static token.
 	tok := srv.adbcConn(t, map[string]string{adbcflightsql.OptionAuthorizationHeader: "Bearer " + token})
-	if _, _, err := adbcQuery(t, tok, "SELECT 1"); err == nil || adbcStatus(err) != adbc.StatusUnauthorized {
-		// The token is restricted to sales*: it may not run SQL, whose tables the
-		// server cannot check against the pattern.
-		t.Errorf("restricted token SQL: %v, want unauthorized", err)
+	if _, recs, err := adbcQuery(t, tok, "SELECT count(*)::BIGINT FROM sales"); err != nil || int64s(recs, 0)[0] != 5 {
+		t.Errorf("restricted token query of sales: %v %v", int64s(recs, 0), err)
 	}
 
 	// The arrow-go Flight client with the token: sales.parquet is visible, others not.
@@ -145,4 +150,105 @@ func TestCLIWithCredentials(t *testing.T) {
 	if r.code != 0 || r.stdout != "n\n3\n" {
 		t.Errorf("sql --user reader: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestRestrictedGrantSQL: a token restricted to sales* runs SQL over the sales*
+// datasets only, whatever the statement's shape, and lists only them.
+func TestRestrictedGrantSQL(t *testing.T) {
+	srv, token := authServer(t)
+	writer := srv.adbcConn(t, map[string]string{adbc.OptionKeyUsername: "writer", adbc.OptionKeyPassword: "pw-writer"})
+	for name, ids := range map[string][]int64{"sales": {1, 2, 3}, "sales_eu": {2, 3, 4}, "other": {7, 8}} {
+		if _, err := adbcIngest(t, writer, name, adbc.OptionValueIngestModeCreate, nil, events(t, ids...)); err != nil {
+			t.Fatalf("ingest %s: %v", name, err)
+		}
+	}
+	tok := srv.adbcConn(t, map[string]string{adbcflightsql.OptionAuthorizationHeader: "Bearer " + token})
+	reader := srv.adbcConn(t, map[string]string{adbc.OptionKeyUsername: "reader", adbc.OptionKeyPassword: "pw-reader"})
+	otherFile := filepath.Join(srv.Root, "other.parquet")
+
+	allowed := []struct {
+		sql  string
+		want int64 // count(*)
+	}{
+		{"SELECT count(*)::BIGINT FROM sales", 3},
+		{"SELECT count(*)::BIGINT FROM sales JOIN sales_eu USING (id)", 2},
+		{"SELECT count(*)::BIGINT FROM (SELECT id FROM sales UNION SELECT id FROM main.sales_eu)", 4},
+		{"WITH other AS (SELECT * FROM sales) SELECT count(*)::BIGINT FROM other", 3},
+		{"SELECT count(*)::BIGINT FROM sales WHERE id IN (SELECT id FROM sales_eu)", 2},
+	}
+	for _, c := range allowed {
+		if _, recs, err := adbcQuery(t, tok, c.sql); err != nil || int64s(recs, 0)[0] != c.want {
+			t.Errorf("token: %s = %v, %v; want %d", c.sql, int64s(recs, 0), err, c.want)
+		}
+	}
+	// A prepared statement, checked when it is created.
+	if _, rows, err := adbcQueryWith(t, tok, "SELECT name FROM sales WHERE id = ?", int64Params(t, 2)); err != nil || len(rows) != 1 || rows[0] != "e2" {
+		t.Errorf("token prepared over sales: %q, %v", rows, err)
+	}
+
+	refused := []string{
+		"SELECT * FROM other",
+		"SELECT * FROM sales JOIN other USING (id)",
+		"SELECT * FROM sales WHERE id IN (SELECT id FROM other)",
+		"SELECT * FROM read_parquet('" + otherFile + "')",
+		"SELECT * FROM '" + otherFile + "'",
+		"WITH sales AS (SELECT * FROM other) SELECT * FROM sales",
+		"SELECT * FROM duckdb_tables",
+		"SHOW TABLES",
+	}
+	for _, sql := range refused {
+		if _, _, err := adbcQuery(t, tok, sql); adbcStatus(err) != adbc.StatusUnauthorized {
+			t.Errorf("token: %s: %v, want unauthorized", sql, err)
+		}
+		if _, _, err := adbcQueryWith(t, tok, sql, nil); adbcStatus(err) != adbc.StatusUnauthorized {
+			t.Errorf("token prepared: %s: %v, want unauthorized", sql, err)
+		}
+	}
+	if _, _, err := adbcQuery(t, tok, "SELECT * FROM other"); err == nil || !strings.Contains(err.Error(), `table "other" is not covered`) {
+		t.Errorf("refusal does not name the table: %v", err)
+	}
+
+	// A statement ticket carries its SQL: a forged one is checked like a query.
+	c := srv.client(t)
+	tctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+	forged, err := anypb.New(&pb.TicketStatementQuery{StatementHandle: []byte(`{"id":"x","sql":"SELECT * FROM other"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := proto.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.DoGet(tctx, &flight.Ticket{Ticket: ticket})
+	if err == nil {
+		_, err = st.Recv()
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("forged statement ticket: %v, want PermissionDenied", err)
+	}
+
+	// Listings: the token sees sales*, the unrestricted reader everything.
+	if got, want := getObjects(t, tok, adbc.ObjectDepthTables, nil), []string{"memory", "memory.main", "memory.main.sales (TABLE)", "memory.main.sales_eu (TABLE)"}; !slices.Equal(got, want) {
+		t.Errorf("token GetObjects = %q, want %q", got, want)
+	}
+	if got := getObjects(t, reader, adbc.ObjectDepthTables, nil); !slices.Contains(got, "memory.main.other (TABLE)") || len(got) != 5 {
+		t.Errorf("reader GetObjects = %q, want all three tables", got)
+	}
+	// Unrestricted grants are as before, table functions included.
+	for _, sql := range []string{"SELECT count(*)::BIGINT FROM other", "SELECT count(*)::BIGINT FROM read_parquet('" + otherFile + "')"} {
+		if _, recs, err := adbcQuery(t, reader, sql); err != nil || int64s(recs, 0)[0] != 2 {
+			t.Errorf("reader: %s = %v, %v", sql, int64s(recs, 0), err)
+		}
+	}
+}
+
+// int64Params is one row of one BIGINT parameter.
+func int64Params(t testing.TB, v int64) arrow.RecordBatch {
+	t.Helper()
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{{Name: "p", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil))
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).Append(v)
+	rec := b.NewRecordBatch()
+	t.Cleanup(rec.Release)
+	return rec
 }

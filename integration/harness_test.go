@@ -16,6 +16,7 @@ import (
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql"
+	"github.com/quiverdata/quiver/flightsql/auth"
 )
 
 // exitFuncs run when the test binary is done: cleanups of files shared by tests.
@@ -74,6 +75,9 @@ type harnessOptions struct {
 	// grpcOptions come before the server's own options, so their interceptors are
 	// the outermost.
 	grpcOptions []grpc.ServerOption
+	// guard, if set, authenticates and authorizes every call (after grpcOptions),
+	// with the service telling it which tables a SQL statement reads.
+	guard *auth.Guard
 	// register registers further services (health, say) on the gRPC server.
 	register func(*grpc.Server)
 	// serving is called once the server accepts calls.
@@ -97,7 +101,12 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 	}
 	// WaitForHandlers: Stop returns only once every handler has returned, so the
 	// allocator check cannot run while a cancelled upload is still unwinding.
-	opts := slices.Concat(o.grpcOptions, srv.ServerOptions(256<<20), []grpc.ServerOption{grpc.WaitForHandlers(true)})
+	var guardOpts []grpc.ServerOption
+	if o.guard != nil {
+		o.guard.SetTableReader(srv.SQL)
+		guardOpts = o.guard.ServerOptions()
+	}
+	opts := slices.Concat(o.grpcOptions, guardOpts, srv.ServerOptions(256<<20), []grpc.ServerOption{grpc.WaitForHandlers(true)})
 	gs := grpc.NewServer(opts...)
 	srv.Register(gs)
 	if o.register != nil {

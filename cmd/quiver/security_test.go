@@ -207,7 +207,7 @@ func startSecured(t *testing.T, opts securityOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secOpts, err := opts.serverOptions(log, lis.Addr())
+	secOpts, err := opts.serverOptions(log, lis.Addr(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 	// without authentication, so it runs before anything is served. Its interceptors
 	// come before the service's: every request is authenticated before a handler
 	// sees it.
-	secOpts, err := opts.security.serverOptions(log, lis.Addr())
+	secOpts, err := opts.security.serverOptions(log, lis.Addr(), srv.SQL)
 	if err != nil {
 		lis.Close()
 		return err

@@ -40,8 +40,10 @@ var errExposed = errors.New("refusing to listen on a non-loopback address withou
 
 // serverOptions checks the exposure of the address the server is bound to and
 // returns the gRPC options for TLS and authentication. It logs a warning for a
-// non-loopback address without TLS.
-func (o securityOptions) serverOptions(log *slog.Logger, bound net.Addr) ([]grpc.ServerOption, error) {
+// non-loopback address without TLS. tables tells the Guard which datasets a SQL
+// statement reads, so that grants restricted to some datasets can run SQL; nil
+// refuses them every statement.
+func (o securityOptions) serverOptions(log *slog.Logger, bound net.Addr, tables auth.TableReader) ([]grpc.ServerOption, error) {
 	if err := o.checkExposure(log, bound); err != nil {
 		return nil, err
 	}
@@ -64,7 +66,11 @@ func (o securityOptions) serverOptions(log *slog.Logger, bound net.Addr) ([]grpc
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, auth.NewGuard(a, log).ServerOptions()...)
+		g := auth.NewGuard(a, log)
+		if tables != nil {
+			g.SetTableReader(tables)
+		}
+		opts = append(opts, g.ServerOptions()...)
 		log.Info("authentication on", "auth_file", o.authFile, "users", len(f.Users), "tokens", len(f.Tokens), "token_ttl", a.TokenTTL())
 	}
 	return opts, nil

@@ -21,6 +21,8 @@ type need struct {
 	// datasets are the dataset names a scopeDatasets request touches; tables are SQL
 	// table names (ingest, key metadata), covered if "name" or "name.parquet" is.
 	datasets, tables []string
+	// sql is the statement of a scopeStatement request.
+	sql string
 	// what describes the request for logs and messages, never with a secret in it:
 	// `DoGet of dataset "sales.parquet"`, `Flight SQL CommandStatementQuery`.
 	what string
@@ -37,9 +39,21 @@ const (
 	// patterns. One that names none (a malformed descriptor) is refused to a
 	// restricted grant, and left to the handler's InvalidArgument otherwise.
 	scopeDatasets
-	// scopeAll requests may reach any dataset (SQL statements, table listings):
+	// scopeAll requests may reach any dataset (Substrait plans, unknown commands):
 	// refused to restricted grants.
 	scopeAll
+	// scopeStatement requests run the SQL statement in need.sql: a restricted grant
+	// must cover every table it reads, as the Guard's TableReader tells. Without
+	// one, they are scopeAll.
+	scopeStatement
+	// scopePrepared requests run a prepared statement by its handle. The statement
+	// was authorized, as scopeStatement, when the handle was created: the handle is
+	// an unguessable 128-bit random id that only its creator is given, and its SQL
+	// cannot change (parameters bind values, never names).
+	scopePrepared
+	// scopeTableList requests list tables (GetTables): any grant may, and the server
+	// lists only the tables the caller's grant covers (see FromContext).
+	scopeTableList
 )
 
 // Full gRPC method names of the Flight service.
@@ -163,8 +177,8 @@ type commandClass int
 const (
 	// classServerMeta: metadata about the server, no dataset (GetSqlInfo, GetCatalogs).
 	classServerMeta commandClass = iota
-	// classTableList: lists tables and their columns. The result cannot be filtered
-	// here, so it is scopeAll.
+	// classTableList: lists tables and their columns. The server filters the list by
+	// the caller's grant.
 	classTableList
 	// classTableKeys: key metadata of named tables.
 	classTableKeys
@@ -230,14 +244,11 @@ func commandNeed(cmd []byte, put bool) need {
 	case classServerMeta:
 		return need{perm: Read, scope: scopeServer, what: what}
 	case classTableList:
-		return need{perm: Read, scope: scopeAll, what: what}
+		return need{perm: Read, scope: scopeTableList, what: what}
 	case classTableKeys:
 		return need{perm: Read, scope: scopeDatasets, tables: keyTables(&a), what: what}
 	case classQuery:
-		if put && name == fullName(&pb.CommandStatementSubstraitPlan{}) {
-			return need{perm: Write, scope: scopeAll, what: what}
-		}
-		return need{perm: Read, scope: scopeAll, what: what}
+		return queryNeed(&a, put, what)
 	case classUpdate:
 		return need{perm: Write, scope: scopeAll, what: what}
 	case classIngest:
@@ -249,6 +260,34 @@ func commandNeed(cmd []byte, put bool) need {
 			what: what + " into table " + quoteShort(ing.GetTable())}
 	}
 	return need{perm: Admin, what: what}
+}
+
+// queryNeed classifies a query command. One whose SQL cannot be read from the
+// request (a Substrait plan, a malformed message) is scopeAll.
+func queryNeed(a *anypb.Any, put bool, what string) need {
+	n := need{perm: Read, scope: scopeAll, what: what}
+	switch a.MessageName() {
+	case fullName(&pb.CommandStatementSubstraitPlan{}):
+		if put {
+			n.perm = Write
+		}
+	case fullName(&pb.CommandStatementQuery{}):
+		var c pb.CommandStatementQuery
+		if a.UnmarshalTo(&c) == nil && c.GetQuery() != "" {
+			n.scope, n.sql = scopeStatement, c.GetQuery()
+		}
+	case fullName(&pb.TicketStatementQuery{}):
+		// The ticket carries the SQL itself, and the client may send any ticket.
+		var c pb.TicketStatementQuery
+		if a.UnmarshalTo(&c) == nil {
+			if h, ok := wire.DecodeStatementHandle(c.GetStatementHandle()); ok {
+				n.scope, n.sql = scopeStatement, h.SQL
+			}
+		}
+	case fullName(&pb.CommandPreparedStatementQuery{}):
+		n.scope = scopePrepared
+	}
+	return n
 }
 
 // keyTables are the tables a key-metadata command names; none if it does not decode.
@@ -293,7 +332,14 @@ func actionNeed(a *flight.Action) need {
 	case typ == dropDatasetAction:
 		name := string(a.GetBody())
 		return need{perm: Write, scope: scopeDatasets, datasets: []string{name}, what: "drop_dataset of " + quoteShort(name)}
-	case typ == flightsql.CreatePreparedStatementActionType, typ == flightsql.CreatePreparedSubstraitPlanActionType:
+	case typ == flightsql.CreatePreparedStatementActionType:
+		n := need{perm: Read, scope: scopeAll, what: "action " + typ}
+		var req pb.ActionCreatePreparedStatementRequest
+		if a, ok := wire.FlightSQLAny(a.GetBody()); ok && a.UnmarshalTo(&req) == nil && req.GetQuery() != "" {
+			n.scope, n.sql = scopeStatement, req.GetQuery()
+		}
+		return n
+	case typ == flightsql.CreatePreparedSubstraitPlanActionType:
 		return need{perm: Read, scope: scopeAll, what: "action " + typ}
 	case readActions[typ]:
 		return need{perm: Read, scope: scopeServer, what: "action " + typ}

@@ -20,9 +20,24 @@ import (
 // Guard is the one place where requests are authenticated and authorized: a unary
 // and a stream gRPC interceptor in front of every service on the server.
 type Guard struct {
-	auth *Authenticator
-	log  *slog.Logger
+	auth   *Authenticator
+	log    *slog.Logger
+	tables TableReader // nil: restricted grants run no SQL
 }
+
+// TableReader tells which tables a SQL statement reads, without running it. The
+// Flight SQL service implements it with its engine's parse of the statement.
+//
+// ReadTables must return every table the statement could read data from, and an
+// error for a statement that could read anything else (a file, a table function, a
+// system view) or that it cannot analyse: the Guard refuses a restricted grant then.
+type TableReader interface {
+	ReadTables(ctx context.Context, sql string) ([]string, error)
+}
+
+// SetTableReader lets restricted grants run SQL statements, checking with r that
+// their grant covers every table a statement reads. Call it before serving.
+func (g *Guard) SetTableReader(r TableReader) { g.tables = r }
 
 // NewGuard returns a Guard that checks requests with a; log receives one line per
 // refused request and per login, never with a password or token in it.
@@ -189,8 +204,10 @@ func (g *Guard) authorize(ctx context.Context, method string, p *Principal, n ne
 	switch {
 	case p.Permission < n.perm:
 		reason = "needs " + n.perm.String() + " permission, has " + p.Permission.String()
-	case !p.Restricted() || n.scope == scopeServer:
-	case n.scope == scopeAll:
+	case !p.Restricted() || n.scope == scopeServer || n.scope == scopePrepared || n.scope == scopeTableList:
+	case n.scope == scopeStatement && g.tables != nil:
+		reason = g.statementRefusal(ctx, p, n.sql)
+	case n.scope == scopeAll, n.scope == scopeStatement:
 		reason = "it could read any dataset, and the grant covers only datasets " + strings.Join(p.Datasets, ", ")
 	case len(n.datasets)+len(n.tables) == 0:
 		reason = "it names no dataset, and the grant covers only datasets " + strings.Join(p.Datasets, ", ")
@@ -213,6 +230,21 @@ func (g *Guard) authorize(ctx context.Context, method string, p *Principal, n ne
 		slog.String("method", shortMethod(method)), slog.String("principal", p.Name),
 		slog.String("request", n.what), slog.String("reason", reason), peerAttr(ctx))
 	return status.Errorf(codes.PermissionDenied, "%s: %s: %s", p.Name, n.what, reason)
+}
+
+// statementRefusal says why p may not run sql, or "" if every table it reads is
+// covered by p's grant.
+func (g *Guard) statementRefusal(ctx context.Context, p *Principal, sql string) string {
+	tables, err := g.tables.ReadTables(ctx, sql)
+	if err != nil {
+		return "the grant covers only datasets " + strings.Join(p.Datasets, ", ") + ", and " + err.Error()
+	}
+	for _, t := range tables {
+		if !p.Covers(t) && !p.Covers(t+".parquet") {
+			return "table " + quoteShort(t) + " is not covered by the grant's datasets " + strings.Join(p.Datasets, ", ")
+		}
+	}
+	return ""
 }
 
 // handshake answers a Flight Handshake. With HTTP Basic credentials in its headers it

@@ -41,6 +41,25 @@ import (
 // verdict (or the plain Flight handler's answer once the Guard let a request by).
 
 // fakeSQL accepts every Flight SQL request. It records who asked for FlightInfos.
+// fakeTables knows the tables of a few statements, as the engine would tell them.
+type fakeTables struct{}
+
+func (fakeTables) ReadTables(_ context.Context, sql string) ([]string, error) {
+	switch sql {
+	case "SELECT 1":
+		return nil, nil
+	case "SELECT * FROM sales":
+		return []string{"sales"}, nil
+	case "SELECT * FROM sales JOIN sales_eu USING (id)":
+		return []string{"sales", "sales_eu"}, nil
+	case "SELECT * FROM marketing", "WITH sales AS (SELECT * FROM marketing) SELECT * FROM sales":
+		return []string{"marketing"}, nil
+	case "SELECT * FROM sales JOIN marketing USING (id)":
+		return []string{"marketing", "sales"}, nil
+	}
+	return nil, errors.New("cannot tell which datasets the statement reads: table function read_parquet")
+}
+
 type fakeSQL struct {
 	flight.BaseFlightServer
 	mu   sync.Mutex
@@ -190,7 +209,9 @@ func startGuarded(t *testing.T) *guardedServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(append(flightsql.GRPCOptions(64<<20), auth.NewGuard(a, log).ServerOptions()...)...)
+	guard := auth.NewGuard(a, log)
+	guard.SetTableReader(fakeTables{})
+	gs := grpc.NewServer(append(flightsql.GRPCOptions(64<<20), guard.ServerOptions()...)...)
 	srv.Register(gs)
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	done := make(chan struct{})
@@ -402,25 +423,39 @@ func TestGuardDecidesEveryRequestFamily(t *testing.T) {
 		}, [4]codes.Code{denied, denied, codes.Unimplemented, denied}},
 		{"unknown action", doAction("shutdown", ""), [4]codes.Code{denied, denied, codes.Unimplemented, denied}},
 
-		{"SQL GetFlightInfo statement", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM sales"})), [4]codes.Code{ok, ok, ok, denied}},
-		{"SQL GetSchema statement", getSchema(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM sales"})), [4]codes.Code{ok, ok, ok, denied}},
-		{"SQL PollFlightInfo statement", pollFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT 1"})), [4]codes.Code{ok, ok, ok, denied}},
-		{"SQL GetFlightInfo prepared", getFlightInfo(cmd(&pb.CommandPreparedStatementQuery{PreparedStatementHandle: []byte("h")})), [4]codes.Code{ok, ok, ok, denied}},
-		{"SQL GetTables", getFlightInfo(cmd(&pb.CommandGetTables{})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetFlightInfo statement", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM sales"})), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL GetFlightInfo join of covered", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM sales JOIN sales_eu USING (id)"})), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL GetFlightInfo statement other", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM marketing"})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetFlightInfo join with other", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM sales JOIN marketing USING (id)"})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetFlightInfo CTE named like a covered table", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "WITH sales AS (SELECT * FROM marketing) SELECT * FROM sales"})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetFlightInfo unattributable", getFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM read_parquet('x')"})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetFlightInfo empty statement", getFlightInfo(cmd(&pb.CommandStatementQuery{})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetSchema statement", getSchema(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM sales"})), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL GetSchema statement other", getSchema(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM marketing"})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL PollFlightInfo statement", pollFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT 1"})), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL PollFlightInfo statement other", pollFlightInfo(cmd(&pb.CommandStatementQuery{Query: "SELECT * FROM marketing"})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetFlightInfo prepared", getFlightInfo(cmd(&pb.CommandPreparedStatementQuery{PreparedStatementHandle: []byte("h")})), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL GetFlightInfo Substrait", getFlightInfo(cmd(&pb.CommandStatementSubstraitPlan{})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL GetTables", getFlightInfo(cmd(&pb.CommandGetTables{})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL GetSqlInfo", getFlightInfo(cmd(&pb.CommandGetSqlInfo{})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL GetCatalogs", getFlightInfo(cmd(&pb.CommandGetCatalogs{})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL GetPrimaryKeys covered", getFlightInfo(cmd(&pb.CommandGetPrimaryKeys{Table: "sales"})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL GetPrimaryKeys other", getFlightInfo(cmd(&pb.CommandGetPrimaryKeys{Table: "marketing"})), [4]codes.Code{ok, ok, ok, denied}},
 		{"SQL GetFlightInfo update", getFlightInfo(cmd(&pb.CommandStatementUpdate{Query: "DELETE FROM sales"})), [4]codes.Code{denied, ok, ok, denied}},
-		{"SQL DoGet statement ticket", doGet(ticket(&pb.TicketStatementQuery{StatementHandle: []byte("h")})), [4]codes.Code{ok, ok, ok, denied}},
-		{"SQL DoGet GetTables ticket", doGet(ticket(&pb.CommandGetTables{})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL DoGet malformed statement ticket", doGet(ticket(&pb.TicketStatementQuery{StatementHandle: []byte("h")})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL DoGet statement ticket", doGet(ticket(&pb.TicketStatementQuery{StatementHandle: []byte(`{"id":"1","sql":"SELECT * FROM sales"}`)})), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL DoGet forged statement ticket", doGet(ticket(&pb.TicketStatementQuery{StatementHandle: []byte(`{"id":"1","sql":"SELECT * FROM marketing"}`)})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL DoGet GetTables ticket", doGet(ticket(&pb.CommandGetTables{})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL DoGet GetSqlInfo ticket", doGet(ticket(&pb.CommandGetSqlInfo{})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL DoPut ingest covered", doPut(cmd(&pb.CommandStatementIngest{Table: "sales_2026"})), [4]codes.Code{denied, ok, ok, ok}},
 		{"SQL DoPut ingest other", doPut(cmd(&pb.CommandStatementIngest{Table: "marketing_2026"})), [4]codes.Code{denied, ok, ok, denied}},
-		{"SQL DoPut bind parameters", doPut(cmd(&pb.CommandPreparedStatementQuery{PreparedStatementHandle: []byte("h")})), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL DoPut bind parameters", doPut(cmd(&pb.CommandPreparedStatementQuery{PreparedStatementHandle: []byte("h")})), [4]codes.Code{ok, ok, ok, ok}},
 		{"SQL DoPut update", doPut(cmd(&pb.CommandStatementUpdate{Query: "DELETE FROM sales"})), [4]codes.Code{denied, ok, ok, denied}},
 		{"SQL DoPut prepared update", doPut(cmd(&pb.CommandPreparedStatementUpdate{PreparedStatementHandle: []byte("h")})), [4]codes.Code{denied, ok, ok, denied}},
-		{"SQL CreatePreparedStatement", doAction("CreatePreparedStatement", ""), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL CreatePreparedStatement without a body", doAction("CreatePreparedStatement", ""), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL CreatePreparedStatement", doAction("CreatePreparedStatement", string(ticket(&pb.ActionCreatePreparedStatementRequest{Query: "SELECT * FROM sales"}))), [4]codes.Code{ok, ok, ok, ok}},
+		{"SQL CreatePreparedStatement other", doAction("CreatePreparedStatement", string(ticket(&pb.ActionCreatePreparedStatementRequest{Query: "SELECT * FROM marketing"}))), [4]codes.Code{ok, ok, ok, denied}},
+		{"SQL CreatePreparedStatement unattributable", doAction("CreatePreparedStatement", string(ticket(&pb.ActionCreatePreparedStatementRequest{Query: "SELECT * FROM glob('*')"}))), [4]codes.Code{ok, ok, ok, denied}},
 		{"SQL ClosePreparedStatement", doAction("ClosePreparedStatement", ""), [4]codes.Code{ok, ok, ok, ok}},
 		{"CancelFlightInfo", doAction("CancelFlightInfo", ""), [4]codes.Code{ok, ok, ok, ok}},
 	}

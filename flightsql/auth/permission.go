@@ -60,8 +60,8 @@ type Grant struct {
 }
 
 // Restricted reports whether the grant covers only some datasets. A restricted grant
-// cannot run SQL statements or list tables through Flight SQL: the server cannot
-// tell, before DuckDB runs a statement, which datasets it reads.
+// runs a SQL statement only if the Guard's TableReader shows that every table it
+// reads is covered, and lists only covered tables.
 func (g Grant) Restricted() bool {
 	for _, p := range g.Datasets {
 		if p == "*" {

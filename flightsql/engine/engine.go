@@ -65,6 +65,11 @@ type Engine struct {
 	// invalidates the database, so that tests can exercise recovery from it.
 	invalidateOnInternal bool
 
+	// systemOnce looks up system, the names of DuckDB's internal views (ReadTables).
+	systemOnce sync.Once
+	system     map[string]bool
+	systemErr  error
+
 	// mu guards closed and sessions.
 	mu       sync.Mutex
 	closed   bool

@@ -92,9 +92,15 @@ func prepareReadOnly(conn bindings.Connection, sql string) (bindings.PreparedSta
 // that DuckDB builds out of other statements (PRAGMA table_info, PIVOT, IMPORT
 // DATABASE): an unchecked statement is not let through.
 func checkParse(conn bindings.Connection, sql string) (int, error) {
+	stmts, err := parseChecked(conn, sql)
+	return len(stmts), err
+}
+
+// parseChecked is checkParse that returns the parse trees of the statements.
+func parseChecked(conn bindings.Connection, sql string) ([]any, error) {
 	tree, err := serializeSQL(conn, sql)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var doc struct {
 		Error      bool   `json:"error"`
@@ -103,18 +109,18 @@ func checkParse(conn bindings.Connection, sql string) (int, error) {
 		Statements []any  `json:"statements"`
 	}
 	if err := json.Unmarshal([]byte(tree), &doc); err != nil {
-		return 0, fmt.Errorf("sandbox: parse tree: %w", err)
+		return nil, fmt.Errorf("sandbox: parse tree: %w", err)
 	}
 	if doc.Error {
 		if doc.Type == "not implemented" && strings.HasPrefix(doc.Message, "Only SELECT") {
-			return 0, notSelectError(conn, sql)
+			return nil, notSelectError(conn, sql)
 		}
-		return 0, fmt.Errorf("%w: %s", ErrInvalidSQL, doc.Message)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidSQL, doc.Message)
 	}
 	if name := deniedCall(doc.Statements); name != "" {
-		return 0, fmt.Errorf("%w: function %s is not allowed", ErrForbidden, name)
+		return nil, fmt.Errorf("%w: function %s is not allowed", ErrForbidden, name)
 	}
-	return len(doc.Statements), nil
+	return doc.Statements, nil
 }
 
 // notSelectError names a refused statement. It is only a message, the decision was
@@ -188,13 +194,21 @@ func deniedCall(node any) string {
 
 // serializeSQL returns json_serialize_sql(sql), run on conn with sql bound as a value.
 func serializeSQL(conn bindings.Connection, sql string) (string, error) {
+	return queryString(conn, "SELECT json_serialize_sql($1::VARCHAR)", sql)
+}
+
+// queryString runs a trusted query that returns one VARCHAR, with arg bound to $1 if
+// given, and returns that value.
+func queryString(conn bindings.Connection, query string, arg ...string) (string, error) {
 	var st bindings.PreparedStatement
 	defer bindings.DestroyPrepare(&st)
-	if bindings.Prepare(conn, "SELECT json_serialize_sql($1::VARCHAR)", &st) == bindings.StateError {
+	if bindings.Prepare(conn, query, &st) == bindings.StateError {
 		return "", fmt.Errorf("sandbox: %s", bindings.PrepareError(st))
 	}
-	if bindings.BindVarchar(st, 1, sql) == bindings.StateError {
-		return "", errors.New("sandbox: cannot bind the statement text")
+	for i, a := range arg {
+		if bindings.BindVarchar(st, bindings.IdxT(i+1), a) == bindings.StateError {
+			return "", errors.New("sandbox: cannot bind the statement text")
+		}
 	}
 	var res bindings.Result
 	defer bindings.DestroyResult(&res)
@@ -203,15 +217,15 @@ func serializeSQL(conn bindings.Connection, sql string) (string, error) {
 	}
 	chunk := bindings.FetchChunk(res)
 	if chunk.Ptr == nil {
-		return "", errors.New("sandbox: json_serialize_sql returned no row")
+		return "", errors.New("sandbox: query returned no row")
 	}
 	defer bindings.DestroyDataChunk(&chunk)
 	if bindings.DataChunkGetSize(chunk) != 1 {
-		return "", errors.New("sandbox: json_serialize_sql returned no row")
+		return "", errors.New("sandbox: query returned no row")
 	}
 	vec := bindings.DataChunkGetVector(chunk, 0)
 	if v := bindings.VectorGetValidity(vec); v != nil && !bindings.ValidityMaskValueIsValid(v, 0) {
-		return "", errors.New("sandbox: json_serialize_sql returned NULL")
+		return "", errors.New("sandbox: query returned NULL")
 	}
 	str := (*bindings.StringT)(bindings.VectorGetData(vec))
 	return bindings.StringTData(str), nil // a copy

@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -39,4 +40,22 @@ func IsFlightSQL(b []byte) bool {
 // CommandName is the Flight SQL message type of a, e.g. "CommandStatementQuery".
 func CommandName(a *anypb.Any) string {
 	return strings.TrimPrefix(a.GetTypeUrl(), FlightSQLTypePrefix)
+}
+
+// StatementHandle is what the ticket of a Flight SQL statement query
+// (TicketStatementQuery's statement_handle) carries, as JSON: the SQL itself, so that
+// any server sharing the dataset root can run it, and an id for cancellation. The
+// client may send any bytes here, so the SQL is as untrusted as a query's.
+type StatementHandle struct {
+	ID  string `json:"id"`
+	SQL string `json:"sql"`
+}
+
+// DecodeStatementHandle decodes a statement handle; ok is false for anything but
+// JSON with a non-empty sql.
+func DecodeStatementHandle(b []byte) (h StatementHandle, ok bool) {
+	if err := json.Unmarshal(b, &h); err != nil || h.SQL == "" {
+		return h, false
+	}
+	return h, true
 }

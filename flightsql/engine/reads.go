@@ -1,0 +1,245 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrUnattributable reports a statement of which ReadTables cannot tell every dataset
+// it reads: a table function (read_parquet, glob, ...), a file named as a table
+// ('x.parquet'), a SHOW of a catalog listing, a name in another schema or catalog, or
+// a system view. Authorization restricted to some datasets must refuse such a
+// statement. The wrapping error names what was not attributed.
+var ErrUnattributable = errors.New("cannot tell which datasets the statement reads")
+
+// harmlessTableFunctions read no table and no file: generators over their arguments,
+// which the walk still searches for subqueries.
+var harmlessTableFunctions = map[string]bool{
+	"range": true, "generate_series": true, "unnest": true,
+}
+
+// ReadTables returns the dataset tables sql reads, sorted and without duplicates,
+// without executing or binding it: from DuckDB's parse tree (json_serialize_sql), the
+// same one the read-only gate checks. It finds every table reference, through CTEs,
+// subqueries in any clause, joins, LATERAL, set operations and DESCRIBE/SUMMARIZE; a
+// reference to a CTE in scope is not a table.
+//
+// It errs with the gate's errors (ErrReadOnly, ErrInvalidSQL, ErrForbidden) for what
+// Query would refuse, and with ErrUnattributable for anything that could read data
+// other than through a dataset's view. A name is attributed only if it is a dataset
+// view now, so call SyncTables first.
+//
+// Invariant: a statement ReadTables accepts reads data only through the views it
+// returns. Unqualified names resolve in DuckDB to the first of memory.main (the
+// views), then the system schemas; names of system views are refused, so a view
+// dropped between this call and the query cannot fall through to one.
+func (e *Engine) ReadTables(ctx context.Context, sql string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(sql) == "" {
+		return nil, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
+	}
+	s, err := e.newSession()
+	if err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	defer s.destroyLocked(nil)
+
+	stmts, err := parseChecked(s.conn, sql)
+	if err != nil {
+		return nil, sqlError(sql, err)
+	}
+	if len(stmts) != 1 {
+		return nil, sqlError(sql, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, len(stmts)))
+	}
+	system, err := e.systemNames(s)
+	if err != nil {
+		return nil, err
+	}
+	w := refWalk{tables: map[string]string{}}
+	w.node(stmts[0], nil)
+	if w.err != nil {
+		return nil, sqlError(sql, w.err)
+	}
+
+	e.syncMu.Lock()
+	views := make(map[string]string, len(e.views))
+	for name := range e.views {
+		views[strings.ToLower(name)] = name
+	}
+	e.syncMu.Unlock()
+	out := make([]string, 0, len(w.tables))
+	for key, written := range w.tables {
+		switch name, ok := views[key]; {
+		case system[key]:
+			return nil, sqlError(sql, fmt.Errorf("%w: %q is a system view", ErrUnattributable, written))
+		case !ok:
+			return nil, sqlError(sql, fmt.Errorf("%w: %q is not a dataset", ErrUnattributable, written))
+		default:
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// systemNames are the lower-cased names of DuckDB's internal views and tables
+// (duckdb_tables, sqlite_master, pg_class, ...), looked up once: they are the same in
+// every database the engine opens.
+func (e *Engine) systemNames(s *session) (map[string]bool, error) {
+	e.systemOnce.Do(func() {
+		list, err := queryString(s.conn, `SELECT coalesce(string_agg(lower(n), chr(10)), '') FROM (
+			SELECT view_name AS n FROM duckdb_views() WHERE internal
+			UNION SELECT table_name FROM duckdb_tables() WHERE internal)`)
+		if err != nil {
+			e.systemErr = fmt.Errorf("engine: list system views: %w", err)
+			return
+		}
+		e.system = map[string]bool{}
+		for _, n := range strings.Split(list, "\n") {
+			if n != "" {
+				e.system[n] = true
+			}
+		}
+	})
+	return e.system, e.systemErr
+}
+
+// refWalk collects the table references of a parse tree. tables maps a lower-cased
+// name to the name as written; err is the first reference it cannot attribute.
+type refWalk struct {
+	tables map[string]string
+	err    error
+}
+
+// node walks any part of the tree. ctes are the CTE names in scope, lower-cased.
+//
+// A query node (it has a cte_map) puts its CTEs in scope for everything under it.
+// Each CTE's own body sees only the CTEs declared before it, and a recursive CTE
+// itself only in its recursive arm: where this walk's scope is narrower than
+// DuckDB's, a CTE reference is taken for a table and refused, never the reverse.
+func (w *refWalk) node(n any, ctes []string) {
+	if w.err != nil {
+		return
+	}
+	switch v := n.(type) {
+	case []any:
+		for _, c := range v {
+			w.node(c, ctes)
+		}
+	case map[string]any:
+		if cm, ok := v["cte_map"].(map[string]any); ok {
+			ctes = w.cteMap(cm, ctes)
+		}
+		_, isExpr := v["class"]
+		typ, _ := v["type"].(string)
+		if !isExpr {
+			switch typ {
+			case "BASE_TABLE":
+				w.baseTable(v, ctes)
+				return
+			case "TABLE_FUNCTION":
+				fn, _ := v["function"].(map[string]any)
+				name, _ := fn["function_name"].(string)
+				if !harmlessTableFunctions[strings.ToLower(name)] || str(fn, "catalog") != "" || str(fn, "schema") != "" {
+					w.err = fmt.Errorf("%w: table function %s", ErrUnattributable, name)
+					return
+				}
+			case "SHOW_REF":
+				if t := str(v, "table_name"); t != "" {
+					w.err = fmt.Errorf("%w: SHOW %s", ErrUnattributable, t)
+					return
+				}
+			case "RECURSIVE_CTE_NODE":
+				// The recursive arm sees the CTE itself; the anchor does not.
+				w.node(v["left"], ctes)
+				w.node(v["right"], append(slices.Clip(ctes), strings.ToLower(str(v, "cte_name"))))
+				for k, c := range v {
+					if k != "left" && k != "right" && k != "cte_map" {
+						w.node(c, ctes)
+					}
+				}
+				return
+			}
+		}
+		for k, c := range v {
+			if k == "cte_map" {
+				continue
+			}
+			if k == "from_table" || (typ == "JOIN" && (k == "left" || k == "right")) {
+				if !isTableRef(c) {
+					w.err = fmt.Errorf("%w: a %v in FROM", ErrUnattributable, refType(c))
+					return
+				}
+			}
+			w.node(c, ctes)
+		}
+	}
+}
+
+// cteMap walks the bodies of a WITH clause and returns the scope under it.
+func (w *refWalk) cteMap(cm map[string]any, outer []string) []string {
+	entries, _ := cm["map"].([]any)
+	scope := slices.Clip(outer)
+	for _, e := range entries {
+		entry, _ := e.(map[string]any)
+		name := strings.ToLower(str(entry, "key"))
+		w.node(entry["value"], scope) // sees earlier CTEs only
+		scope = append(scope, name)
+	}
+	return scope
+}
+
+func (w *refWalk) baseTable(v map[string]any, ctes []string) {
+	name := str(v, "table_name")
+	catalog, schema := strings.ToLower(str(v, "catalog_name")), strings.ToLower(str(v, "schema_name"))
+	key := strings.ToLower(name)
+	if catalog == "" && schema == "" && slices.Contains(ctes, key) {
+		return // a CTE, whose body was walked where it was declared
+	}
+	// DuckDB reads a two-part name as schema.table, or as catalog.table in the
+	// catalog's default schema.
+	if !(catalog == "" || catalog == "memory") || !(schema == "" || schema == "main" || (catalog == "" && schema == "memory")) {
+		w.err = fmt.Errorf("%w: table %s", ErrUnattributable, strings.Join(nonEmpty(catalog, schema, name), "."))
+		return
+	}
+	if !validName(name) {
+		// A path or a glob: DuckDB would read it as a file (a replacement scan).
+		w.err = fmt.Errorf("%w: %q is not a dataset name", ErrUnattributable, name)
+		return
+	}
+	w.tables[key] = name
+}
+
+// isTableRef reports whether n is a table reference this walk knows.
+func isTableRef(n any) bool {
+	if n == nil {
+		return true // no FROM clause
+	}
+	switch refType(n) {
+	case "BASE_TABLE", "JOIN", "SUBQUERY", "TABLE_FUNCTION", "EXPRESSION_LIST", "EMPTY", "EMPTY_FROM", "SHOW_REF", "PIVOT":
+		return true
+	}
+	return false
+}
+
+func refType(n any) string {
+	m, _ := n.(map[string]any)
+	return str(m, "type")
+}
+
+func str(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+func nonEmpty(parts ...string) []string {
+	return slices.DeleteFunc(parts, func(s string) bool { return s == "" })
+}
