@@ -28,6 +28,9 @@ type handleRegistry struct {
 
 // preparedStatement is a statement a client prepared; params are the rows it bound.
 type preparedStatement struct {
+	// owner is the principal that prepared it ("" without authentication): only it
+	// may use or close the handle, so a leaked handle is no wider than its grant.
+	owner  string
 	sql    string
 	schema *arrow.Schema
 	params *arrow.Schema
@@ -160,11 +163,12 @@ func (r *handleRegistry) bind(id string, rec arrow.RecordBatch, schema *arrow.Sc
 	return true
 }
 
-// closePrepared frees a prepared statement; false when the handle is unknown.
-func (r *handleRegistry) closePrepared(id string) bool {
+// closePrepared frees owner's prepared statement; false when owner has no such handle.
+func (r *handleRegistry) closePrepared(id, owner string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.prepared[id]
+	ok = ok && p.owner == owner
 	if ok {
 		p.free()
 		delete(r.prepared, id)

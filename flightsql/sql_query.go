@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/quiverdata/quiver/flightsql/auth"
 	"github.com/quiverdata/quiver/flightsql/engine"
 	"github.com/quiverdata/quiver/flightsql/wire"
 )
@@ -176,7 +177,7 @@ func (s *SQLServer) CreatePreparedStatement(ctx context.Context, req fsql.Action
 	if err != nil {
 		return fsql.ActionCreatePreparedStatementResult{}, toStatus(err)
 	}
-	id := s.handles.addPrepared(&preparedStatement{sql: req.GetQuery(), schema: schema, params: params})
+	id := s.handles.addPrepared(&preparedStatement{owner: principalName(ctx), sql: req.GetQuery(), schema: schema, params: params})
 	isUpdate := false
 	return fsql.ActionCreatePreparedStatementResult{
 		Handle:          []byte(id),
@@ -187,27 +188,42 @@ func (s *SQLServer) CreatePreparedStatement(ctx context.Context, req fsql.Action
 }
 
 // ClosePreparedStatement frees a prepared statement.
-func (s *SQLServer) ClosePreparedStatement(_ context.Context, req fsql.ActionClosePreparedStatementRequest) error {
-	if !s.handles.closePrepared(string(req.GetPreparedStatementHandle())) {
+func (s *SQLServer) ClosePreparedStatement(ctx context.Context, req fsql.ActionClosePreparedStatementRequest) error {
+	if !s.handles.closePrepared(string(req.GetPreparedStatementHandle()), principalName(ctx)) {
 		return status.Error(codes.NotFound, "prepared statement handle is unknown or expired")
 	}
 	return nil
 }
 
-// preparedOr looks up a prepared statement handle.
-func (s *SQLServer) preparedOr(handle []byte) (preparedStatement, error) {
+// preparedOr looks up a prepared statement handle of the calling principal. Another
+// principal's handle is answered as unknown.
+func (s *SQLServer) preparedOr(ctx context.Context, handle []byte) (preparedStatement, error) {
 	p, ok := s.handles.lookupPrepared(string(handle))
+	if ok && p.owner != principalName(ctx) {
+		if p.bound != nil {
+			p.bound.Release()
+		}
+		ok = false
+	}
 	if !ok {
-		return p, status.Error(codes.NotFound, "prepared statement handle is unknown or expired (idle statements are closed); prepare it again")
+		return preparedStatement{}, status.Error(codes.NotFound, "prepared statement handle is unknown or expired (idle statements are closed); prepare it again")
 	}
 	return p, nil
+}
+
+// principalName names the authenticated caller, "" without authentication.
+func principalName(ctx context.Context) string {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p.Name
+	}
+	return ""
 }
 
 // DoPutPreparedStatementQuery binds parameter rows to a prepared statement. Each row
 // is one execution; the results are concatenated.
 func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.PreparedStatementQuery, rdr flight.MessageReader, _ flight.MetadataWriter) ([]byte, error) {
 	handle := cmd.GetPreparedStatementHandle()
-	p, err := s.preparedOr(handle)
+	p, err := s.preparedOr(ctx, handle)
 	if err != nil {
 		return nil, err
 	}
@@ -269,8 +285,8 @@ func collectParams(ctx context.Context, mem memory.Allocator, rdr flight.Message
 }
 
 // GetFlightInfoPreparedStatement plans a prepared query with its bound parameters.
-func (s *SQLServer) GetFlightInfoPreparedStatement(_ context.Context, cmd fsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
+func (s *SQLServer) GetFlightInfoPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	p, err := s.preparedOr(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
 		return nil, err
 	}
@@ -293,8 +309,8 @@ func (s *SQLServer) PollFlightInfoPreparedStatement(ctx context.Context, cmd fsq
 }
 
 // GetSchemaPreparedStatement returns a prepared query's result schema.
-func (s *SQLServer) GetSchemaPreparedStatement(_ context.Context, cmd fsql.PreparedStatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
+func (s *SQLServer) GetSchemaPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	p, err := s.preparedOr(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +324,7 @@ func (s *SQLServer) GetSchemaPreparedStatement(_ context.Context, cmd fsql.Prepa
 // when it has no parameters) and streams the results one after another, all under the
 // schema GetFlightInfo reported (see conform).
 func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
-	p, err := s.preparedOr(cmd.GetPreparedStatementHandle())
+	p, err := s.preparedOr(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
 		return nil, nil, err
 	}

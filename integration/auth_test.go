@@ -252,3 +252,45 @@ func int64Params(t testing.TB, v int64) arrow.RecordBatch {
 	t.Cleanup(rec.Release)
 	return rec
 }
+
+// A prepared statement's handle belongs to the principal that prepared it: another
+// principal presenting it is told it is unknown.
+func TestPreparedHandleBelongsToItsPrincipal(t *testing.T) {
+	srv, _ := authServer(t)
+	ctx := context.Background()
+	c := srv.sqlClient(t)
+	writerCtx, err := c.Client.AuthenticateBasicToken(ctx, "writer", "pw-writer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readerCtx, err := c.Client.AuthenticateBasicToken(ctx, "reader", "pw-reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, err := c.Prepare(writerCtx, "SELECT 42 AS answer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader replays the writer's handle.
+	cmd := &flight.FlightDescriptor{Type: flight.DescriptorCMD}
+	any, err := anypb.New(&pb.CommandPreparedStatementQuery{PreparedStatementHandle: stmt.Handle()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Cmd, err = proto.Marshal(any); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.GetFlightInfo(readerCtx, cmd); status.Code(err) != codes.NotFound {
+		t.Errorf("another principal's handle: %v, want NotFound", err)
+	}
+	info, err := stmt.Execute(writerCtx)
+	if err != nil {
+		t.Fatalf("owner's handle: %v", err)
+	}
+	if len(info.Endpoint) != 1 {
+		t.Fatalf("endpoints = %d", len(info.Endpoint))
+	}
+	if err := stmt.Close(writerCtx); err != nil {
+		t.Fatal(err)
+	}
+}
