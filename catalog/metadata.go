@@ -1,7 +1,9 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -67,6 +69,11 @@ func mergeNullable(a, b *arrow.Schema) *arrow.Schema {
 // readFooter returns the Arrow schema and row count of one Parquet file.
 func readFooter(path string, mem memory.Allocator) (*arrow.Schema, int64, error) {
 	rdr, err := file.OpenParquetFile(path, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Gone since the layout was read (a drop renamed its directory away): the
+		// caller looks again rather than calling the dataset unreadable.
+		return nil, 0, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %s: %v", ErrUnreadable, filepath.Base(path), err)
 	}

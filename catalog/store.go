@@ -195,6 +195,19 @@ func (s *Store) stat(name string) (Info, error) {
 	// dataset look missing (ErrNotFound) or broken (ErrUnreadable, then cached).
 	unpin := s.reclaim.pin()
 	defer unpin()
+	// A drop renames the whole directory away, pins or not; when a part vanishes
+	// between reading the layout and reading its footer, look again.
+	for attempt := 0; ; attempt++ {
+		info, err := s.statOnce(name)
+		if !errors.Is(err, fs.ErrNotExist) || attempt == maxOpenAttempts {
+			return info, err
+		}
+	}
+}
+
+// statOnce reads the layout of name once and its metadata from the cache or the
+// footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
+func (s *Store) statOnce(name string) (Info, error) {
 	l, err := resolve(s.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		s.forget(name)
