@@ -117,6 +117,24 @@ func connect(ctx context.Context, o *clientOptions) (*session, error) {
 
 func (s *session) Close() error { return s.fc.Close() }
 
+// connectTo checks name, connects and describes the dataset: the start of every
+// command about one existing dataset. The caller closes the session.
+func connectTo(ctx context.Context, o *clientOptions, name string) (*session, dataset, error) {
+	if err := checkName(name); err != nil {
+		return nil, dataset{}, err
+	}
+	s, err := connect(ctx, o)
+	if err != nil {
+		return nil, dataset{}, err
+	}
+	d, err := s.stat(ctx, name)
+	if err != nil {
+		s.Close()
+		return nil, dataset{}, err
+	}
+	return s, d, nil
+}
+
 // sql is a Flight SQL client on the same connection.
 func (s *session) sql() *flightsql.Client { return &flightsql.Client{Client: s.fc, Alloc: s.mem} }
 

@@ -29,21 +29,13 @@ pipe) it does not ask.`,
   quiver drop old.parquet --yes`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			if err := checkName(name); err != nil {
-				return err
-			}
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
-			s, err := connect(ctx, &o)
+			s, d, err := connectTo(ctx, &o, args[0])
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			d, err := s.stat(ctx, name)
-			if err != nil {
-				return err
-			}
 			if !yes && isTerminal(os.Stdin) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Drop dataset %q (%s, %s)? There is no undo. [y/N] ",
 					d.Name, plural(d.Rows, "row", "rows"), humanBytes(d.Bytes))
@@ -52,10 +44,10 @@ pipe) it does not ask.`,
 					return errNotConfirmed
 				}
 			}
-			if err := dropDataset(ctx, s.fc, name); err != nil {
-				return fmt.Errorf("drop %q: %w", name, err)
+			if err := dropDataset(ctx, s.fc, args[0]); err != nil {
+				return fmt.Errorf("drop %q: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "dropped %s\n", name)
+			fmt.Fprintf(cmd.ErrOrStderr(), "dropped %s\n", args[0])
 			return nil
 		},
 		ValidArgsFunction: datasetNames(&o),

@@ -27,21 +27,13 @@ when it last changed, and each column's name, Arrow type and nullability.
 			if err != nil {
 				return err
 			}
-			name := args[0]
-			if err := checkName(name); err != nil {
-				return err
-			}
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
-			s, err := connect(ctx, &o)
+			s, d, err := connectTo(ctx, &o, args[0])
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			d, err := s.stat(ctx, name)
-			if err != nil {
-				return err
-			}
 			return printInfo(cmd, f, d)
 		},
 		ValidArgsFunction: datasetNames(&o),
