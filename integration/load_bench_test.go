@@ -212,6 +212,8 @@ func runLoad(b *testing.B, cfg loadConfig) *loadResult {
 	b.Logf("datasets created in %v; server RSS %.1f MB", time.Since(setupStart).Round(time.Millisecond), mb(setupRSS.rss))
 
 	sampler := startRSSSampler(pid, 100*time.Millisecond)
+	serverCPU0, _ := processCPU(pid)
+	clientCPU0 := selfCPU()
 	b.ResetTimer()
 	start := time.Now()
 	deadline := start.Add(cfg.duration)
@@ -227,6 +229,11 @@ func runLoad(b *testing.B, cfg loadConfig) *loadResult {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	peak := sampler.stop()
+	serverCPU1, err := processCPU(pid)
+	if err != nil {
+		b.Errorf("reading the server's CPU time: %v", err)
+	}
+	clientCPU := selfCPU() - clientCPU0
 	end, err := readProcMemory(pid)
 	if err != nil {
 		b.Errorf("reading the server's memory: %v", err)
@@ -238,7 +245,7 @@ func runLoad(b *testing.B, cfg loadConfig) *loadResult {
 
 	res := &loadResult{cfg: cfg, elapsed: elapsed, stats: map[string]*opStats{}, mem: loadMemory{
 		setupRSS: setupRSS.rss, peakSampledRSS: max(peak.rss, end.rss), hwm: end.hwm, endRSS: end.rss, settledRSS: settled.rss,
-	}}
+	}, serverCPU: serverCPU1 - serverCPU0, clientCPU: clientCPU}
 	leaks := 0
 	for _, c := range clients {
 		for op, s := range c.stats {

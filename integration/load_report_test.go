@@ -8,10 +8,12 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -128,6 +130,9 @@ type loadResult struct {
 	mem          loadMemory
 	serverErrors []string // level=ERROR lines of the server's log
 	printed      bool     // the table went to stdout
+	// CPU time the server process and this test process (the clients) used during
+	// the load: on a shared machine, what tells a slow server from a starved one.
+	serverCPU, clientCPU time.Duration
 }
 
 func (r *loadResult) merge(op string, s *opStats) {
@@ -164,6 +169,8 @@ func (r *loadResult) report(b *testing.B) {
 
 	fmt.Fprintf(&sb, "\n%d clients for %v; server memory: after setup %.1f MB RSS, peak %.1f MB (VmHWM), largest sampled %.1f MB, at the end %.1f MB, 3 s later %.1f MB\n",
 		r.cfg.clients, r.elapsed.Round(time.Millisecond), mb(r.mem.setupRSS), mb(r.mem.hwm), mb(r.mem.peakSampledRSS), mb(r.mem.endRSS), mb(r.mem.settledRSS))
+	fmt.Fprintf(&sb, "CPU: the server %.1f s (%.2f cores), the clients %.1f s (%.2f cores), of %d cores\n",
+		r.serverCPU.Seconds(), r.serverCPU.Seconds()/secs, r.clientCPU.Seconds(), r.clientCPU.Seconds()/secs, runtime.NumCPU())
 	for _, op := range ops {
 		s := r.stats[op]
 		for _, m := range slices.Sorted(maps.Keys(s.samples)) {
@@ -195,6 +202,7 @@ func (r *loadResult) report(b *testing.B) {
 	b.ReportMetric(mb(r.mem.hwm), "peak_rss_MB")
 	b.ReportMetric(mb(r.mem.peakSampledRSS), "sampled_rss_MB")
 	b.ReportMetric(mb(r.mem.settledRSS), "settled_rss_MB")
+	b.ReportMetric(r.serverCPU.Seconds()/secs, "server_cores")
 	if totalErr > 0 {
 		b.Errorf("%d operations failed (other than ResourceExhausted); see the messages above", totalErr)
 	}
@@ -239,6 +247,45 @@ func readProcMemory(pid int) (procMemory, error) {
 		return m, fmt.Errorf("/proc/%d/status has no VmRSS or VmHWM", pid)
 	}
 	return m, nil
+}
+
+// clockTicks is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// processCPU is the user and system CPU time pid has used, from /proc/PID/stat.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count
+	// fields after its closing one. utime and stime are fields 14 and 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name, want 13 or more", pid, len(fields))
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// selfCPU is the user and system CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssSampler polls a process's VmRSS and keeps the largest value.
@@ -321,8 +368,17 @@ func TestLoadStatsCountsExhaustedApart(t *testing.T) {
 	var merged opStats
 	merged.add(&s)
 	merged.add(&many)
-	if merged.failures() != 3+maxErrorSamples+6 || merged.exhausted != 1 || len(merged.lat) != 1 || merged.dropped != 5+5 {
-		t.Errorf("merged: %d failures, %d exhausted, %d ok, %d dropped", merged.failures(), merged.exhausted, len(merged.lat), merged.dropped)
+	if merged.failures() != 3+maxErrorSamples+6 || merged.exhausted != 1 || len(merged.lat) != 1 {
+		t.Errorf("merged: %d failures, %d exhausted, %d ok", merged.failures(), merged.exhausted, len(merged.lat))
+	}
+	// Every failure is either a kept message or counted as dropped.
+	kept := 0
+	for _, n := range merged.samples {
+		kept += n
+	}
+	if len(merged.samples) != maxErrorSamples || kept+merged.dropped != merged.failures()+merged.exhausted {
+		t.Errorf("merged: %d messages kept %d times, %d dropped; want %d messages and %d in all",
+			len(merged.samples), kept, merged.dropped, maxErrorSamples, merged.failures()+merged.exhausted)
 	}
 }
 
@@ -358,5 +414,32 @@ func TestLoadMix(t *testing.T) {
 		if op := pick(only, rng); op != "doget" {
 			t.Fatalf("pick from put=0,doget=3 gave %q", op)
 		}
+	}
+}
+
+// TestLoadProcReaders checks the /proc readers on this process: memory within
+// sense, and CPU time agreeing with getrusage.
+func TestLoadProcReaders(t *testing.T) {
+	m, err := readProcMemory(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.rss < 1<<20 || m.hwm < m.rss {
+		t.Errorf("VmRSS %d, VmHWM %d: want at least 1 MiB and HWM >= RSS", m.rss, m.hwm)
+	}
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+	}
+	before := selfCPU()
+	proc, err := processCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := selfCPU()
+	// /proc counts in 10 ms ticks; allow a few.
+	if proc < before-50*time.Millisecond || proc > after+50*time.Millisecond || proc < 50*time.Millisecond {
+		t.Errorf("/proc says %v of CPU, getrusage %v..%v", proc, before, after)
+	}
+	if _, err := readProcMemory(-1); err == nil {
+		t.Error("no error for a process that does not exist")
 	}
 }
