@@ -14,7 +14,12 @@ import (
 	"testing"
 	"time"
 
+	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/quiverdata/quiver/flightsql/auth"
 )
 
 // BenchmarkLoad runs many concurrent clients against the real `quiver serve` binary
@@ -333,4 +338,58 @@ func loadOpNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// loadConn is one client's gRPC connection: the Flight SQL client, whose Client
+// field is the plain Flight client on the same connection.
+type loadConn struct {
+	sql *fsql.Client
+}
+
+// bearerToken sends "authorization: Bearer <token>" with every call.
+type bearerToken string
+
+func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(t)}, nil
+}
+
+func (bearerToken) RequireTransportSecurity() bool { return false }
+
+func dialLoad(b *testing.B, addr, token string, mem memory.Allocator) *loadConn {
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)),
+	}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken(token)))
+	}
+	cl, err := fsql.NewClient(addr, nil, nil, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl.Alloc = mem
+	b.Cleanup(func() { cl.Close() }) // when the run fails half-way; runLoad closes it before that
+	return &loadConn{sql: cl}
+}
+
+func (c *loadConn) close() { c.sql.Close() }
+
+// writeLoadAuthFile writes an auth file of n static write tokens and returns its
+// path and the tokens.
+func writeLoadAuthFile(b *testing.B, dir string, n int) (string, []string) {
+	var sb strings.Builder
+	tokens := make([]string, n)
+	for i := range tokens {
+		tok, hash, err := auth.NewToken()
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = tok
+		fmt.Fprintf(&sb, "[[token]]\nname = \"load-%02d\"\ntoken_hash = %q\npermission = \"write\"\n\n", i, hash)
+	}
+	path := filepath.Join(dir, "auth.toml")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path, tokens
 }

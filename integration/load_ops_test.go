@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -17,10 +13,6 @@ import (
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/quiverdata/quiver/flightsql/auth"
 )
 
 // The datasets and the operations of BenchmarkLoad (load_bench_test.go).
@@ -176,59 +168,6 @@ func (d *loadData) create(ctx context.Context, c *loadClient) error {
 		}
 	}
 	return nil
-}
-
-// loadConn is one client's gRPC connection: the Flight SQL client, whose Client
-// field is the plain Flight client on the same connection.
-type loadConn struct {
-	sql *fsql.Client
-}
-
-// bearerToken sends "authorization: Bearer <token>" with every call.
-type bearerToken string
-
-func (t bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(t)}, nil
-}
-
-func (bearerToken) RequireTransportSecurity() bool { return false }
-
-func dialLoad(b *testing.B, addr, token string, mem memory.Allocator) *loadConn {
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)),
-	}
-	if token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken(token)))
-	}
-	cl, err := fsql.NewClient(addr, nil, nil, opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cl.Alloc = mem
-	return &loadConn{sql: cl}
-}
-
-func (c *loadConn) close() { c.sql.Close() }
-
-// writeLoadAuthFile writes an auth file of n static write tokens and returns its
-// path and the tokens.
-func writeLoadAuthFile(b *testing.B, dir string, n int) (string, []string) {
-	var sb strings.Builder
-	tokens := make([]string, n)
-	for i := range tokens {
-		tok, hash, err := auth.NewToken()
-		if err != nil {
-			b.Fatal(err)
-		}
-		tokens[i] = tok
-		fmt.Fprintf(&sb, "[[token]]\nname = \"load-%02d\"\ntoken_hash = %q\npermission = \"write\"\n\n", i, hash)
-	}
-	path := filepath.Join(dir, "auth.toml")
-	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return path, tokens
 }
 
 // ingest sends rec to table by bulk ingest: appending (creating the table if
