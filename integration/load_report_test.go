@@ -135,6 +135,16 @@ type loadResult struct {
 	serverCPU, clientCPU time.Duration
 }
 
+// opsPerServerCPU is total operations per second of CPU the server used: on a
+// machine shared with other work, steadier than ops/s, which counts the waits for
+// a core too.
+func (r *loadResult) opsPerServerCPU(total int) float64 {
+	if r.serverCPU <= 0 {
+		return 0
+	}
+	return float64(total) / r.serverCPU.Seconds()
+}
+
 func (r *loadResult) merge(op string, s *opStats) {
 	if r.stats[op] == nil {
 		r.stats[op] = &opStats{}
@@ -169,8 +179,8 @@ func (r *loadResult) report(b *testing.B) {
 
 	fmt.Fprintf(&sb, "\n%d clients for %v; server memory: after setup %.1f MB RSS, peak %.1f MB (VmHWM), largest sampled %.1f MB, at the end %.1f MB, 3 s later %.1f MB\n",
 		r.cfg.clients, r.elapsed.Round(time.Millisecond), mb(r.mem.setupRSS), mb(r.mem.hwm), mb(r.mem.peakSampledRSS), mb(r.mem.endRSS), mb(r.mem.settledRSS))
-	fmt.Fprintf(&sb, "CPU: the server %.1f s (%.2f cores), the clients %.1f s (%.2f cores), of %d cores\n",
-		r.serverCPU.Seconds(), r.serverCPU.Seconds()/secs, r.clientCPU.Seconds(), r.clientCPU.Seconds()/secs, runtime.NumCPU())
+	fmt.Fprintf(&sb, "CPU: the server %.1f s (%.2f cores), the clients %.1f s (%.2f cores), of %d cores; %.1f ops per server CPU second\n",
+		r.serverCPU.Seconds(), r.serverCPU.Seconds()/secs, r.clientCPU.Seconds(), r.clientCPU.Seconds()/secs, runtime.NumCPU(), r.opsPerServerCPU(total))
 	for _, op := range ops {
 		s := r.stats[op]
 		for _, m := range slices.Sorted(maps.Keys(s.samples)) {
@@ -203,6 +213,7 @@ func (r *loadResult) report(b *testing.B) {
 	b.ReportMetric(mb(r.mem.peakSampledRSS), "sampled_rss_MB")
 	b.ReportMetric(mb(r.mem.settledRSS), "settled_rss_MB")
 	b.ReportMetric(r.serverCPU.Seconds()/secs, "server_cores")
+	b.ReportMetric(r.opsPerServerCPU(total), "ops/server_cpu_s")
 	if totalErr > 0 {
 		b.Errorf("%d operations failed (other than ResourceExhausted); see the messages above", totalErr)
 	}
