@@ -438,7 +438,8 @@ func TestLoadProcReaders(t *testing.T) {
 	if m.rss < 1<<20 || m.hwm < m.rss {
 		t.Errorf("VmRSS %d, VmHWM %d: want at least 1 MiB and HWM >= RSS", m.rss, m.hwm)
 	}
-	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+	// Burn 100 ms of CPU (not of wall time: on a busy machine a spin may get little).
+	for start, deadline := selfCPU(), time.Now().Add(10*time.Second); selfCPU()-start < 100*time.Millisecond && time.Now().Before(deadline); {
 	}
 	before := selfCPU()
 	proc, err := processCPU(os.Getpid())
@@ -447,7 +448,7 @@ func TestLoadProcReaders(t *testing.T) {
 	}
 	after := selfCPU()
 	// /proc counts in 10 ms ticks; allow a few.
-	if proc < before-50*time.Millisecond || proc > after+50*time.Millisecond || proc < 50*time.Millisecond {
+	if proc < before-50*time.Millisecond || proc > after+50*time.Millisecond || proc < 100*time.Millisecond {
 		t.Errorf("/proc says %v of CPU, getrusage %v..%v", proc, before, after)
 	}
 	if _, err := readProcMemory(-1); err == nil {
