@@ -71,7 +71,7 @@ func TestAuthCommandsMakeEntriesThatWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, p, err := a.Login("alice", "pass word:with colon"); err != nil || p.Permission != auth.Write {
+	if _, _, p, err := a.Login(context.Background(), "alice", "pass word:with colon"); err != nil || p.Permission != auth.Write {
 		t.Fatalf("login with the hashed password: %v, %v", p, err)
 	}
 	if p, err := a.Verify(token); err != nil || p.Permission != auth.Read {
