@@ -207,10 +207,11 @@ func startSecured(t *testing.T, opts securityOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secOpts, err := opts.serverOptions(log, lis.Addr(), nil)
+	secOpts, stopAuth, err := opts.serverOptions(context.Background(), log, lis.Addr(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(stopAuth)
 	gs := grpc.NewServer(secOpts...)
 	srv.Register(gs)
 	done := make(chan struct{})
