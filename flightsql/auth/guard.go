@@ -269,7 +269,7 @@ func (g *Guard) handshake(srv any, ss grpc.ServerStream, handler grpc.StreamHand
 	}
 	tok, expires, p, err := g.auth.Login(ctx, name, password)
 	if err != nil {
-		g.log.LogAttrs(ctx, slog.LevelWarn, "login refused", slog.String("user", clip(name)),
+		g.log.LogAttrs(ctx, loginRefusalLevel(err), "login refused", slog.String("user", clip(name)),
 			slog.String("reason", err.Error()), peerAttr(ctx))
 		return loginStatus(err)
 	}

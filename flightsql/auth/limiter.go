@@ -78,6 +78,16 @@ func loginStatus(err error) error {
 	return status.Error(codes.Unauthenticated, err.Error())
 }
 
+// loginRefusalLevel is the log level of a refused login. A throttled one is logged
+// at Debug: its lockout was logged once at Warn, and a flood of guesses would
+// otherwise write a line per guess.
+func loginRefusalLevel(err error) slog.Level {
+	if errors.Is(err, ErrLoginThrottled) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 // LoginLimits bound what password logins may cost the server.
 type LoginLimits struct {
 	// Concurrency is how many bcrypt checks may run at once; 0 means
@@ -101,7 +111,7 @@ type LoginLimits struct {
 // that user from logging in with a password for up to LockoutMax at a time (tokens
 // already issued and static tokens keep working).
 type loginLimiter struct {
-	slots    chan struct{}
+	slots    *slotQueue
 	failures int // <= 0: no budget
 	maxLock  time.Duration
 	memory   time.Duration
@@ -131,7 +141,7 @@ func newLoginLimiter(l LoginLimits, now func() time.Time, log *slog.Logger) *log
 		l.LockoutMax = DefaultLoginLockoutMax
 	}
 	return &loginLimiter{
-		slots:    make(chan struct{}, l.Concurrency),
+		slots:    newSlotQueue(l.Concurrency),
 		failures: l.Failures,
 		maxLock:  l.LockoutMax,
 		memory:   max(minFailureMemory, 2*l.LockoutMax),
@@ -143,34 +153,38 @@ func newLoginLimiter(l LoginLimits, now func() time.Time, log *slog.Logger) *log
 }
 
 // acquire admits a login of user from peer: it refuses a throttled one at once,
-// waits for a bcrypt slot (or for ctx to end), and checks the budget again, since
-// failures of logins ahead in the queue may have used it up. The caller calls
-// release when its bcrypt check is done.
+// waits for a bcrypt slot (or for ctx to end; logins without recent failures go
+// first), and checks the budget again, since failures of logins ahead in the queue
+// may have used it up. The caller calls release when its bcrypt check is done.
 func (l *loginLimiter) acquire(ctx context.Context, user, peer string) (release func(), err error) {
-	if err := l.check(user, peer); err != nil {
+	suspect, err := l.check(user, peer)
+	if err != nil {
 		return nil, err
 	}
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("login: waiting for a password check: %w", ctx.Err())
+	if err := l.slots.acquire(ctx, suspect); err != nil {
+		return nil, fmt.Errorf("login: waiting for a password check: %w", err)
 	}
-	release = func() { <-l.slots }
-	if err := l.check(user, peer); err != nil {
-		release()
+	if _, err := l.check(user, peer); err != nil {
+		l.slots.release()
 		return nil, err
 	}
-	return release, nil
+	return l.slots.release, nil
 }
 
-// check refuses a login whose user name or address is in a refusal window.
-func (l *loginLimiter) check(user, peer string) error {
+// check refuses a login whose user name or address is in a refusal window, and
+// says whether either has failed lately (suspect).
+func (l *loginLimiter) check(user, peer string) (suspect bool, err error) {
 	if l.failures <= 0 {
-		return nil
+		return false, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	for _, r := range []*failureRecord{l.users[user], l.peers[peer]} {
+		if r != nil && now.Sub(r.last) <= l.memory {
+			suspect = true
+		}
+	}
 	wait := time.Duration(0)
 	of := ""
 	if r := l.users[user]; r != nil && now.Before(r.until) {
@@ -180,9 +194,9 @@ func (l *loginLimiter) check(user, peer string) error {
 		wait, of = r.until.Sub(now), "from this address"
 	}
 	if of == "" {
-		return nil
+		return suspect, nil
 	}
-	return &ThrottledError{Of: of, RetryAfter: (wait + time.Second - 1).Truncate(time.Second)}
+	return true, &ThrottledError{Of: of, RetryAfter: (wait + time.Second - 1).Truncate(time.Second)}
 }
 
 // failed counts a failed login against user and peer.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -271,5 +272,96 @@ func TestPeerKey(t *testing.T) {
 	}
 	if got := peerKey(context.Background()); got != "" {
 		t.Errorf("no peer: %q", got)
+	}
+}
+
+// waitQueued waits until the limiter's slot queue holds n waiters.
+func waitQueued(t *testing.T, q *slotQueue, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		q.mu.Lock()
+		got := len(q.clean) + len(q.suspect)
+		q.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d logins waiting, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A flood from many addresses, each of which has failed before, does not make a
+// login from a clean address wait behind all of it.
+func TestLoginsWithoutRecentFailuresGoFirst(t *testing.T) {
+	a, _ := limitedAuthenticator(t, &testClock{t: time.Now()}, LoginLimits{Concurrency: 1}, slog.New(slog.DiscardHandler))
+	var mu sync.Mutex
+	var order []string
+	holding, release := make(chan struct{}), make(chan struct{})
+	compare := a.compare
+	a.compare = func(h, pw []byte) error {
+		if string(pw) == "hold" {
+			close(holding)
+			<-release
+		}
+		mu.Lock()
+		order = append(order, string(pw))
+		mu.Unlock()
+		return compare(h, pw)
+	}
+	for i := range 3 {
+		a.limits.failed(context.Background(), "someone", fmt.Sprintf("192.0.2.%d", i+1))
+	}
+
+	var wg sync.WaitGroup
+	login := func(addr, pw string) {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.Login(from(addr), "alice", pw) }()
+	}
+	login("198.51.100.1:1", "hold")
+	<-holding
+	for i := range 3 {
+		login(fmt.Sprintf("192.0.2.%d:1", i+1), fmt.Sprintf("suspect-%d", i))
+		waitQueued(t, a.limits.slots, i+1)
+	}
+	login("198.51.100.2:1", "pw")
+	waitQueued(t, a.limits.slots, 4)
+	close(release)
+	wg.Wait()
+	// The clean login passed the three that waited longer. (alice's own failures
+	// then make the rest suspect too; they keep their order.)
+	if want := []string{"hold", "pw", "suspect-0", "suspect-1", "suspect-2"}; !slices.Equal(order, want) {
+		t.Errorf("checked in order %q, want %q", order, want)
+	}
+}
+
+// Slots granted as their waiter gives up are passed on, never lost.
+func TestSlotQueueKeepsItsSlots(t *testing.T) {
+	q := newSlotQueue(2)
+	var running, most atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 30 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration((i+j)%3)*100*time.Microsecond)
+				if err := q.acquire(ctx, j%2 == 0); err == nil {
+					n := running.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					time.Sleep(50 * time.Microsecond)
+					running.Add(-1)
+					q.release()
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if q.free != 2 || len(q.clean)+len(q.suspect) != 0 || most.Load() > 2 {
+		t.Fatalf("after the storm: %d free, %d waiting, at most %d at once; want 2, 0, <= 2", q.free, len(q.clean)+len(q.suspect), most.Load())
 	}
 }
