@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-adbc/go/adbc"
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
@@ -188,4 +190,47 @@ func TestBinaryAuthFileReloadOnChange(t *testing.T) {
 	if err, _ := p.terminate(t, 30*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
+}
+
+// A prepared statement is checked against the grant it is prepared under. When a
+// reload narrows that grant, the statement must not run on under the old one: its
+// handle is unknown to the narrowed principal, and preparing it again is refused.
+func TestPreparedStatementAfterTheGrantNarrows(t *testing.T) {
+	hash, err := auth.HashPassword("pw-bob", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := func(patterns ...string) *auth.File {
+		return &auth.File{Users: []auth.UserEntry{{Name: "bob", PasswordHash: hash, Permission: "write", Datasets: patterns}}}
+	}
+	a, err := auth.New(bob("sales*", "marketing*"), auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServerOpts(t, t.TempDir(), memory.DefaultAllocator, harnessOptions{guard: auth.NewGuard(a, nil)})
+	conn := srv.adbcConn(t, map[string]string{adbc.OptionKeyUsername: "bob", adbc.OptionKeyPassword: "pw-bob"})
+	if _, err := adbcIngest(t, conn, "marketing", adbc.OptionValueIngestModeCreate, nil, events(t, 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+
+	c := srv.sqlClient(t)
+	ctx, err := c.Client.AuthenticateBasicToken(context.Background(), "bob", "pw-bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, err := c.Prepare(ctx, "SELECT count(*) FROM marketing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stmt.Execute(ctx); err != nil {
+		t.Fatalf("prepared statement under the wide grant: %v", err)
+	}
+
+	if err := a.Reload(bob("sales*")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stmt.Execute(ctx)
+	wantStatus(t, err, codes.NotFound, "prepared statement handle is unknown")
+	_, err = c.Prepare(ctx, "SELECT count(*) FROM marketing")
+	wantStatus(t, err, codes.PermissionDenied, "marketing")
 }

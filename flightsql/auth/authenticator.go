@@ -21,6 +21,14 @@ type Principal struct {
 	Grant
 }
 
+// Owner identifies the principal together with its grant, for what it holds from
+// one call to the next (prepared statements, which were checked against the grant
+// they were prepared under). An auth file reload that changes the grant changes the
+// owner, so nothing authorized under the old grant is used under the new one.
+func (p *Principal) Owner() string {
+	return fmt.Sprintf("%s\x00%s\x00%q", p.Name, p.Permission, p.Datasets)
+}
+
 type principalKey struct{}
 
 // FromContext returns the principal of a request that passed the Guard.
