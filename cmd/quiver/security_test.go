@@ -324,3 +324,47 @@ func TestMutualTLS(t *testing.T) {
 		t.Error("--tls-cert without --tls-key accepted")
 	}
 }
+
+func TestLoginLimitFlags(t *testing.T) {
+	t.Setenv("QUIVER_TOKEN", "")
+	t.Setenv("QUIVER_USER", "")
+	t.Setenv("QUIVER_PASSWORD", "")
+	authFile, _ := writeAuthFile(t, "s3cret-pw")
+	wrong := clientSecurity{user: "alice", password: "nope"}
+	right := clientSecurity{user: "alice", password: "s3cret-pw"}
+
+	limited := startSecured(t, securityOptions{authFile: authFile, tokenTTL: time.Hour, loginMaxFailures: 2, loginLockoutMax: time.Minute, authReloadInterval: time.Hour})
+	for i := range 2 {
+		if err := listAs(t, limited, wrong); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong password #%d: %v, want Unauthenticated", i+1, err)
+		}
+	}
+	err := listAs(t, limited, right)
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "try again in") {
+		t.Fatalf("after --login-max-failures 2 failures: %v, want ResourceExhausted with a retry hint", err)
+	}
+
+	// --login-max-failures 0: no lockout.
+	unlimited := startSecured(t, securityOptions{authFile: authFile, tokenTTL: time.Hour})
+	for i := range 8 {
+		if err := listAs(t, unlimited, wrong); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong password #%d: %v, want Unauthenticated", i+1, err)
+		}
+	}
+	if err := listAs(t, unlimited, right); err != nil {
+		t.Fatalf("right password without a limit: %v", err)
+	}
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	loop := &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}
+	for _, o := range []securityOptions{
+		{authFile: authFile, loginConcurrency: -1},
+		{authFile: authFile, loginMaxFailures: -1},
+		{authFile: authFile, loginLockoutMax: -time.Second},
+		{authFile: authFile, authReloadInterval: -time.Second},
+	} {
+		if _, _, err := o.serverOptions(context.Background(), log, loop, nil); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+			t.Errorf("%+v: %v, want a refusal of the negative value", o, err)
+		}
+	}
+}
