@@ -211,10 +211,12 @@ func (s *SQLServer) preparedOr(ctx context.Context, handle []byte) (preparedStat
 	return p, nil
 }
 
-// principalName names the authenticated caller, "" without authentication.
+// principalName names the authenticated caller with its grant (auth.Principal.Owner),
+// "" without authentication: a handle prepared under a grant that a reload of the
+// auth file has since changed is unknown to the caller.
 func principalName(ctx context.Context) string {
 	if p, ok := auth.FromContext(ctx); ok {
-		return p.Name
+		return p.Owner()
 	}
 	return ""
 }

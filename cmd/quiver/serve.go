@@ -123,11 +123,12 @@ func serve(ctx context.Context, opts serveOptions) error {
 	// without authentication, so it runs before anything is served. Its interceptors
 	// come before the service's: every request is authenticated before a handler
 	// sees it.
-	secOpts, err := opts.security.serverOptions(log, lis.Addr(), srv.SQL)
+	secOpts, stopAuth, err := opts.security.serverOptions(ctx, log, lis.Addr(), srv.SQL)
 	if err != nil {
 		lis.Close()
 		return err
 	}
+	defer stopAuth()
 
 	// Operations (serve_ops.go): its interceptors come before authentication's, so
 	// that the log and the metrics also show the calls authentication refuses (they
