@@ -51,7 +51,7 @@ func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.St
 	if err != nil {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, err))
 	}
-	rows, err := s.store.Put(ctx, name, mode, rdr)
+	rows, err := s.store.Put(ctx, name, mode, newIntakeReader(rdr))
 	if err != nil {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, err))
 	}
