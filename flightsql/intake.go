@@ -67,7 +67,7 @@ func (s *intakeStream) Recv() (*flight.FlightData, error) {
 		return nil, err
 	}
 	if err := s.check.check(m); err != nil {
-		s.err = fmt.Errorf("%w: %w", catalog.ErrInvalidData, err)
+		s.err = badData{err}
 		return nil, s.err
 	}
 	return m, nil
@@ -196,5 +196,12 @@ func intakeError(err error) error {
 	if _, ok := status.FromError(err); ok || errors.Is(err, catalog.ErrInvalidData) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", catalog.ErrInvalidData, err)
+	return badData{err}
 }
+
+// badData is an error in a client's stream: it is a catalog.ErrInvalidData without
+// saying so in its text, which the store's own wrapping already does.
+type badData struct{ err error }
+
+func (e badData) Error() string   { return e.err.Error() }
+func (e badData) Unwrap() []error { return []error{catalog.ErrInvalidData, e.err} }

@@ -128,8 +128,8 @@ func (t fbTable) vector(slot, elementSize int) (fbVector, error) {
 	}
 	n := uint64(binary.LittleEndian.Uint32(t.b[p:]))
 	if room := uint64(len(t.b) - p - 4); n*uint64(elementSize) > room {
-		return fbVector{}, fmt.Errorf("field %d of the table at %d claims %d elements of %d bytes; the header has room for %d",
-			slot, t.pos, n, elementSize, room/uint64(elementSize))
+		return fbVector{}, fmt.Errorf("a vector at byte %d claims %d elements of %d bytes; the %d-byte header has room for %d",
+			p, n, elementSize, len(t.b), room/uint64(elementSize))
 	}
 	return fbVector{b: t.b, start: p + 4, n: int(n), elementSize: elementSize}, nil
 }

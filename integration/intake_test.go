@@ -88,6 +88,11 @@ func TestIntakeRefusesHostileStreams(t *testing.T) {
 			m[0].DataHeader = patchSchemaFieldCount(t, m[0].DataHeader, 0xF0000000)
 			return m
 		}, "schema fields"},
+		{"schema field count patched, after a descriptor alone", func(desc *flight.FlightDescriptor) []*flight.FlightData {
+			m := ipcMessages(t, nil, chars.Schema(), chars)
+			m[0].DataHeader = patchSchemaFieldCount(t, m[0].DataHeader, 0xF0000000)
+			return append([]*flight.FlightData{{FlightDescriptor: desc}}, m...)
+		}, "schema fields"},
 		{"body length oversize", func(desc *flight.FlightDescriptor) []*flight.FlightData {
 			m := ipcMessages(t, desc, chars.Schema(), chars)
 			m[1].DataHeader = patchBodyLength(t, m[1].DataHeader, 1<<40)
