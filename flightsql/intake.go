@@ -186,8 +186,9 @@ func (r *intakeReader) Err() error {
 	return nil
 }
 
-// errDecode is a panic of arrow-go's reader on a malformed message, recovered.
-var errDecode = errors.New("the IPC reader could not decode it")
+// errDecode is a panic of arrow-go's reader or validation on a malformed message,
+// recovered.
+var errDecode = errors.New("it could not be decoded and validated")
 
 // intakeError marks a decoding error as the client's data at fault
 // (catalog.ErrInvalidData: InvalidArgument). gRPC errors from the stream itself (a

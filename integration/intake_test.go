@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -228,4 +229,36 @@ func patchBodyLength(t testing.TB, hdr []byte, n int64) []byte {
 	}
 	binary.LittleEndian.PutUint64(out[p:], uint64(n))
 	return out
+}
+
+// `quiver serve --max-bind-bytes` caps the parameter rows one bind may send: over
+// it, InvalidArgument naming the cap and the flag; under it, the statement runs.
+func TestMaxBindBytesFlag(t *testing.T) {
+	p := startQuiver(t, t.TempDir(), "--root", t.TempDir(), "--addr", "127.0.0.1:0", "--max-bind-bytes", "4096")
+	srv := &testServer{Addr: p.addr}
+	c := srv.sqlClient(t)
+	ctx := context.Background()
+	stmt, err := c.Prepare(ctx, "SELECT ? AS a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stmt.Close(ctx)
+
+	big := stringRecord(memory.DefaultAllocator, "a", strings.Repeat("x", 3000), strings.Repeat("y", 3000))
+	defer big.Release()
+	stmt.SetParameters(big)
+	_, err = stmt.Execute(ctx)
+	wantStatus(t, err, codes.InvalidArgument, "4096 bytes", "--max-bind-bytes", `"SELECT ? AS a"`)
+
+	small := stringRecord(memory.DefaultAllocator, "a", "Mario")
+	defer small.Release()
+	stmt.SetParameters(small)
+	info, err := stmt.Execute(ctx)
+	if err != nil {
+		t.Fatalf("a bind under the cap: %v", err)
+	}
+	vals, err := tryGet(ctx, c.Client, info.Endpoint[0].Ticket.Ticket)
+	if err != nil || !slices.Equal(vals, []string{"Mario"}) {
+		t.Fatalf("a bind under the cap = %q, %v", vals, err)
+	}
 }
