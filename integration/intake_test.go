@@ -108,6 +108,11 @@ func TestIntakeRefusesHostileStreams(t *testing.T) {
 			dm := ipcMessages(t, nil, dicts.Schema(), dicts)
 			return slices.Insert(m, 1, dm[1])
 		}, "no field of the schema declares"},
+		{"dictionary values with offsets backwards", func(desc *flight.FlightDescriptor) []*flight.FlightData {
+			m := ipcMessages(t, desc, dicts.Schema(), dicts)
+			m[1].DataBody = replaceInt32s(t, m[1].DataBody, []int32{0, 1, 2, 3}, []int32{0, 2, 1, 3})
+			return m
+		}, "dictionary"},
 		{"dictionary indices out of range", func(desc *flight.FlightDescriptor) []*flight.FlightData {
 			m := ipcMessages(t, desc, dicts.Schema(), dicts)
 			m[2].DataBody = replaceInt32s(t, m[2].DataBody, []int32{0, 1, 2}, []int32{0, 1, 77})
