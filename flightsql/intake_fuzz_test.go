@@ -208,7 +208,8 @@ type intakeSeed struct {
 
 // intakeSeeds are valid streams: one column of each kind that has gone wrong
 // (strings, lists, dictionaries) and some that reach other parts of the header
-// check (nested structs with metadata, compressed bodies, several batches).
+// check (nested structs with metadata, string and list views with their variadic
+// buffers, compressed bodies, several batches).
 func intakeSeeds(tb testing.TB) []intakeSeed {
 	tb.Helper()
 	mem := memory.DefaultAllocator
@@ -225,12 +226,19 @@ func intakeSeeds(tb testing.TB) []intakeSeed {
 	defer ints.Release()
 	dict := seedDictRecord(mem)
 	defer dict.Release()
+	// polars sends string_view; its views point into variadic buffers by index.
+	views := seedRecord(tb, mem, arrow.BinaryTypes.StringView, `["short", "a string longer than twelve bytes", null, "another long string value"]`)
+	defer views.Release()
+	lviews := seedRecord(tb, mem, arrow.ListViewOf(arrow.PrimitiveTypes.Int32), `[[1, 2], [], null, [3]]`)
+	defer lviews.Release()
 	return []intakeSeed{
 		{"strings", joinMessages(seedMessages(tb, strs))},
 		{"lists", joinMessages(seedMessages(tb, lists))},
 		{"nested", joinMessages(seedMessages(tb, nested))},
 		{"dictionary", joinMessages(seedMessages(tb, dict, dict))},
 		{"ints-three-batches", joinMessages(seedMessages(tb, ints, ints, ints))},
+		{"string-views", joinMessages(seedMessages(tb, views))},
+		{"list-views", joinMessages(seedMessages(tb, lviews))},
 		{"strings-zstd", joinMessages(seedMessages(tb, strs, ipc.WithZstd()))},
 		{"lists-lz4", joinMessages(seedMessages(tb, lists, ipc.WithLZ4()))},
 	}
