@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // Config wires a Server.
@@ -137,34 +140,55 @@ func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer
 }
 
 // DoPut stores a dataset (PATH descriptor) or runs a Flight SQL command (ingest,
-// parameter binding). The first message decides.
+// parameter binding). The first message decides. Every message enters through the
+// intake (intake.go): its header is checked before any IPC reader sees it, whichever
+// handler reads it.
 func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "DoPut: no first message: %v", err)
 	}
 	desc := first.GetFlightDescriptor()
-	replay := &replayPutStream{FlightService_DoPutServer: stream, first: first}
-	switch {
-	case desc == nil:
+	if desc == nil {
 		return status.Error(codes.InvalidArgument, "DoPut: the first message carries no FlightDescriptor; send a PATH descriptor naming the dataset (or a Flight SQL command)")
-	case desc.GetType() == flight.DescriptorPATH:
-		return s.putDataset(desc, replay)
+	}
+	in, err := newIntakeStream(stream, first)
+	if err != nil {
+		return toStatus(fmt.Errorf("DoPut to %s: %w", putTarget(desc), err))
+	}
+	if desc.GetType() == flight.DescriptorPATH {
+		return s.putDataset(desc, in)
 	}
 	sql, err := s.sqlCommand(desc)
 	if err != nil {
 		return err
 	}
-	return sql.DoPut(replay)
+	return sql.DoPut(in)
 }
 
-// DoExchange belongs to Flight SQL.
-func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error {
-	sql, err := s.sqlOr()
-	if err != nil {
-		return err
+// putTarget names what a DoPut writes to, for errors found before a handler runs.
+func putTarget(desc *flight.FlightDescriptor) string {
+	if desc.GetType() == flight.DescriptorPATH {
+		return fmt.Sprintf("dataset %q", strings.Join(desc.GetPath(), "/"))
 	}
-	return sql.DoExchange(stream)
+	a, ok := wire.FlightSQLAny(desc.GetCmd())
+	if !ok {
+		return "a command that is not Flight SQL"
+	}
+	var ingest pb.CommandStatementIngest
+	switch {
+	case a.MessageIs(&ingest) && a.UnmarshalTo(&ingest) == nil:
+		return fmt.Sprintf("ingest into table %q", ingest.GetTable())
+	case wire.CommandName(a) == "CommandPreparedStatementQuery":
+		return "the parameters of a prepared statement"
+	}
+	return "Flight SQL " + wire.CommandName(a)
+}
+
+// DoExchange is refused without reading a message: no client batch is decoded
+// outside the intake, and Quiver takes data through DoPut.
+func (s *Server) DoExchange(flight.FlightService_DoExchangeServer) error {
+	return toStatus(fmt.Errorf("DoExchange: %w: send data with DoPut (a PATH descriptor or Flight SQL ingest)", errNotSupported))
 }
 
 // dropDatasetAction is the cookbook's custom action; its body is the dataset name.
@@ -233,21 +257,6 @@ type actionCollector struct {
 func (c *actionCollector) Send(a *flight.ActionType) error {
 	c.types = append(c.types, a.GetType())
 	return nil
-}
-
-// replayPutStream hands the already-received first message to the next reader again.
-type replayPutStream struct {
-	flight.FlightService_DoPutServer
-	first *flight.FlightData
-}
-
-func (r *replayPutStream) Recv() (*flight.FlightData, error) {
-	if r.first != nil {
-		m := r.first
-		r.first = nil
-		return m, nil
-	}
-	return r.FlightService_DoPutServer.Recv()
 }
 
 // GRPCOptions are the gRPC server options Quiver runs with. maxMessageBytes bounds
