@@ -45,6 +45,8 @@ func decodeStatementHandle(b []byte) (statementHandle, error) {
 
 // describe syncs the views and asks the engine for sql's schemas.
 func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *arrow.Schema, error) {
+	ctx, cancel := s.requestContext(ctx)
+	defer cancel()
 	unpin := s.store.Pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
@@ -60,6 +62,8 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 // describeBound syncs the views and asks the engine for sql's result schema with the
 // first row of params bound.
 func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.RecordBatch) (*arrow.Schema, error) {
+	ctx, cancel := s.requestContext(ctx)
+	defer cancel()
 	unpin := s.store.Pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
@@ -135,7 +139,8 @@ func (s *SQLServer) DoGetStatement(ctx context.Context, t fsql.StatementQueryTic
 	if err != nil {
 		return nil, nil, toStatus(fmt.Errorf("query %s: cancelled before it ran: %w", h.ID, err))
 	}
-	return s.stream(ctx, qctx, h.SQL, nil, nil, done)
+	rctx, cancel := s.requestContext(qctx)
+	return s.stream(ctx, rctx, h.SQL, nil, nil, func() { cancel(); done() })
 }
 
 // CancelFlightInfo cancels a planned or running statement query.
@@ -322,7 +327,8 @@ func (s *SQLServer) GetSchemaPreparedStatement(ctx context.Context, cmd fsql.Pre
 
 // DoGetPreparedStatement runs a prepared query once per bound parameter row (once
 // when it has no parameters) and streams the results one after another, all under the
-// schema GetFlightInfo reported (see conform).
+// schema GetFlightInfo reported (see conform). The query timeout is one deadline for
+// all the rows: a row that would start after it does not run.
 func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	p, err := s.preparedOr(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
@@ -345,9 +351,11 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 		}
 	}
 	want := p.resultSchema()
+	rctx, cancel := s.requestContext(ctx)
 	// Run the first row now, so that errors surface as the call's status.
-	schema, first, err := s.stream(ctx, ctx, p.sql, rowOf(bound, 0), want, nil)
+	schema, first, err := s.stream(ctx, rctx, p.sql, rowOf(bound, 0), want, nil)
 	if err != nil {
+		cancel()
 		release()
 		return nil, nil, err
 	}
@@ -355,11 +363,17 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 	go func() {
 		defer close(out)
 		defer release()
+		defer cancel()
 		if !forward(ctx, first, out) {
 			return
 		}
 		for row := 1; row < rows; row++ {
-			_, ch, err := s.stream(ctx, ctx, p.sql, rowOf(bound, row), want, nil)
+			if rctx.Err() != nil {
+				err := fmt.Errorf("prepared statement: parameter row %d of %d not run: %w", row+1, rows, context.Cause(rctx))
+				send(ctx, out, flight.StreamChunk{Err: toStatus(err)})
+				return
+			}
+			_, ch, err := s.stream(ctx, rctx, p.sql, rowOf(bound, row), want, nil)
 			if err != nil {
 				send(ctx, out, flight.StreamChunk{Err: err})
 				return
@@ -370,6 +384,19 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 		}
 	}()
 	return schema, out, nil
+}
+
+// requestContext bounds one client request, however many statements it runs (a
+// prepared statement runs one per parameter row; planning describes first): by the
+// session's query_timeout (sql_session.go) and the engine's --query-timeout, the
+// shorter winning. Call cancel when the request is over.
+func (s *SQLServer) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancelSession := sessionQueryContext(ctx)
+	ctx, cancelEngine := s.engine.Request(ctx)
+	return ctx, func() {
+		cancelEngine()
+		cancelSession()
+	}
 }
 
 // boundRow is one row of bound parameters.
@@ -385,19 +412,17 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 	return &boundRow{rec: rec, row: row}
 }
 
-// stream runs sql under qctx (the query's own context, which cancellation and the
-// query timeout end) and sends its batches on the returned channel until the end or
-// until ctx (the call's) ends. Errors in the stream arrive as gRPC status errors.
+// stream runs sql under qctx (the request's context from requestContext, which
+// cancellation and the query timeout end) and sends its batches on the returned
+// channel until the end or until ctx (the call's) ends. Errors in the stream arrive as
+// gRPC status errors.
 // With want, the batches carry that schema (see conform); without, the query's own.
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
 func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, want *arrow.Schema, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
-	// The session's query_timeout, if any, bounds this query (sql_session.go).
-	qctx, cancelTimeout := sessionQueryContext(qctx)
 	// The pin keeps the files the views name on disk until the query ends.
 	pin := s.store.Pin()
 	unpin := func() {
 		pin()
-		cancelTimeout()
 		if onEnd != nil {
 			onEnd()
 		}
