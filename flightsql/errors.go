@@ -60,6 +60,7 @@ var errorCodes = []struct {
 	{errUnknownAction, codes.Unimplemented},
 	{errNoSQL, codes.Unimplemented},
 	{errNotSupported, codes.Unimplemented},
+	{errLimit, codes.ResourceExhausted},
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -31,6 +32,9 @@ type ServiceConfig struct {
 	HandleIdleTimeout time.Duration
 	// SessionIdleTimeout ends idle client sessions; 0: 1 hour.
 	SessionIdleTimeout time.Duration
+	// Limits bound what clients hold at once (limits.go); zero fields take
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -70,6 +74,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 
 		QueryTimeout:       cfg.Engine.QueryTimeout,
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
+		Limits:             cfg.Limits,
 	})
 	if err != nil {
 		eng.Close()
@@ -84,11 +89,12 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 
-// ServerOptions are the gRPC server options to run s with: GRPCOptions and the
-// Flight SQL server's interceptors. Further options (e.g. authentication
-// interceptors) can be appended; interceptors chain in the order given.
+// ServerOptions are the gRPC server options to run s with: GRPCOptions, the Flight
+// SQL server's interceptors and the stream limit (limits.go). Interceptors chain in
+// the order given: put authentication's before these, so that limits count the
+// principal.
 func (s *Service) ServerOptions(maxMessageBytes int) []grpc.ServerOption {
-	return append(GRPCOptions(maxMessageBytes), s.SQL.ServerOptions()...)
+	return slices.Concat(GRPCOptions(maxMessageBytes), s.SQL.ServerOptions(), s.SQL.admit.serverOptions())
 }
 
 // Close frees the Flight SQL handles and closes the engine, interrupting any query

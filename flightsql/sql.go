@@ -34,6 +34,9 @@ type SQLConfig struct {
 	QueryTimeout time.Duration
 	// SessionIdleTimeout ends sessions unused this long; 0: 1 hour.
 	SessionIdleTimeout time.Duration
+	// Limits bound the streams, queries, prepared statements and bound parameters
+	// clients hold (limits.go); zero fields take DefaultLimits.
+	Limits Limits
 }
 
 // SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
@@ -56,6 +59,7 @@ type SQLServer struct {
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
+	admit        *admission    // stream and query limits (limits.go)
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -75,16 +79,18 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = time.Hour
 	}
+	limits := cfg.Limits.withDefaults()
 	s := &SQLServer{
 		store:   cfg.Store,
 		engine:  cfg.Engine,
 		mem:     cfg.Allocator,
 		log:     cfg.Logger,
 		version: cfg.Version,
-		handles: newHandleRegistry(cfg.HandleIdleTimeout),
+		handles: newHandleRegistry(cfg.HandleIdleTimeout, limits),
 
 		sessions:     newSessionStore(cfg.SessionIdleTimeout),
 		queryTimeout: cfg.QueryTimeout,
+		admit:        newAdmission(limits),
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil

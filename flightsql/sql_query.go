@@ -45,8 +45,11 @@ func decodeStatementHandle(b []byte) (statementHandle, error) {
 
 // describe syncs the views and asks the engine for sql's schemas.
 func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *arrow.Schema, error) {
-	ctx, cancel := s.requestContext(ctx)
-	defer cancel()
+	ctx, end, err := s.startRequest(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer end()
 	unpin := s.store.Pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
@@ -62,8 +65,11 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 // describeBound syncs the views and asks the engine for sql's result schema with the
 // first row of params bound.
 func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.RecordBatch) (*arrow.Schema, error) {
-	ctx, cancel := s.requestContext(ctx)
-	defer cancel()
+	ctx, end, err := s.startRequest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	unpin := s.store.Pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
@@ -139,8 +145,12 @@ func (s *SQLServer) DoGetStatement(ctx context.Context, t fsql.StatementQueryTic
 	if err != nil {
 		return nil, nil, toStatus(fmt.Errorf("query %s: cancelled before it ran: %w", h.ID, err))
 	}
-	rctx, cancel := s.requestContext(qctx)
-	return s.stream(ctx, rctx, h.SQL, nil, nil, func() { cancel(); done() })
+	rctx, end, err := s.startRequest(qctx)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return s.stream(ctx, rctx, h.SQL, nil, nil, func() { end(); done() })
 }
 
 // CancelFlightInfo cancels a planned or running statement query.
@@ -182,7 +192,10 @@ func (s *SQLServer) CreatePreparedStatement(ctx context.Context, req fsql.Action
 	if err != nil {
 		return fsql.ActionCreatePreparedStatementResult{}, toStatus(err)
 	}
-	id := s.handles.addPrepared(&preparedStatement{owner: principalName(ctx), sql: req.GetQuery(), schema: schema, params: params})
+	id, err := s.handles.addPrepared(&preparedStatement{owner: principalName(ctx), client: clientKey(ctx), sql: req.GetQuery(), schema: schema, params: params})
+	if err != nil {
+		return fsql.ActionCreatePreparedStatementResult{}, toStatus(err)
+	}
 	isUpdate := false
 	return fsql.ActionCreatePreparedStatementResult{
 		Handle:          []byte(id),
@@ -250,9 +263,13 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 			return nil, toStatus(err)
 		}
 	}
-	if !s.handles.bind(string(handle), rec, schema) {
+	ok, err := s.handles.bind(string(handle), rec, schema)
+	if !ok || err != nil {
 		if rec != nil {
 			rec.Release()
+		}
+		if err != nil {
+			return nil, toStatus(err)
 		}
 		return nil, status.Error(codes.NotFound, "prepared statement was closed while binding")
 	}
@@ -351,7 +368,11 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 		}
 	}
 	want := p.resultSchema()
-	rctx, cancel := s.requestContext(ctx)
+	rctx, cancel, err := s.startRequest(ctx)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
 	// Run the first row now, so that errors surface as the call's status.
 	schema, first, err := s.stream(ctx, rctx, p.sql, rowOf(bound, 0), want, nil)
 	if err != nil {
@@ -386,17 +407,24 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 	return schema, out, nil
 }
 
-// requestContext bounds one client request, however many statements it runs (a
-// prepared statement runs one per parameter row; planning describes first): by the
-// session's query_timeout (sql_session.go) and the engine's --query-timeout, the
-// shorter winning. Call cancel when the request is over.
-func (s *SQLServer) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+// startRequest admits one client request that runs SQL in DuckDB, however many
+// statements it runs (a prepared statement runs one per parameter row; planning
+// describes first): it takes one of the client's query slots (limits.go), or fails
+// with ResourceExhausted, and bounds the request by the session's query_timeout
+// (sql_session.go) and the engine's --query-timeout, the shorter winning. Call end
+// exactly once when the request is over.
+func (s *SQLServer) startRequest(ctx context.Context) (context.Context, func(), error) {
+	release, err := s.admit.queries.acquire(clientKey(ctx))
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
 	ctx, cancelSession := sessionQueryContext(ctx)
 	ctx, cancelEngine := s.engine.Request(ctx)
 	return ctx, func() {
 		cancelEngine()
 		cancelSession()
-	}
+		release()
+	}, nil
 }
 
 // boundRow is one row of bound parameters.
@@ -412,7 +440,7 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 	return &boundRow{rec: rec, row: row}
 }
 
-// stream runs sql under qctx (the request's context from requestContext, which
+// stream runs sql under qctx (the request's context from startRequest, which
 // cancellation and the query timeout end) and sends its batches on the returned
 // channel until the end or until ctx (the call's) ends. Errors in the stream arrive as
 // gRPC status errors.

@@ -32,6 +32,9 @@ type serveOptions struct {
 	memoryLimit     string
 	threads         int
 
+	// Limits on what clients hold at once: serve_limits.go.
+	limits limitOptions
+
 	// TLS and authentication: serve_security.go.
 	security securityOptions
 
@@ -63,6 +66,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+
+	// Limits on what clients hold at once: serve_limits.go.
+	addLimitFlags(f, &opts.limits)
 
 	// TLS and authentication: serve_security.go.
 	addSecurityFlags(f, &opts.security)
@@ -110,6 +116,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 			MemoryLimit:  opts.memoryLimit,
 			QueryTimeout: opts.queryTimeout,
 		},
+		Limits:            opts.limits.limits(),
+		HandleIdleTimeout: opts.limits.preparedIdle,
 	})
 	if err != nil {
 		return err
