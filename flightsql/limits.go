@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"sync"
+	"time"
 
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/grpc"
@@ -160,12 +163,84 @@ func (s *slots) inUse(client string) (int, int) {
 type admission struct {
 	streams *slots
 	queries *slots
+	idle    *idleRelease
 }
 
 func newAdmission(l Limits) *admission {
 	return &admission{
 		streams: newSlots("concurrent streams (DoGet, DoPut, DoExchange)", l.StreamsPerClient, l.Streams, FlagMaxStreamsPerClient, FlagMaxStreams),
 		queries: newSlots("concurrent SQL queries", l.QueriesPerClient, l.Queries, FlagMaxQueriesPerClient, FlagMaxQueries),
+		idle:    newIdleRelease(idleReleaseDelay, returnMemory),
+	}
+}
+
+// close stops the pending memory release, if any.
+func (a *admission) close() { a.idle.stop() }
+
+// idleReleaseDelay is how long no stream must be open before the Go heap that streams
+// left behind is returned to the operating system.
+const idleReleaseDelay = 2 * time.Second
+
+// returnMemory collects the garbage and returns free pages to the operating system.
+// It collects twice: sync.Pool keeps what it held (gRPC's buffer pools) through one
+// collection, as its victim cache, and drops it at the next.
+func returnMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
+// idleRelease calls free once the server has had no stream open for delay.
+//
+// Why: a stream's batches pass through Go memory several times (the batch, its IPC
+// body, gRPC's encoded message), and the garbage collector lets the heap grow to
+// twice what is live. After the streams end nothing allocates, so no collection runs
+// for up to two minutes and the runtime keeps the pages: measured, 50 unread DoGets
+// of 14 MB batches left RSS at 6.0 GB 30 s after they closed. debug.FreeOSMemory
+// collects and returns the pages at once; on an idle server that costs one
+// collection, and a busy one never waits for it.
+type idleRelease struct {
+	delay time.Duration
+	free  func()
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+func newIdleRelease(delay time.Duration, free func()) *idleRelease {
+	return &idleRelease{delay: delay, free: free}
+}
+
+// busy cancels a pending release: a stream started.
+func (r *idleRelease) busy() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// idle schedules a release after delay: the last open stream ended.
+func (r *idleRelease) idle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return
+	}
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.timer = time.AfterFunc(r.delay, r.free)
+}
+
+func (r *idleRelease) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
 	}
 }
 
@@ -187,7 +262,13 @@ func (a *admission) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 	if err != nil {
 		return toStatus(err)
 	}
-	defer release()
+	a.idle.busy()
+	defer func() {
+		release()
+		if _, open := a.streams.inUse(""); open == 0 {
+			a.idle.idle()
+		}
+	}()
 	return handler(srv, ss)
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -94,5 +96,34 @@ func TestLimitsDefaults(t *testing.T) {
 	want.Streams, want.QueriesPerClient = -1, 3
 	if got != want {
 		t.Errorf("withDefaults = %+v, want %+v", got, want)
+	}
+}
+
+// The memory release runs once the last stream has been over for the delay, not while
+// streams are open, and not after stop.
+func TestIdleRelease(t *testing.T) {
+	var n atomic.Int32
+	r := newIdleRelease(100*time.Millisecond, func() { n.Add(1) })
+	r.idle()
+	r.busy() // a stream started before the delay passed
+	time.Sleep(300 * time.Millisecond)
+	if got := n.Load(); got != 0 {
+		t.Fatalf("released %d times while a stream was open", got)
+	}
+	r.idle()
+	r.idle() // a second end restarts the delay; it does not add a release
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := n.Load(); got != 1 {
+		t.Fatalf("released %d times after the last stream ended, want 1", got)
+	}
+	r.idle()
+	r.stop()
+	time.Sleep(300 * time.Millisecond)
+	if got := n.Load(); got != 1 {
+		t.Fatalf("released after stop: %d", got)
 	}
 }

@@ -108,7 +108,10 @@ func (s *SQLServer) FlightServer() flight.FlightServer {
 func (s *SQLServer) ServerOptions() []grpc.ServerOption { return s.sessions.serverOptions() }
 
 // Close frees the prepared statements and handles s holds.
-func (s *SQLServer) Close() { s.handles.close() }
+func (s *SQLServer) Close() {
+	s.handles.close()
+	s.admit.close()
+}
 
 // syncTables brings the engine's views in step with the store: datasets put, ingested,
 // dropped or changed on disk since the last call. Callers hold a store pin (so the
