@@ -24,6 +24,9 @@ import (
 type handleRegistry struct {
 	idle   time.Duration
 	limits Limits
+	// freed, if set, is told when bound rows of at least bigBind bytes are let go,
+	// so that their memory can go back to the operating system (limits.go).
+	freed func()
 
 	stop    chan struct{}
 	janitor sync.WaitGroup
@@ -69,11 +72,12 @@ type queryHandle struct {
 }
 
 // newHandleRegistry returns a registry that frees entries idle for idle and enforces
-// limits (its fields set: see Limits.withDefaults).
-func newHandleRegistry(idle time.Duration, limits Limits) *handleRegistry {
+// limits (its fields set: see Limits.withDefaults); freed may be nil.
+func newHandleRegistry(idle time.Duration, limits Limits, freed func()) *handleRegistry {
 	r := &handleRegistry{
 		idle:     idle,
 		limits:   limits,
+		freed:    freed,
 		stop:     make(chan struct{}),
 		prepared: make(map[string]*preparedStatement),
 		queries:  make(map[string]*queryHandle),
@@ -134,8 +138,15 @@ func (r *handleRegistry) unbindLocked(p *preparedStatement) {
 		h.bytes -= p.boundBytes
 	}
 	r.bytes -= p.boundBytes
+	if p.boundBytes >= bigBind && r.freed != nil {
+		r.freed()
+	}
 	p.boundBytes = 0
 }
+
+// bigBind is the size of bound parameter rows whose release is worth returning
+// memory to the operating system for.
+const bigBind = 16 << 20
 
 // dropLocked frees the prepared statement id and takes it off the counts.
 func (r *handleRegistry) dropLocked(id string, p *preparedStatement) {

@@ -16,7 +16,7 @@ import (
 func TestIdleHandlesAreFreedByTheJanitor(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
-	r := newHandleRegistry(200*time.Millisecond, DefaultLimits)
+	r := newHandleRegistry(200*time.Millisecond, DefaultLimits, nil)
 	defer r.close()
 
 	id, err := r.addPrepared(&preparedStatement{sql: "SELECT ?"})
@@ -71,7 +71,7 @@ func int64Params(mem memory.Allocator, n int) arrow.RecordBatch {
 func TestHandleLimits(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
-	r := newHandleRegistry(time.Hour, Limits{PreparedPerClient: 2, BoundBytesPerClient: 8 << 10, BoundBytes: 12 << 10}.withDefaults())
+	r := newHandleRegistry(time.Hour, Limits{PreparedPerClient: 2, BoundBytesPerClient: 8 << 10, BoundBytes: 12 << 10}.withDefaults(), nil)
 	defer r.close()
 	add := func(client string) (string, error) {
 		return r.addPrepared(&preparedStatement{owner: client, client: client, sql: "SELECT ?"})

@@ -174,6 +174,15 @@ func newAdmission(l Limits) *admission {
 	}
 }
 
+// freed schedules returning memory to the operating system after something large was
+// let go outside a stream (bound parameters of a closed or expired statement); with
+// streams open, the release comes when the last one ends.
+func (a *admission) freed() {
+	if _, open := a.streams.inUse(""); open == 0 {
+		a.idle.idle()
+	}
+}
+
 // close stops the pending memory release, if any.
 func (a *admission) close() { a.idle.stop() }
 

@@ -80,17 +80,18 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		cfg.SessionIdleTimeout = time.Hour
 	}
 	limits := cfg.Limits.withDefaults()
+	admit := newAdmission(limits)
 	s := &SQLServer{
 		store:   cfg.Store,
 		engine:  cfg.Engine,
 		mem:     cfg.Allocator,
 		log:     cfg.Logger,
 		version: cfg.Version,
-		handles: newHandleRegistry(cfg.HandleIdleTimeout, limits),
+		handles: newHandleRegistry(cfg.HandleIdleTimeout, limits, admit.freed),
 
 		sessions:     newSessionStore(cfg.SessionIdleTimeout),
 		queryTimeout: cfg.QueryTimeout,
-		admit:        newAdmission(limits),
+		admit:        admit,
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil
