@@ -187,7 +187,12 @@ func (r *Reader) Err() error { return r.err }
 func (r *Reader) openPart(i int) error {
 	// Page buffers come from the store's allocator too, so that it accounts for (and a
 	// checked allocator in tests proves the release of) all the reader's memory.
-	pf, err := file.NewParquetReader(r.files[i], file.WithReadProps(parquet.NewReaderProperties(r.mem)))
+	props := parquet.NewReaderProperties(r.mem)
+	// Read column chunks a page at a time: unbuffered, the reader loads each whole
+	// column chunk of a row group (up to RowGroupRows rows) into memory, for every
+	// open reader, however slowly its client reads.
+	props.BufferedStreamEnabled = true
+	pf, err := file.NewParquetReader(r.files[i], file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}

@@ -61,6 +61,7 @@ var errorCodes = []struct {
 	{errNoSQL, codes.Unimplemented},
 	{errNotSupported, codes.Unimplemented},
 	{errPanic, codes.Internal},
+	{errLimit, codes.ResourceExhausted},
 }
 
 var (

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/util"
 )
 
 // handleRegistry holds the server side of Flight SQL handles: prepared statements
@@ -15,8 +17,16 @@ import (
 // queries that a client may cancel with CancelFlightInfo. Entries unused for the idle
 // timeout are freed by a sweep that runs on every registration and, so that an idle
 // server frees them too, by a janitor goroutine that close stops.
+//
+// It enforces Limits.PreparedPerClient, BoundBytes and BoundBytesPerClient:
+// invariant, under mu, clients[c] counts exactly the prepared statements in prepared
+// whose client is c and the bytes of their bound rows, and bytes is the sum of all.
 type handleRegistry struct {
-	idle time.Duration
+	idle   time.Duration
+	limits Limits
+	// freed, if set, is told when bound rows of at least bigBind bytes are let go,
+	// so that their memory can go back to the operating system (limits.go).
+	freed func()
 
 	stop    chan struct{}
 	janitor sync.WaitGroup
@@ -24,13 +34,23 @@ type handleRegistry struct {
 	mu       sync.Mutex
 	prepared map[string]*preparedStatement
 	queries  map[string]*queryHandle
+	clients  map[string]*clientHold
+	bytes    int64 // bytes of bound parameter rows held in all
+}
+
+// clientHold is what one client holds in prepared statements.
+type clientHold struct {
+	handles int
+	bytes   int64
 }
 
 // preparedStatement is a statement a client prepared; params are the rows it bound.
 type preparedStatement struct {
 	// owner is the principal that prepared it ("" without authentication): only it
 	// may use or close the handle, so a leaked handle is no wider than its grant.
-	owner  string
+	owner string
+	// client is who the statement counts against in Limits (clientKey).
+	client string
 	sql    string
 	schema *arrow.Schema
 	params *arrow.Schema
@@ -39,6 +59,7 @@ type preparedStatement struct {
 	// then): where a column's type comes from a parameter it differs from schema,
 	// and it is what GetFlightInfo reports and every DoGet stream carries.
 	boundSchema *arrow.Schema
+	boundBytes  int64 // bytes of bound's buffers, counted against the limits
 	lastUsed    time.Time
 }
 
@@ -50,12 +71,17 @@ type queryHandle struct {
 	lastUsed  time.Time
 }
 
-func newHandleRegistry(idle time.Duration) *handleRegistry {
+// newHandleRegistry returns a registry that frees entries idle for idle and enforces
+// limits (its fields set: see Limits.withDefaults); freed may be nil.
+func newHandleRegistry(idle time.Duration, limits Limits, freed func()) *handleRegistry {
 	r := &handleRegistry{
 		idle:     idle,
+		limits:   limits,
+		freed:    freed,
 		stop:     make(chan struct{}),
 		prepared: make(map[string]*preparedStatement),
 		queries:  make(map[string]*queryHandle),
+		clients:  make(map[string]*clientHold),
 	}
 	r.janitor.Add(1)
 	go r.sweepEvery(max(idle/4, time.Second))
@@ -91,8 +117,7 @@ func newHandleID() string {
 func (r *handleRegistry) sweepLocked(now time.Time) {
 	for id, p := range r.prepared {
 		if now.Sub(p.lastUsed) > r.idle {
-			p.free()
-			delete(r.prepared, id)
+			r.dropLocked(id, p)
 		}
 	}
 	for id, q := range r.queries {
@@ -102,12 +127,36 @@ func (r *handleRegistry) sweepLocked(now time.Time) {
 	}
 }
 
-func (p *preparedStatement) free() {
+// unbindLocked releases p's bound rows and takes their bytes off the counts.
+func (r *handleRegistry) unbindLocked(p *preparedStatement) {
 	if p.bound != nil {
 		p.bound.Release()
 		p.bound = nil
 	}
 	p.boundSchema = nil
+	if h := r.clients[p.client]; h != nil {
+		h.bytes -= p.boundBytes
+	}
+	r.bytes -= p.boundBytes
+	if p.boundBytes >= bigBind && r.freed != nil {
+		r.freed()
+	}
+	p.boundBytes = 0
+}
+
+// bigBind is the size of bound parameter rows whose release is worth returning
+// memory to the operating system for.
+const bigBind = 16 << 20
+
+// dropLocked frees the prepared statement id and takes it off the counts.
+func (r *handleRegistry) dropLocked(id string, p *preparedStatement) {
+	r.unbindLocked(p)
+	delete(r.prepared, id)
+	if h := r.clients[p.client]; h != nil {
+		if h.handles--; h.handles <= 0 {
+			delete(r.clients, p.client)
+		}
+	}
 }
 
 // resultSchema is the schema the statement's results have now: with its parameters
@@ -119,16 +168,28 @@ func (p *preparedStatement) resultSchema() *arrow.Schema {
 	return p.schema
 }
 
-// addPrepared registers a prepared statement and returns its handle.
-func (r *handleRegistry) addPrepared(p *preparedStatement) string {
+// addPrepared registers a prepared statement and returns its handle, or fails with
+// errLimit when its client holds Limits.PreparedPerClient already.
+func (r *handleRegistry) addPrepared(p *preparedStatement) (string, error) {
 	id := newHandleID()
 	now := time.Now()
 	p.lastUsed = now
+	p.bound, p.boundSchema, p.boundBytes = nil, nil, 0
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweepLocked(now)
+	h := r.clients[p.client]
+	if h == nil {
+		h = &clientHold{}
+	}
+	if max := r.limits.PreparedPerClient; max >= 0 && h.handles >= max {
+		return "", fmt.Errorf("%w: %s already has %d prepared statements open, the limit per client (%s=%d); close some (idle ones are closed after %s)",
+			errLimit, p.client, h.handles, FlagMaxPreparedPerClient, max, r.idle)
+	}
+	h.handles++
+	r.clients[p.client] = h
 	r.prepared[id] = p
-	return id
+	return id, nil
 }
 
 // lookupPrepared returns the statement's SQL, schemas and bound rows (retained: the caller
@@ -147,20 +208,53 @@ func (r *handleRegistry) lookupPrepared(id string) (preparedStatement, bool) {
 	return *p, true
 }
 
-// bind replaces the statement's bound parameter rows with rec (the entry takes the
-// reference). It reports false when the handle is unknown.
-func (r *handleRegistry) bind(id string, rec arrow.RecordBatch, schema *arrow.Schema) bool {
+// bind replaces the statement's bound parameter rows with rec: the entry takes the
+// reference when it reports true and a nil error. It reports false when the handle is
+// unknown, and fails with errLimit when holding rec instead of the rows bound now
+// would take the client or the server over Limits.BoundBytesPerClient or BoundBytes;
+// then the rows bound before stay bound.
+func (r *handleRegistry) bind(id string, rec arrow.RecordBatch, schema *arrow.Schema) (bool, error) {
+	var size int64
+	if rec != nil {
+		size = util.TotalRecordSize(rec)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.prepared[id]
 	if !ok {
-		return false
+		return false, nil
 	}
-	p.free()
+	h := r.clients[p.client] // not nil: p is registered
+	if max := r.limits.BoundBytesPerClient; max >= 0 && h.bytes-p.boundBytes+size > max {
+		return true, fmt.Errorf("%w: binding %s of parameters would make %s hold %s in bound parameters, over the limit per client (%s=%d); bind fewer rows or close prepared statements",
+			errLimit, byteSize(size), p.client, byteSize(h.bytes-p.boundBytes+size), FlagMaxBoundBytesPerClient, max)
+	}
+	if max := r.limits.BoundBytes; max >= 0 && r.bytes-p.boundBytes+size > max {
+		return true, fmt.Errorf("%w: binding %s of parameters would make the server hold %s in bound parameters, over its limit (%s=%d); retry later",
+			errLimit, byteSize(size), byteSize(r.bytes-p.boundBytes+size), FlagMaxBoundBytes, max)
+	}
+	r.unbindLocked(p)
 	p.bound = rec
 	p.boundSchema = schema
+	p.boundBytes = size
+	h.bytes += size
+	r.bytes += size
 	p.lastUsed = time.Now()
-	return true
+	return true, nil
+}
+
+// byteSize formats n bytes for a person: "200.0 MiB".
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // closePrepared frees owner's prepared statement; false when owner has no such handle.
@@ -170,8 +264,7 @@ func (r *handleRegistry) closePrepared(id, owner string) bool {
 	p, ok := r.prepared[id]
 	ok = ok && p.owner == owner
 	if ok {
-		p.free()
-		delete(r.prepared, id)
+		r.dropLocked(id, p)
 	}
 	return ok
 }
@@ -239,8 +332,7 @@ func (r *handleRegistry) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, p := range r.prepared {
-		p.free()
-		delete(r.prepared, id)
+		r.dropLocked(id, p)
 	}
 	r.queries = make(map[string]*queryHandle)
 }

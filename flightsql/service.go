@@ -34,6 +34,9 @@ type ServiceConfig struct {
 	SessionIdleTimeout time.Duration
 	// MaxBindBytes bounds the bound parameters of one DoPut; 0: DefaultMaxBindBytes.
 	MaxBindBytes int64
+	// Limits bound what clients hold at once (limits.go); zero fields take
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -74,6 +77,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		QueryTimeout:       cfg.Engine.QueryTimeout,
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
 		MaxBindBytes:       cfg.MaxBindBytes,
+		Limits:             cfg.Limits,
 	})
 	if err != nil {
 		eng.Close()
@@ -89,13 +93,12 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 }
 
 // ServerOptions are the gRPC server options to run s with: the interceptors that
-// turn a handler's panic into Internal (panics.go), GRPCOptions and the Flight SQL
-// server's interceptors. The real server and the tests both build their chain from
-// it. Further options (e.g. authentication interceptors) can be added;
-// interceptors chain in the order given, so a panic is caught only in the
-// interceptors after these and in the handlers.
+// turn a handler's panic into Internal (panics.go), GRPCOptions, the Flight SQL
+// server's interceptors and the stream limit (limits.go). The real server and the
+// tests both build their chain from it. Interceptors chain in the order given: put
+// authentication's before these, so that limits count the principal.
 func (s *Service) ServerOptions(maxMessageBytes int) []grpc.ServerOption {
-	return slices.Concat(recoveryOptions(s.log), GRPCOptions(maxMessageBytes), s.SQL.ServerOptions())
+	return slices.Concat(recoveryOptions(s.log), GRPCOptions(maxMessageBytes), s.SQL.ServerOptions(), s.SQL.admit.serverOptions())
 }
 
 // Close frees the Flight SQL handles and closes the engine, interrupting any query

@@ -37,6 +37,9 @@ type SQLConfig struct {
 	// MaxBindBytes bounds the bytes of parameter rows one DoPut may bind to a
 	// prepared statement; 0: DefaultMaxBindBytes.
 	MaxBindBytes int64
+	// Limits bound the streams, queries, prepared statements and bound parameters
+	// clients hold (limits.go); zero fields take DefaultLimits.
+	Limits Limits
 }
 
 // SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
@@ -60,6 +63,7 @@ type SQLServer struct {
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
 	maxBindBytes int64         // bytes of parameters one bind may hold
+	admit        *admission    // stream and query limits (limits.go)
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -82,17 +86,20 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.MaxBindBytes <= 0 {
 		cfg.MaxBindBytes = DefaultMaxBindBytes
 	}
+	limits := cfg.Limits.withDefaults()
+	admit := newAdmission(limits)
 	s := &SQLServer{
 		store:   cfg.Store,
 		engine:  cfg.Engine,
 		mem:     cfg.Allocator,
 		log:     cfg.Logger,
 		version: cfg.Version,
-		handles: newHandleRegistry(cfg.HandleIdleTimeout),
+		handles: newHandleRegistry(cfg.HandleIdleTimeout, limits, admit.freed),
 
 		sessions:     newSessionStore(cfg.SessionIdleTimeout),
 		queryTimeout: cfg.QueryTimeout,
 		maxBindBytes: cfg.MaxBindBytes,
+		admit:        admit,
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil
@@ -110,7 +117,10 @@ func (s *SQLServer) FlightServer() flight.FlightServer {
 func (s *SQLServer) ServerOptions() []grpc.ServerOption { return s.sessions.serverOptions() }
 
 // Close frees the prepared statements and handles s holds.
-func (s *SQLServer) Close() { s.handles.close() }
+func (s *SQLServer) Close() {
+	s.handles.close()
+	s.admit.close()
+}
 
 // syncTables brings the engine's views in step with the store: datasets put, ingested,
 // dropped or changed on disk since the last call. Callers hold a store pin (so the

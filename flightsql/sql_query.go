@@ -50,6 +50,11 @@ func decodeStatementHandle(b []byte) (statementHandle, error) {
 
 // describe syncs the views and asks the engine for sql's schemas.
 func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *arrow.Schema, error) {
+	ctx, end, err := s.startRequest(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer end()
 	unpin := s.store.Pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
@@ -65,6 +70,11 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 // describeBound syncs the views and asks the engine for sql's result schema with the
 // first row of params bound.
 func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.RecordBatch) (*arrow.Schema, error) {
+	ctx, end, err := s.startRequest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
 	unpin := s.store.Pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
@@ -140,7 +150,12 @@ func (s *SQLServer) DoGetStatement(ctx context.Context, t fsql.StatementQueryTic
 	if err != nil {
 		return nil, nil, toStatus(fmt.Errorf("query %s: cancelled before it ran: %w", h.ID, err))
 	}
-	return s.stream(ctx, qctx, h.SQL, nil, nil, done)
+	rctx, end, err := s.startRequest(qctx)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return s.stream(ctx, rctx, h.SQL, nil, nil, func() { end(); done() })
 }
 
 // CancelFlightInfo cancels a planned or running statement query.
@@ -182,7 +197,10 @@ func (s *SQLServer) CreatePreparedStatement(ctx context.Context, req fsql.Action
 	if err != nil {
 		return fsql.ActionCreatePreparedStatementResult{}, toStatus(err)
 	}
-	id := s.handles.addPrepared(&preparedStatement{owner: principalName(ctx), sql: req.GetQuery(), schema: schema, params: params})
+	id, err := s.handles.addPrepared(&preparedStatement{owner: principalName(ctx), client: clientKey(ctx), sql: req.GetQuery(), schema: schema, params: params})
+	if err != nil {
+		return fsql.ActionCreatePreparedStatementResult{}, toStatus(err)
+	}
 	isUpdate := false
 	return fsql.ActionCreatePreparedStatementResult{
 		Handle:          []byte(id),
@@ -252,9 +270,13 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 			return nil, toStatus(err)
 		}
 	}
-	if !s.handles.bind(string(handle), rec, schema) {
+	ok, err := s.handles.bind(string(handle), rec, schema)
+	if !ok || err != nil {
 		if rec != nil {
 			rec.Release()
+		}
+		if err != nil {
+			return nil, toStatus(err)
 		}
 		return nil, status.Error(codes.NotFound, "prepared statement was closed while binding")
 	}
@@ -350,7 +372,8 @@ func (s *SQLServer) GetSchemaPreparedStatement(ctx context.Context, cmd fsql.Pre
 
 // DoGetPreparedStatement runs a prepared query once per bound parameter row (once
 // when it has no parameters) and streams the results one after another, all under the
-// schema GetFlightInfo reported (see conform).
+// schema GetFlightInfo reported (see conform). The query timeout is one deadline for
+// all the rows: a row that would start after it does not run.
 func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	p, err := s.preparedOr(ctx, cmd.GetPreparedStatementHandle())
 	if err != nil {
@@ -373,9 +396,15 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 		}
 	}
 	want := p.resultSchema()
-	// Run the first row now, so that errors surface as the call's status.
-	schema, first, err := s.stream(ctx, ctx, p.sql, rowOf(bound, 0), want, nil)
+	rctx, cancel, err := s.startRequest(ctx)
 	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	// Run the first row now, so that errors surface as the call's status.
+	schema, first, err := s.stream(ctx, rctx, p.sql, rowOf(bound, 0), want, nil)
+	if err != nil {
+		cancel()
 		release()
 		return nil, nil, err
 	}
@@ -383,12 +412,18 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 	go func() {
 		defer close(out)
 		defer release()
+		defer cancel()
 		defer recoverChunk(ctx, s.log, "stream a prepared statement's results", out)
 		if !forward(ctx, first, out) {
 			return
 		}
 		for row := 1; row < rows; row++ {
-			_, ch, err := s.stream(ctx, ctx, p.sql, rowOf(bound, row), want, nil)
+			if rctx.Err() != nil {
+				err := fmt.Errorf("prepared statement: parameter row %d of %d not run: %w", row+1, rows, context.Cause(rctx))
+				send(ctx, out, flight.StreamChunk{Err: toStatus(err)})
+				return
+			}
+			_, ch, err := s.stream(ctx, rctx, p.sql, rowOf(bound, row), want, nil)
 			if err != nil {
 				send(ctx, out, flight.StreamChunk{Err: err})
 				return
@@ -399,6 +434,26 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 		}
 	}()
 	return schema, out, nil
+}
+
+// startRequest admits one client request that runs SQL in DuckDB, however many
+// statements it runs (a prepared statement runs one per parameter row; planning
+// describes first): it takes one of the client's query slots (limits.go), or fails
+// with ResourceExhausted, and bounds the request by the session's query_timeout
+// (sql_session.go) and the engine's --query-timeout, the shorter winning. Call end
+// exactly once when the request is over.
+func (s *SQLServer) startRequest(ctx context.Context) (context.Context, func(), error) {
+	release, err := s.admit.queries.acquire(clientKey(ctx))
+	if err != nil {
+		return nil, nil, toStatus(err)
+	}
+	ctx, cancelSession := sessionQueryContext(ctx)
+	ctx, cancelEngine := s.engine.Request(ctx)
+	return ctx, func() {
+		cancelEngine()
+		cancelSession()
+		release()
+	}, nil
 }
 
 // boundRow is one row of bound parameters.
@@ -414,19 +469,17 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 	return &boundRow{rec: rec, row: row}
 }
 
-// stream runs sql under qctx (the query's own context, which cancellation and the
-// query timeout end) and sends its batches on the returned channel until the end or
-// until ctx (the call's) ends. Errors in the stream arrive as gRPC status errors.
+// stream runs sql under qctx (the request's context from startRequest, which
+// cancellation and the query timeout end) and sends its batches on the returned
+// channel until the end or until ctx (the call's) ends. Errors in the stream arrive as
+// gRPC status errors.
 // With want, the batches carry that schema (see conform); without, the query's own.
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
 func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, want *arrow.Schema, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
-	// The session's query_timeout, if any, bounds this query (sql_session.go).
-	qctx, cancelTimeout := sessionQueryContext(qctx)
 	// The pin keeps the files the views name on disk until the query ends.
 	pin := s.store.Pin()
 	unpin := func() {
 		pin()
-		cancelTimeout()
 		if onEnd != nil {
 			onEnd()
 		}

@@ -82,6 +82,9 @@ type harnessOptions struct {
 	register func(*grpc.Server)
 	// serving is called once the server accepts calls.
 	serving func()
+	// service, if set, adjusts the service's configuration (limits, timeouts) before
+	// it starts.
+	service func(*flightsql.ServiceConfig)
 }
 
 // startServerOpts is startServerWith with every option of harnessOptions.
@@ -91,7 +94,11 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := flightsql.NewService(context.Background(), flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test", Logger: o.logger})
+	cfg := flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test", Logger: o.logger}
+	if o.service != nil {
+		o.service(&cfg)
+	}
+	srv, err := flightsql.NewService(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

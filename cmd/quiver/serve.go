@@ -33,6 +33,9 @@ type serveOptions struct {
 	threads         int
 	maxBindBytes    int64
 
+	// Limits on what clients hold at once: serve_limits.go.
+	limits limitOptions
+
 	// TLS and authentication: serve_security.go.
 	security securityOptions
 
@@ -65,6 +68,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.Int64Var(&opts.maxBindBytes, "max-bind-bytes", flightsql.DefaultMaxBindBytes, "largest total of parameter rows one bind to a prepared statement may send, in bytes")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+
+	// Limits on what clients hold at once: serve_limits.go.
+	addLimitFlags(f, &opts.limits)
 
 	// TLS and authentication: serve_security.go.
 	addSecurityFlags(f, &opts.security)
@@ -113,6 +119,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 			MemoryLimit:  opts.memoryLimit,
 			QueryTimeout: opts.queryTimeout,
 		},
+		Limits:            opts.limits.limits(),
+		HandleIdleTimeout: opts.limits.preparedIdle,
 	})
 	if err != nil {
 		return err

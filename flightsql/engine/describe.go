@@ -40,6 +40,8 @@ func (e *Engine) Describe(ctx context.Context, sql string) (*Description, error)
 // and releases it at once: it costs the query's time to its first chunk (for a scan,
 // about a millisecond; a blocking ORDER BY or aggregate runs to completion first).
 func (e *Engine) DescribeBound(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Description, error) {
+	ctx, cancel := e.Request(ctx) // one deadline for the describe and the query
+	defer cancel()
 	d, err := e.describe(ctx, sql)
 	if err != nil || params == nil || !bindingMayRetype(d, params, row) {
 		return d, err
@@ -72,9 +74,12 @@ func bindingMayRetype(d *Description, params arrow.RecordBatch, row int) bool {
 }
 
 func (e *Engine) describe(ctx context.Context, sql string) (*Description, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctxError(ctx); err != nil {
 		return nil, sqlError(sql, err)
 	}
+	// Binding a view over many parts reads every footer: planning is bounded too.
+	ctx, cancel := e.Request(ctx)
+	defer cancel()
 	s, err := e.newSession()
 	if err != nil {
 		return nil, err

@@ -55,7 +55,8 @@
 // Query prepares on a fresh DuckDB connection, executes with a streaming result and
 // converts DuckDB's 2048-row chunks to Arrow as Next asks for them, about
 // Config.BatchRows rows per batch: a result is never materialised. Cancelling the
-// context, Config.QueryTimeout, the last Release or Engine.Close interrupts DuckDB.
+// context, Config.QueryTimeout (one deadline per Request, however many statements it
+// runs), the last Release or Engine.Close interrupts DuckDB.
 // Regrouped batches are allocated with Config.Allocator; single-chunk batches keep the
 // buffers DuckDB allocated, freed by their release callback.
 package engine

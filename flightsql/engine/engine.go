@@ -27,7 +27,7 @@ type Config struct {
 	Root         string        // absolute dataset root: the only directory DuckDB may read
 	Threads      int           // 0 = DuckDB default
 	MemoryLimit  string        // e.g. "4GB"; "" = DuckDB default
-	QueryTimeout time.Duration // 0 = none; applied to every Query
+	QueryTimeout time.Duration // 0 = none; one deadline per Request (or per Query and Describe outside one)
 	TempDir      string        // DuckDB spill dir; "" = a dir the engine creates under os.TempDir and removes on Close
 	Logger       *slog.Logger
 	Allocator    memory.Allocator // nil = memory.DefaultAllocator

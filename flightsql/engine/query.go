@@ -19,16 +19,14 @@ import (
 //
 // ctx governs the whole stream, not just this call: cancelling it (or Config.QueryTimeout
 // elapsing) interrupts DuckDB, and Rows then reports context.Canceled or
-// context.DeadlineExceeded, wrapped. The caller must Release the Rows.
+// context.DeadlineExceeded, wrapped. Under a context from Request the request's
+// deadline applies; otherwise the query gets a Config.QueryTimeout of its own. The
+// caller must Release the Rows.
 func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctxError(ctx); err != nil {
 		return nil, sqlError(sql, err)
 	}
-	cancel := context.CancelFunc(func() {})
-	if d := e.cfg.QueryTimeout; d > 0 {
-		ctx, cancel = context.WithTimeoutCause(ctx, d,
-			fmt.Errorf("query timeout %s elapsed: %w", d, context.DeadlineExceeded))
-	}
+	ctx, cancel := e.Request(ctx)
 	s, err := e.newSession()
 	if err != nil {
 		cancel()
