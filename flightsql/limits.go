@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 
 // Limits bound what clients hold at once, each client and all together, so that one
 // client cannot take the memory, connections or DuckDB time that the others need.
-// A request over a limit is refused at once with ResourceExhausted, naming the limit
-// and the serve flag that sets it; nothing queues.
+// A request over a client's limit is refused at once with ResourceExhausted, naming
+// the limit and the serve flag that sets it; one that finds the server at its total
+// limit waits up to QueueWait for a slot first (see slots).
 //
 // A zero field takes its default (DefaultLimits); a negative one means no limit.
 type Limits struct {
@@ -38,6 +40,9 @@ type Limits struct {
 	// BoundBytes and BoundBytesPerClient bound the bytes of parameter rows bound to
 	// prepared statements and held until the statement is closed, rebound or expires.
 	BoundBytes, BoundBytesPerClient int64
+	// QueueWait is how long a stream or query that finds the server at its total
+	// limit waits for a slot before it is refused; negative: it is refused at once.
+	QueueWait time.Duration
 }
 
 // DefaultLimits are the limits a zero Limits field takes.
@@ -49,6 +54,7 @@ var DefaultLimits = Limits{
 	PreparedPerClient:   256,
 	BoundBytes:          1 << 30,
 	BoundBytesPerClient: 256 << 20,
+	QueueWait:           30 * time.Second,
 }
 
 // The serve flags that set each limit, named in the message a client gets when it
@@ -61,6 +67,7 @@ const (
 	FlagMaxPreparedPerClient   = "--max-prepared-per-client"
 	FlagMaxBoundBytes          = "--max-bound-bytes"
 	FlagMaxBoundBytesPerClient = "--max-bound-bytes-per-client"
+	FlagMaxQueueWait           = "--max-queue-wait"
 )
 
 // errLimit is a request refused because a client, or the server, is at a limit.
@@ -85,6 +92,9 @@ func (l Limits) withDefaults() Limits {
 	pick(&l.PreparedPerClient, DefaultLimits.PreparedPerClient)
 	pick64(&l.BoundBytes, DefaultLimits.BoundBytes)
 	pick64(&l.BoundBytesPerClient, DefaultLimits.BoundBytesPerClient)
+	if l.QueueWait == 0 {
+		l.QueueWait = DefaultLimits.QueueWait
+	}
 	return l
 }
 
@@ -110,42 +120,110 @@ func clientKey(ctx context.Context) string {
 }
 
 // slots counts one kind of thing held at once, per client and in all, against limits.
+//
+// The two limits answer differently. A client at its own limit is refused at once:
+// it is the one holding the slots, and waiting would only let it queue more. A
+// request that finds the server at its total limit waits, first come first served,
+// for up to wait (or until its context ends) for a slot to free: under a burst from
+// many clients the server slows down instead of failing requests, and only a request
+// that waited the whole time is refused. Waiting requests count against their
+// client's limit, so one client cannot fill the queue either.
 type slots struct {
 	what                  string // "concurrent streams", in messages
 	perClient, total      int    // negative: no limit
 	flagClient, flagTotal string
-	mu                    sync.Mutex
-	held                  map[string]int
-	all                   int
+	wait                  time.Duration // longest a request waits for a slot at the total limit
+
+	mu      sync.Mutex
+	held    map[string]int // slots held and requests waiting, per client
+	all     int            // slots held
+	waiting []*slotWaiter  // requests waiting at the total limit, oldest first
 }
 
-func newSlots(what string, perClient, total int, flagClient, flagTotal string) *slots {
-	return &slots{what: what, perClient: perClient, total: total, flagClient: flagClient, flagTotal: flagTotal, held: make(map[string]int)}
+// slotWaiter is a request waiting for a slot. granted is closed when release hands
+// it one (all has been counted for it then).
+type slotWaiter struct {
+	granted chan struct{}
 }
 
-// acquire takes a slot for client, or fails with errLimit naming the limit it hit.
-// Call release exactly once when the slot is free again.
-func (s *slots) acquire(client string) (release func(), err error) {
+func newSlots(what string, perClient, total int, flagClient, flagTotal string, wait time.Duration) *slots {
+	return &slots{what: what, perClient: perClient, total: total, flagClient: flagClient, flagTotal: flagTotal,
+		wait: wait, held: make(map[string]int)}
+}
+
+// acquire takes a slot for client, waiting at the total limit as the type says, or
+// fails with errLimit naming the limit it hit (or with ctx's error). Call release
+// exactly once when the slot is free again.
+func (s *slots) acquire(ctx context.Context, client string) (release func(), err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.perClient >= 0 && s.held[client] >= s.perClient {
-		return nil, fmt.Errorf("%w: %s already has %d %s open, the limit per client (%s=%d); end one first",
-			errLimit, client, s.held[client], s.what, s.flagClient, s.perClient)
-	}
-	if s.total >= 0 && s.all >= s.total {
-		return nil, fmt.Errorf("%w: the server has %d %s open, its limit (%s=%d); retry later",
-			errLimit, s.all, s.what, s.flagTotal, s.total)
+		n := s.held[client]
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s already has %d %s open or waiting, the limit per client (%s=%d); end one first",
+			errLimit, client, n, s.what, s.flagClient, s.perClient)
 	}
 	s.held[client]++
-	s.all++
 	var once sync.Once
-	return func() { once.Do(func() { s.release(client) }) }, nil
+	release = func() { once.Do(func() { s.release(client) }) }
+	if s.total < 0 || (s.all < s.total && len(s.waiting) == 0) {
+		s.all++
+		s.mu.Unlock()
+		return release, nil
+	}
+	if s.wait <= 0 {
+		s.dropClientLocked(client)
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: the server has %d %s open, its limit (%s=%d); retry later",
+			errLimit, s.total, s.what, s.flagTotal, s.total)
+	}
+	w := &slotWaiter{granted: make(chan struct{})}
+	s.waiting = append(s.waiting, w)
+	s.mu.Unlock()
+
+	timer := time.NewTimer(s.wait)
+	defer timer.Stop()
+	var cause error
+	select {
+	case <-w.granted:
+		return release, nil
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timer.C:
+		cause = fmt.Errorf("%w: waited %s for one of the server's %d %s, its limit (%s=%d); retry later",
+			errLimit, s.wait, s.total, s.what, s.flagTotal, s.total)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-w.granted:
+		// Handed a slot as the wait ended: give it to the next in line.
+		s.releaseLocked(client)
+	default:
+		s.waiting = slices.DeleteFunc(s.waiting, func(x *slotWaiter) bool { return x == w })
+		s.dropClientLocked(client)
+	}
+	return nil, cause
 }
 
 func (s *slots) release(client string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.releaseLocked(client)
+}
+
+// releaseLocked frees client's slot: to the oldest waiting request if there is one.
+func (s *slots) releaseLocked(client string) {
+	s.dropClientLocked(client)
+	if len(s.waiting) > 0 {
+		w := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		close(w.granted) // the slot passes on: all stays as it is
+		return
+	}
 	s.all--
+}
+
+func (s *slots) dropClientLocked(client string) {
 	if s.held[client]--; s.held[client] <= 0 {
 		delete(s.held, client)
 	}
@@ -168,8 +246,8 @@ type admission struct {
 
 func newAdmission(l Limits) *admission {
 	return &admission{
-		streams: newSlots("concurrent streams (DoGet, DoPut, DoExchange)", l.StreamsPerClient, l.Streams, FlagMaxStreamsPerClient, FlagMaxStreams),
-		queries: newSlots("concurrent SQL queries", l.QueriesPerClient, l.Queries, FlagMaxQueriesPerClient, FlagMaxQueries),
+		streams: newSlots("concurrent streams (DoGet, DoPut, DoExchange)", l.StreamsPerClient, l.Streams, FlagMaxStreamsPerClient, FlagMaxStreams, l.QueueWait),
+		queries: newSlots("concurrent SQL queries", l.QueriesPerClient, l.Queries, FlagMaxQueriesPerClient, FlagMaxQueries, l.QueueWait),
 		idle:    newIdleRelease(idleReleaseDelay, returnMemory),
 	}
 }
@@ -267,7 +345,7 @@ func (a *admission) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.
 	if !streamMethods[info.FullMethod] {
 		return handler(srv, ss)
 	}
-	release, err := a.streams.acquire(clientKey(ss.Context()))
+	release, err := a.streams.acquire(ss.Context(), clientKey(ss.Context()))
 	if err != nil {
 		return toStatus(err)
 	}

@@ -43,7 +43,8 @@ func TestClientKey(t *testing.T) {
 }
 
 func TestSlots(t *testing.T) {
-	s := newSlots("concurrent things", 2, 3, "--max-things-per-client", "--max-things")
+	ctx := context.Background()
+	s := newSlots("concurrent things", 2, 3, "--max-things-per-client", "--max-things", 20*time.Millisecond)
 	wantLimit := func(err error, mention ...string) {
 		t.Helper()
 		if !errors.Is(err, errLimit) {
@@ -59,33 +60,75 @@ func TestSlots(t *testing.T) {
 			}
 		}
 	}
-	a1, err := s.acquire("a")
+	a1, err := s.acquire(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err = s.acquire("a"); err != nil {
+	if _, err = s.acquire(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.acquire("a")
-	wantLimit(err, "a already has 2 concurrent things open", "--max-things-per-client=2")
-	if _, err = s.acquire("b"); err != nil {
+	_, err = s.acquire(ctx, "a")
+	wantLimit(err, "a already has 2 concurrent things open or waiting", "--max-things-per-client=2")
+	if _, err = s.acquire(ctx, "b"); err != nil {
 		t.Fatalf("another client: %v", err)
 	}
-	_, err = s.acquire("c")
-	wantLimit(err, "the server has 3 concurrent things open", "--max-things=3")
+	_, err = s.acquire(ctx, "c")
+	wantLimit(err, "waited 20ms for one of the server's 3 concurrent things", "--max-things=3")
+	if mine, all := s.inUse("c"); mine != 0 || all != 3 {
+		t.Fatalf("after a wait that failed: c holds %d, %d held in all; want 0 and 3", mine, all)
+	}
 	a1()
 	a1() // a second release is harmless
 	if mine, all := s.inUse("a"); mine != 1 || all != 2 {
 		t.Fatalf("in use after a release: %d of %d, want 1 of 2", mine, all)
 	}
-	if _, err = s.acquire("c"); err != nil {
+	c1, err := s.acquire(ctx, "c")
+	if err != nil {
 		t.Fatalf("after a release: %v", err)
 	}
 
-	unlimited := newSlots("things", -1, -1, "", "")
+	// At the total limit a request waits, and gets the slot the next release frees.
+	got := make(chan error, 1)
+	s.wait = time.Minute
+	go func() {
+		_, err := s.acquire(ctx, "d") // held to the end: the server stays full
+		got <- err
+	}()
+	waitFor(t, func() bool { mine, _ := s.inUse("d"); return mine == 1 })
+	c1()
+	if err := <-got; err != nil {
+		t.Fatalf("a waiting request after a release: %v", err)
+	}
+
+	// A waiting request gives up with its context, and leaves nothing counted.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		_, err := s.acquire(cctx, "e")
+		got <- err
+	}()
+	waitFor(t, func() bool { mine, _ := s.inUse("e"); return mine == 1 })
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled wait: %v, want context.Canceled", err)
+	}
+	if mine, all := s.inUse("e"); mine != 0 || all != 3 {
+		t.Fatalf("after a cancelled wait: e holds %d, %d held in all; want 0 and 3", mine, all)
+	}
+
+	unlimited := newSlots("things", -1, -1, "", "", 0)
 	for range 1000 {
-		if _, err := unlimited.acquire("a"); err != nil {
+		if _, err := unlimited.acquire(ctx, "a"); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
 		}
 	}
 }

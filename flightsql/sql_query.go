@@ -443,7 +443,7 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 // (sql_session.go) and the engine's --query-timeout, the shorter winning. Call end
 // exactly once when the request is over.
 func (s *SQLServer) startRequest(ctx context.Context) (context.Context, func(), error) {
-	release, err := s.admit.queries.acquire(clientKey(ctx))
+	release, err := s.admit.queries.acquire(ctx, clientKey(ctx))
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}

@@ -178,7 +178,7 @@ func eventually(t *testing.T, what string, f func() error) {
 // in all; over a limit the client gets ResourceExhausted naming the limit's flag,
 // another principal is still served, and cancelled streams give their slots back.
 func TestStreamLimits(t *testing.T) {
-	_, cl, ctx := limitsServer(t, flightsql.Limits{StreamsPerClient: 2, Streams: 3, QueriesPerClient: 10, Queries: 10}, 0)
+	_, cl, ctx := limitsServer(t, flightsql.Limits{StreamsPerClient: 2, Streams: 3, QueriesPerClient: 10, Queries: 10, QueueWait: 200 * time.Millisecond}, 0)
 	var held []func()
 	defer func() {
 		for _, c := range held {
@@ -253,7 +253,7 @@ func TestStreamLimits(t *testing.T) {
 // TestQueryLimits: SQL requests running in DuckDB (planning and streaming) are
 // limited per principal and in all.
 func TestQueryLimits(t *testing.T) {
-	_, cl, ctx := limitsServer(t, flightsql.Limits{QueriesPerClient: 1, Queries: 2}, 0)
+	_, cl, ctx := limitsServer(t, flightsql.Limits{QueriesPerClient: 1, Queries: 2, QueueWait: 200 * time.Millisecond}, 0)
 	cancelAlice, err := holdQuery(ctx["alice"], cl)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ type limitOptions struct {
 	boundBytes                int64
 	boundBytesPerClient       int64
 	preparedIdle              time.Duration
+	queueWait                 time.Duration
 }
 
 // addLimitFlags defines the limit flags. Each message a client gets at a limit names
@@ -37,6 +38,8 @@ func addLimitFlags(f *pflag.FlagSet, o *limitOptions) {
 		"bytes of parameters bound to prepared statements, all clients together (0: no limit)")
 	f.Int64Var(&o.boundBytesPerClient, flagName(flightsql.FlagMaxBoundBytesPerClient), d.BoundBytesPerClient,
 		"bytes of parameters bound to prepared statements of one client (0: no limit)")
+	f.DurationVar(&o.queueWait, flagName(flightsql.FlagMaxQueueWait), d.QueueWait,
+		"how long a stream or SQL request that finds the server at --max-streams or --max-queries waits for a slot before it is refused (0: refuse at once)")
 	f.DurationVar(&o.preparedIdle, "prepared-idle-timeout", 15*time.Minute,
 		"close prepared statements (and free their bound parameters) unused this long")
 }
@@ -66,5 +69,6 @@ func (o limitOptions) limits() flightsql.Limits {
 		PreparedPerClient:   off(o.preparedPerClient),
 		BoundBytes:          off64(o.boundBytes),
 		BoundBytesPerClient: off64(o.boundBytesPerClient),
+		QueueWait:           time.Duration(off64(int64(o.queueWait))), // 0: refuse at once
 	}
 }

@@ -29,9 +29,9 @@ func TestLimitFlags(t *testing.T) {
 		t.Errorf("defaults: %+v, want %+v", got, flightsql.DefaultLimits)
 	}
 	o := parse(map[string]string{"QUIVER_MAX_QUERIES_PER_CLIENT": "3"},
-		"--max-streams", "0", "--max-bound-bytes-per-client", "1024", "--prepared-idle-timeout", "1m")
+		"--max-streams", "0", "--max-bound-bytes-per-client", "1024", "--prepared-idle-timeout", "1m", "--max-queue-wait", "0")
 	want := flightsql.DefaultLimits
-	want.Streams, want.QueriesPerClient, want.BoundBytesPerClient = -1, 3, 1024
+	want.Streams, want.QueriesPerClient, want.BoundBytesPerClient, want.QueueWait = -1, 3, 1024, -1
 	if got := o.limits(); got != want {
 		t.Errorf("limits: %+v, want %+v", got, want)
 	}
