@@ -161,7 +161,12 @@ func (r *Reader) Next() bool {
 		if r.part.Next() {
 			rec := r.part.RecordBatch()
 			// Batches carry the reader's schema, without file-format metadata.
-			r.rec = withSchema(r.info.Schema, rec)
+			out, err := withSchema(r.info.Schema, rec)
+			if err != nil {
+				r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
+				return false
+			}
+			r.rec = out
 			return true
 		}
 		if err := r.part.Err(); err != nil {
@@ -196,6 +201,7 @@ func (r *Reader) openPart(i int) error {
 		pf.Close()
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
+	makeReadable(fr.Manifest.Fields)
 	rr, err := fr.GetRecordReader(r.ctx, nil, nil)
 	if err != nil {
 		pf.Close()
@@ -216,12 +222,31 @@ func (r *Reader) closePart() {
 	}
 }
 
-// withSchema returns rec with schema s (same columns), as a new reference.
-func withSchema(s *arrow.Schema, rec arrow.RecordBatch) arrow.RecordBatch {
+// withSchema returns rec with schema s (same columns), as a new reference. A column
+// read as its storage type (storedtypes.go) gets the type s announces.
+func withSchema(s *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	if rec.Schema().Equal(s) && rec.Schema().Metadata().Len() == s.Metadata().Len() {
 		rec.Retain()
-		return rec
+		return rec, nil
 	}
-	cols := rec.Columns()
-	return array.NewRecordBatch(s, cols, rec.NumRows())
+	if rec.NumCols() != int64(s.NumFields()) {
+		return nil, fmt.Errorf("batch has %d columns, the dataset %d", rec.NumCols(), s.NumFields())
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, c := range rec.Columns() {
+		data, err := retype(c.Data(), s.Field(i).Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", s.Field(i).Name, err)
+		}
+		cols[i] = array.MakeFromData(data)
+		data.Release()
+	}
+	return array.NewRecordBatch(s, cols, rec.NumRows()), nil
 }
