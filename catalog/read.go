@@ -29,14 +29,19 @@ type Reader struct {
 	info  Info
 	files []*os.File
 	mem   memory.Allocator
-	batch int64
+	batch int64 // most rows per batch
+	bytes int64 // most bytes per batch, but for a single row larger than that
 
 	refs atomic.Int64
 	next int // index of the next part to open
 	pf   *file.Reader
 	part pqarrow.RecordReader
-	rec  arrow.RecordBatch
-	err  error
+	// whole is the part reader's current batch, sent in slices of at most bytes from
+	// row at on; nil when there is none.
+	whole arrow.RecordBatch
+	at    int64
+	rec   arrow.RecordBatch
+	err   error
 }
 
 // maxOpenAttempts bounds how often Open retries when a single-file dataset is replaced
@@ -67,7 +72,7 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 		if files == nil {
 			continue // replaced under us: look again
 		}
-		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows}
+		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
 		r.refs.Store(1)
 		return r, nil
 	}
@@ -132,6 +137,7 @@ func (r *Reader) Release() {
 		r.rec.Release()
 		r.rec = nil
 	}
+	r.dropWhole()
 	r.closePart()
 	closeAll(r.files)
 	r.files = nil
@@ -148,6 +154,12 @@ func (r *Reader) Next() bool {
 			r.err = err
 			return false
 		}
+		if r.whole != nil {
+			if r.at < r.whole.NumRows() {
+				return r.nextSlice()
+			}
+			r.dropWhole()
+		}
 		if r.part == nil {
 			if r.next >= len(r.files) {
 				return false
@@ -159,15 +171,10 @@ func (r *Reader) Next() bool {
 			r.next++
 		}
 		if r.part.Next() {
-			rec := r.part.RecordBatch()
-			// Batches carry the reader's schema, without file-format metadata.
-			out, err := withSchema(r.info.Schema, rec)
-			if err != nil {
-				r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
-				return false
-			}
-			r.rec = out
-			return true
+			r.whole = r.part.RecordBatch()
+			r.whole.Retain()
+			r.at = 0
+			continue
 		}
 		if err := r.part.Err(); err != nil {
 			r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
@@ -176,6 +183,36 @@ func (r *Reader) Next() bool {
 		r.closePart()
 	}
 	return false
+}
+
+// nextSlice makes the next rows of whole, as many as fit in r.bytes (at least one),
+// the current batch.
+func (r *Reader) nextSlice() bool {
+	n := int64(FitRows(r.whole, int(r.at), int(r.batch), r.bytes))
+	if n == 0 {
+		n = 1 // a row larger than the target goes alone
+	}
+	rec := r.whole
+	if r.at != 0 || n != rec.NumRows() {
+		rec = r.whole.NewSlice(r.at, r.at+n)
+		defer rec.Release()
+	}
+	r.at += n
+	// Batches carry the reader's schema, without file-format metadata.
+	out, err := withSchema(r.info.Schema, rec)
+	if err != nil {
+		r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
+		return false
+	}
+	r.rec = out
+	return true
+}
+
+func (r *Reader) dropWhole() {
+	if r.whole != nil {
+		r.whole.Release()
+		r.whole = nil
+	}
 }
 
 // RecordBatch is the current batch, valid until the next call to Next.
@@ -196,7 +233,7 @@ func (r *Reader) openPart(i int) error {
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.batch, Parallel: true}, r.mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.partBatchRows(pf), Parallel: true}, r.mem)
 	if err != nil {
 		pf.Close()
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
@@ -209,6 +246,28 @@ func (r *Reader) openPart(i int) error {
 	}
 	r.pf, r.part = pf, rr
 	return nil
+}
+
+// partBatchRows is how many rows the part reader of pf decodes at a time: the row
+// limit, fewer when the widest row group's rows (uncompressed, as the footer says)
+// would make a batch larger than the byte target. Rows are cut to the byte target
+// again after decoding (nextSlice); reading fewer rows at a time keeps what one
+// stream decodes ahead near that target rather than at 64Ki rows of any width.
+// Dictionary-encoded columns decode larger than their pages say, so this is an
+// estimate, not a bound.
+func (r *Reader) partBatchRows(pf *file.Reader) int64 {
+	md := pf.MetaData()
+	var perRow int64
+	for i := range md.NumRowGroups() {
+		rg := md.RowGroup(i)
+		if n := rg.NumRows(); n > 0 {
+			perRow = max(perRow, rg.TotalByteSize()/n)
+		}
+	}
+	if perRow <= 0 {
+		return r.batch
+	}
+	return min(r.batch, max(1, r.bytes/perRow))
 }
 
 func (r *Reader) closePart() {
