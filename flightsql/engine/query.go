@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	bindings "github.com/duckdb/duckdb-go-bindings"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // Query executes one read-only statement and streams its result. params may be nil;
@@ -100,8 +102,9 @@ func executeStreaming(st bindings.PreparedStatement, res *bindings.Result) error
 }
 
 // Rows streams a query's result as Arrow record batches. It implements
-// array.RecordReader. Batches hold about Config.BatchRows rows, regrouped from DuckDB's
-// 2048-row chunks. A batch returned by RecordBatch is valid until the next call to
+// array.RecordReader. Batches hold about Config.BatchRows rows and at most
+// Config.BatchBytes bytes (but for a single row larger than that), regrouped from
+// DuckDB's 2048-row chunks, which are cut when one is larger. A batch returned by RecordBatch is valid until the next call to
 // Next or Release; Retain it to keep it longer.
 //
 // Next, RecordBatch and Err belong to one goroutine; Release may come from another,
@@ -115,9 +118,14 @@ type Rows struct {
 	refs   atomic.Int64
 
 	released atomic.Bool
-	mu       sync.Mutex // guards cur and err against a concurrent final Release
+	mu       sync.Mutex // guards cur, carry and err against a concurrent final Release
 	cur      arrow.RecordBatch
 	err      error
+
+	// carry is a converted DuckDB chunk not yet wholly sent: its rows from carryAt on
+	// start the next batch. A chunk of 2048 wide rows can be far over the byte target.
+	carry   arrow.RecordBatch
+	carryAt int64
 }
 
 var _ array.RecordReader = (*Rows)(nil)
@@ -138,6 +146,7 @@ func (r *Rows) Release() {
 		r.cur.Release()
 		r.cur = nil
 	}
+	r.dropCarry()
 	r.mu.Unlock()
 	r.s.shutdown(nil)
 }
@@ -188,9 +197,10 @@ func (r *Rows) Next() bool {
 	return rec != nil
 }
 
-// fetch gathers chunks until it has a batch's worth of rows or the result ends, and
-// returns them as one batch (nil at the end). When the result ends or fails, the
-// DuckDB result and connection are freed at once rather than at Release.
+// fetch gathers chunks until it has a batch's worth of rows or bytes, or the result
+// ends, and returns them as one batch (nil at the end). When the result ends or fails,
+// the DuckDB result and connection are freed at once rather than at Release. r.mu is
+// held.
 func (r *Rows) fetch() (arrow.RecordBatch, error) {
 	s := r.s
 	s.mu.Lock()
@@ -202,8 +212,22 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			p.Release()
 		}
 	}()
-	rows := 0
-	for rows < r.eng.batchRows {
+	maxRows, maxBytes := r.eng.batchRows, r.eng.batchBytes
+	rows, size := 0, int64(0)
+	for rows < maxRows && size < maxBytes {
+		if r.carry != nil {
+			part, ok := r.takeCarry(maxRows-rows, maxBytes-size, len(parts) == 0)
+			if !ok {
+				break // the next rows do not fit: they start the next batch
+			}
+			if part == nil {
+				continue // carry used up
+			}
+			parts = append(parts, part)
+			rows += int(part.NumRows())
+			size += catalog.BatchBytes(part)
+			continue
+		}
 		if s.finished {
 			if s.err != nil {
 				return nil, s.err
@@ -243,8 +267,7 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			s.destroyLocked(nil)
 			return nil, err
 		}
-		parts = append(parts, rec)
-		rows += n
+		r.carry, r.carryAt = rec, 0
 	}
 	switch len(parts) {
 	case 0:
@@ -255,6 +278,39 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 		return rec, nil
 	}
 	return concat(r.eng, r.schema, parts, int64(rows))
+}
+
+// takeCarry takes the next rows of the carried chunk that fit in maxRows and
+// maxBytes, at least one when first (a row larger than the target goes alone). It
+// returns nil, true when the carry is used up, and nil, false when nothing fits.
+func (r *Rows) takeCarry(maxRows int, maxBytes int64, first bool) (arrow.RecordBatch, bool) {
+	total := r.carry.NumRows()
+	if r.carryAt >= total {
+		r.dropCarry()
+		return nil, true
+	}
+	n := int64(catalog.FitRows(r.carry, int(r.carryAt), maxRows, maxBytes))
+	if n == 0 {
+		if !first {
+			return nil, false
+		}
+		n = 1
+	}
+	if r.carryAt == 0 && n == total {
+		part := r.carry
+		r.carry = nil
+		return part, true
+	}
+	part := r.carry.NewSlice(r.carryAt, r.carryAt+n)
+	r.carryAt += n
+	return part, true
+}
+
+func (r *Rows) dropCarry() {
+	if r.carry != nil {
+		r.carry.Release()
+		r.carry = nil
+	}
 }
 
 // concat regroups DuckDB's small batches into one, in the engine's allocator.
