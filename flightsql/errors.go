@@ -60,6 +60,8 @@ var errorCodes = []struct {
 	{errUnknownAction, codes.Unimplemented},
 	{errNoSQL, codes.Unimplemented},
 	{errNotSupported, codes.Unimplemented},
+	{errMessageTooLarge, codes.ResourceExhausted},
+	{errResultMemory, codes.ResourceExhausted},
 }
 
 var (

@@ -31,6 +31,10 @@ type ServiceConfig struct {
 	HandleIdleTimeout time.Duration
 	// SessionIdleTimeout ends idle client sessions; 0: 1 hour.
 	SessionIdleTimeout time.Duration
+	// Results bound the result batches of every stream, plain and SQL, with one
+	// memory budget for all of them; zero: the defaults. Its MaxMessageBytes must be
+	// the value given to ServerOptions.
+	Results ResultLimits
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -70,6 +74,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 
 		QueryTimeout:       cfg.Engine.QueryTimeout,
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
+		Results:            cfg.Results,
 	})
 	if err != nil {
 		eng.Close()
@@ -81,6 +86,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		eng.Close()
 		return nil, err
 	}
+	srv.out = sql.out // one result memory budget for plain and SQL streams
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 

@@ -34,6 +34,8 @@ type SQLConfig struct {
 	QueryTimeout time.Duration
 	// SessionIdleTimeout ends sessions unused this long; 0: 1 hour.
 	SessionIdleTimeout time.Duration
+	// Results bound the batches of query results (outgoing.go); zero: the defaults.
+	Results ResultLimits
 }
 
 // SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
@@ -56,6 +58,7 @@ type SQLServer struct {
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
+	out          *outgoing     // message size and result memory (outgoing.go)
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -85,6 +88,7 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 
 		sessions:     newSessionStore(cfg.SessionIdleTimeout),
 		queryTimeout: cfg.QueryTimeout,
+		out:          newOutgoing(cfg.Results),
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil
