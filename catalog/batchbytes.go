@@ -11,8 +11,10 @@ import (
 // count. Rows of a few KB would otherwise make a 64Ki-row batch larger than gRPC's
 // message limit (256 MiB by default), and such a dataset could be stored but never
 // read back. A few MiB per message costs nothing in throughput and bounds the memory
-// each stream holds.
-const DefaultBatchBytes = 4 << 20
+// each stream holds. It stays 64 KiB under 4 MiB, gRPC's default receive limit,
+// which arrow-go's Flight clients keep unless told otherwise: with room for the
+// message's header, a batch of it reaches them.
+const DefaultBatchBytes = 4<<20 - 64<<10
 
 // RowsBytes estimates the Arrow IPC body size of rows [i, j) of arr: its buffers'
 // bytes for those rows only, so that a slice is measured by what it sends. It is
