@@ -126,6 +126,12 @@ type Rows struct {
 	// start the next batch. A chunk of 2048 wide rows can be far over the byte target.
 	carry   arrow.RecordBatch
 	carryAt int64
+	// chunk is a DuckDB chunk too large to convert at once (chunks.go), converted
+	// into carry a batch's worth of rows at a time from row chunkAt on; rowBytes
+	// holds its rows' estimated sizes. chunk.Ptr is nil when there is none.
+	chunk    bindings.DataChunk
+	chunkAt  int
+	rowBytes []int64
 }
 
 var _ array.RecordReader = (*Rows)(nil)
@@ -228,6 +234,13 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			size += catalog.BatchBytes(part)
 			continue
 		}
+		if r.chunk.Ptr != nil {
+			if err := r.convertNext(maxBytes); err != nil {
+				s.destroyLocked(nil)
+				return nil, err
+			}
+			continue
+		}
 		if s.finished {
 			if s.err != nil {
 				return nil, s.err
@@ -254,6 +267,10 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 		n := int(bindings.DataChunkGetSize(chunk))
 		if n == 0 {
 			bindings.DestroyDataChunk(&chunk)
+			continue
+		}
+		if rowBytes := chunkRowBytes(chunk, n); sum(rowBytes) > maxBytes {
+			r.chunk, r.chunkAt, r.rowBytes = chunk, 0, rowBytes
 			continue
 		}
 		// The conversion copies the chunk into Arrow buffers that DuckDB allocates and
@@ -286,7 +303,8 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 func (r *Rows) takeCarry(maxRows int, maxBytes int64, first bool) (arrow.RecordBatch, bool) {
 	total := r.carry.NumRows()
 	if r.carryAt >= total {
-		r.dropCarry()
+		r.carry.Release()
+		r.carry = nil
 		return nil, true
 	}
 	n := int64(catalog.FitRows(r.carry, int(r.carryAt), maxRows, maxBytes))
@@ -306,11 +324,55 @@ func (r *Rows) takeCarry(maxRows int, maxBytes int64, first bool) (arrow.RecordB
 	return part, true
 }
 
+// convertNext converts the next rows of r.chunk that fit in maxBytes (at least one)
+// into r.carry, and frees the chunk once it is all converted.
+func (r *Rows) convertNext(maxBytes int64) error {
+	s := r.s
+	from, to := r.chunkAt, r.chunkAt
+	var size int64
+	for to < len(r.rowBytes) && (to == from || size+r.rowBytes[to] <= maxBytes) {
+		size += r.rowBytes[to]
+		to++
+	}
+	rec, ed := convertRows(s.opts, r.schema, r.chunk, from, to)
+	if err := r.eng.noteFailure(s.gen, errorData(ed)); err != nil {
+		if rec != nil {
+			rec.Release()
+		}
+		r.dropChunk()
+		return err
+	}
+	r.carry, r.carryAt = rec, 0
+	r.chunkAt = to
+	if to == len(r.rowBytes) {
+		r.dropChunk()
+	}
+	return nil
+}
+
+func (r *Rows) dropChunk() {
+	if r.chunk.Ptr != nil {
+		bindings.DestroyDataChunk(&r.chunk)
+		r.chunk.Ptr = nil
+	}
+	r.rowBytes = nil
+}
+
+// dropCarry frees what Rows holds of chunks not yet sent.
 func (r *Rows) dropCarry() {
 	if r.carry != nil {
 		r.carry.Release()
 		r.carry = nil
 	}
+	r.dropChunk()
+}
+
+func sum(xs []int64) int64 {
+	var n int64
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 // concat regroups DuckDB's small batches into one, in the engine's allocator.
