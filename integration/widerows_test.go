@@ -278,3 +278,37 @@ func TestBatchOverResultMemoryLimit(t *testing.T) {
 		t.Fatalf("100 rows of 100 KB under a 1 MiB budget: %d rows, %v", n, err)
 	}
 }
+
+// TestWideRowsRoundTripDefaults is TestWideRowsRoundTrip at full size with the real
+// limits: 70,000 rows of ~4 KB are 280 MB, so one 64Ki-row batch is over gRPC's
+// 256 MiB message limit. Before batches were cut by bytes such a dataset could be
+// stored and never read back. The client keeps gRPC's default 4 MiB receive limit,
+// as arrow-go's clients do: every batch must fit in it.
+func TestWideRowsRoundTripDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores and reads 280 MB; run without -short")
+	}
+	const rows = 70_000
+	width := func(id int64) int { return 4000 + int(id%97) }
+	srv := startServerWith(t, t.TempDir(), memory.DefaultAllocator)
+	putWide(t, srv.client(t), "wide.parquet", rows, 500, width)
+
+	c, err := flight.NewClientWithMiddlewareCtx(context.Background(), srv.Addr, nil, nil,
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	checkWide(t, doGetReader(t, c, []byte("wide.parquet")), rows, width, catalog.DefaultBatchBytes)
+
+	cl, err := flightsql.NewClient(srv.Addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	rdr, err := sqlReader(t, cl, "SELECT id, body FROM wide ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWide(t, rdr, rows, width, catalog.DefaultBatchBytes)
+}
