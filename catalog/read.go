@@ -171,7 +171,12 @@ func (r *Reader) Next() bool {
 			r.next++
 		}
 		if r.part.Next() {
-			r.whole = r.part.RecordBatch()
+			rec := r.part.RecordBatch()
+			if err := validateDecoded(rec); err != nil {
+				r.err = fmt.Errorf("%w: dataset %q part %d: %w", ErrUnreadable, r.info.Name, r.next, err)
+				return false
+			}
+			r.whole = rec
 			r.whole.Retain()
 			r.at = 0
 			continue
@@ -206,6 +211,20 @@ func (r *Reader) nextSlice() bool {
 	}
 	r.rec = out
 	return true
+}
+
+// validateDecoded checks the buffers pqarrow decoded against their lengths and
+// offsets (array.Validate: O(1) per array, not per value). A file pqarrow decodes
+// wrongly otherwise fails later, in the IPC writer, as an index out of range: seen
+// with DuckDB's fixed-size ARRAY columns holding NULLs, whose list offsets pqarrow
+// makes run past the values. DuckDB reads such files itself, so SQL serves them.
+func validateDecoded(rec arrow.RecordBatch) error {
+	for i, col := range rec.Columns() {
+		if err := array.Validate(col); err != nil {
+			return fmt.Errorf("column %q cannot be read as Arrow (query it with SQL instead): %w", rec.ColumnName(i), err)
+		}
+	}
+	return nil
 }
 
 func (r *Reader) dropWhole() {

@@ -16,7 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb", to write files as DuckDB does
+	_ "github.com/duckdb/duckdb-go/v2"
+	"google.golang.org/grpc/codes" // database/sql driver "duckdb", to write files as DuckDB does
 )
 
 // TestHandDroppedTypesThroughDoGet drops files with unsigned, duration and
@@ -101,6 +102,29 @@ func TestHandDroppedTypesThroughDoGet(t *testing.T) {
 				t.Errorf("SQL %s: %d rows, %v; want 2", table, n, err)
 			}
 		})
+	}
+}
+
+// TestHandDroppedFileArrowCannotRead drops a file DuckDB wrote with a fixed-size
+// ARRAY column holding a NULL, which pqarrow decodes into list offsets past its
+// values: plain DoGet fails with FailedPrecondition naming the column, not with
+// Internal "index out of range"; SQL, through DuckDB's own reader, serves it.
+func TestHandDroppedFileArrowCannotRead(t *testing.T) {
+	srv := startServer(t)
+	c := srv.client(t)
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q := `COPY (SELECT [1, 2]::INTEGER[2] AS pair UNION ALL SELECT NULL) TO '` + filepath.Join(srv.Root, "arrays.parquet") + `' (FORMAT parquet)`
+	if _, err := db.Exec(q); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tryGet(context.Background(), c, []byte("arrays.parquet"))
+	wantStatus(t, err, codes.FailedPrecondition, `"arrays.parquet"`, `column "pair"`, "SQL")
+	if n, err := countSQLRows(context.Background(), srv.sqlClient(t), "SELECT * FROM arrays"); err != nil || n != 2 {
+		t.Errorf("SQL arrays: %d rows, %v; want 2", n, err)
 	}
 }
 
