@@ -280,7 +280,7 @@ func TestBatchOverResultMemoryLimit(t *testing.T) {
 }
 
 // TestWideRowsRoundTripDefaults is TestWideRowsRoundTrip at full size with the real
-// limits: 70,000 rows of ~4 KB are 280 MB, so one 64Ki-row batch is over gRPC's
+// limits: 70,000 rows of ~4.2 KB are 300 MB, so one 64Ki-row batch is over gRPC's
 // 256 MiB message limit. Before batches were cut by bytes such a dataset could be
 // stored and never read back. The client keeps gRPC's default 4 MiB receive limit,
 // as arrow-go's clients do: every batch must fit in it.
@@ -289,7 +289,9 @@ func TestWideRowsRoundTripDefaults(t *testing.T) {
 		t.Skip("stores and reads 280 MB; run without -short")
 	}
 	const rows = 70_000
-	width := func(id int64) int { return 4000 + int(id%97) }
+	// 65,536 rows of these are 278 MB; of 4,000 bytes they would be 262 MB, under
+	// the 268 MB limit.
+	width := func(id int64) int { return 4200 + int(id%97) }
 	srv := startServerWith(t, t.TempDir(), memory.DefaultAllocator)
 	putWide(t, srv.client(t), "wide.parquet", rows, 500, width)
 
