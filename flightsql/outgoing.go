@@ -136,7 +136,7 @@ func (o *outgoing) rowTooLarge(rec arrow.RecordBatch, i int) error {
 // reserve takes n bytes of the budget, waiting for room until ctx ends. The
 // returned reservation gives them back once, on its first release.
 func (o *outgoing) reserve(ctx context.Context, n int64) (*reservation, error) {
-	r := &reservation{o: o, n: n}
+	r := &reservation{o: o, n: n, done: make(chan struct{})}
 	if o.budget == nil {
 		return r, nil
 	}
@@ -152,10 +152,10 @@ func (o *outgoing) reserve(ctx context.Context, n int64) (*reservation, error) {
 
 // reservation is n bytes of the result budget.
 type reservation struct {
-	o        *outgoing
-	n        int64
-	once     sync.Once
-	released atomic.Bool
+	o    *outgoing
+	n    int64
+	once sync.Once
+	done chan struct{} // closed by the first release
 }
 
 func (r *reservation) release() {
@@ -163,7 +163,7 @@ func (r *reservation) release() {
 		if r.o.budget != nil {
 			r.o.budget.Release(r.n)
 		}
-		r.released.Store(true)
+		close(r.done)
 	})
 }
 
@@ -229,16 +229,19 @@ func (o *outgoing) sendBatches(ctx context.Context, ch chan<- flight.StreamChunk
 	return true
 }
 
-// settle gives back the reservation of a stream's last batch once the stream is
-// over (ctx ends when the call does), unless its release came first. arrow-go's
-// Flight SQL DoGet does not release a batch whose write failed, and a reservation
-// lost that way would shrink the budget for good.
+// settle waits until the reservation of a stream's last batch is given back: by the
+// batch's release once written, or here once the stream is over (ctx ends when the
+// call does). arrow-go's Flight SQL DoGet does not release a batch whose write
+// failed, and a reservation lost that way would shrink the budget for good.
 func (o *outgoing) settle(ctx context.Context, last *reservation) {
-	if last == nil || last.released.Load() {
+	if last == nil {
 		return
 	}
-	<-ctx.Done()
-	last.release()
+	select {
+	case <-last.done:
+	case <-ctx.Done():
+		last.release()
+	}
 }
 
 // byteSize formats n bytes for a message: "300.0 MiB".

@@ -104,6 +104,17 @@ func TestReservedBatchAndSettle(t *testing.T) {
 	if !o.budget.TryAcquire(100) {
 		t.Fatal("settle did not give the last reservation back")
 	}
+	o.budget.Release(100)
+
+	// Released as usual, by the batch: settle returns without the call ending.
+	r, err = o.reserve(live, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settled = make(chan struct{})
+	go func() { o.settle(context.Background(), r); close(settled) }()
+	r.release()
+	<-settled
 }
 
 // TestSplitToMessages: a batch over the message limit is cut into batches that fit,
