@@ -19,8 +19,9 @@ import (
 )
 
 // Reader streams the record batches of one version of a dataset, part after part,
-// holding about one batch per column in memory at a time. It implements
-// array.RecordReader.
+// holding about one batch per column in memory at a time. Batches hold at most
+// Options.ReadBatchRows rows and Options.ReadBatchBytes bytes (a single larger row
+// comes alone). It implements array.RecordReader.
 //
 // A Reader holds every part file open from the start, so a replace or drop of the
 // dataset while it reads does not disturb it: it reads the version it opened to the end.
