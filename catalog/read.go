@@ -19,8 +19,9 @@ import (
 )
 
 // Reader streams the record batches of one version of a dataset, part after part,
-// holding about one batch per column in memory at a time. It implements
-// array.RecordReader.
+// holding about one batch per column in memory at a time. Batches hold at most
+// Options.ReadBatchRows rows and Options.ReadBatchBytes bytes (a single larger row
+// comes alone). It implements array.RecordReader.
 //
 // A Reader holds every part file open from the start, so a replace or drop of the
 // dataset while it reads does not disturb it: it reads the version it opened to the end.
@@ -29,14 +30,19 @@ type Reader struct {
 	info  Info
 	files []*os.File
 	mem   memory.Allocator
-	batch int64
+	batch int64 // most rows per batch
+	bytes int64 // most bytes per batch, but for a single row larger than that
 
 	refs atomic.Int64
 	next int // index of the next part to open
 	pf   *file.Reader
 	part pqarrow.RecordReader
-	rec  arrow.RecordBatch
-	err  error
+	// whole is the part reader's current batch, sent in slices of at most bytes from
+	// row at on; nil when there is none.
+	whole arrow.RecordBatch
+	at    int64
+	rec   arrow.RecordBatch
+	err   error
 }
 
 // maxOpenAttempts bounds how often Open retries when a single-file dataset is replaced
@@ -67,7 +73,7 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 		if files == nil {
 			continue // replaced under us: look again
 		}
-		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows}
+		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
 		r.refs.Store(1)
 		return r, nil
 	}
@@ -132,6 +138,7 @@ func (r *Reader) Release() {
 		r.rec.Release()
 		r.rec = nil
 	}
+	r.dropWhole()
 	r.closePart()
 	closeAll(r.files)
 	r.files = nil
@@ -148,6 +155,12 @@ func (r *Reader) Next() bool {
 			r.err = err
 			return false
 		}
+		if r.whole != nil {
+			if r.at < r.whole.NumRows() {
+				return r.nextSlice()
+			}
+			r.dropWhole()
+		}
 		if r.part == nil {
 			if r.next >= len(r.files) {
 				return false
@@ -160,9 +173,14 @@ func (r *Reader) Next() bool {
 		}
 		if r.part.Next() {
 			rec := r.part.RecordBatch()
-			// Batches carry the reader's schema, without file-format metadata.
-			r.rec = withSchema(r.info.Schema, rec)
-			return true
+			if err := validateDecoded(rec); err != nil {
+				r.err = fmt.Errorf("%w: dataset %q part %d: %w", ErrUnreadable, r.info.Name, r.next, err)
+				return false
+			}
+			r.whole = rec
+			r.whole.Retain()
+			r.at = 0
+			continue
 		}
 		if err := r.part.Err(); err != nil {
 			r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
@@ -171,6 +189,50 @@ func (r *Reader) Next() bool {
 		r.closePart()
 	}
 	return false
+}
+
+// nextSlice makes the next rows of whole, as many as fit in r.bytes (at least one),
+// the current batch.
+func (r *Reader) nextSlice() bool {
+	n := int64(FitRows(r.whole, int(r.at), int(r.batch), r.bytes))
+	if n == 0 {
+		n = 1 // a row larger than the target goes alone
+	}
+	rec := r.whole
+	if r.at != 0 || n != rec.NumRows() {
+		rec = r.whole.NewSlice(r.at, r.at+n)
+		defer rec.Release()
+	}
+	r.at += n
+	// Batches carry the reader's schema, without file-format metadata.
+	out, err := withSchema(r.info.Schema, rec)
+	if err != nil {
+		r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
+		return false
+	}
+	r.rec = out
+	return true
+}
+
+// validateDecoded checks the buffers pqarrow decoded against their lengths and
+// offsets (array.Validate: O(1) per array, not per value). A file pqarrow decodes
+// wrongly otherwise fails later, in the IPC writer, as an index out of range: seen
+// with DuckDB's fixed-size ARRAY columns holding NULLs, whose list offsets pqarrow
+// makes run past the values. DuckDB reads such files itself, so SQL serves them.
+func validateDecoded(rec arrow.RecordBatch) error {
+	for i, col := range rec.Columns() {
+		if err := array.Validate(col); err != nil {
+			return fmt.Errorf("column %q cannot be read as Arrow (query it with SQL instead): %w", rec.ColumnName(i), err)
+		}
+	}
+	return nil
+}
+
+func (r *Reader) dropWhole() {
+	if r.whole != nil {
+		r.whole.Release()
+		r.whole = nil
+	}
 }
 
 // RecordBatch is the current batch, valid until the next call to Next.
@@ -196,11 +258,12 @@ func (r *Reader) openPart(i int) error {
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.batch, Parallel: true}, r.mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.partBatchRows(pf), Parallel: true}, r.mem)
 	if err != nil {
 		pf.Close()
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
+	makeReadable(fr.Manifest.Fields)
 	rr, err := fr.GetRecordReader(r.ctx, nil, nil)
 	if err != nil {
 		pf.Close()
@@ -208,6 +271,28 @@ func (r *Reader) openPart(i int) error {
 	}
 	r.pf, r.part = pf, rr
 	return nil
+}
+
+// partBatchRows is how many rows the part reader of pf decodes at a time: the row
+// limit, fewer when the widest row group's rows (uncompressed, as the footer says)
+// would make a batch larger than the byte target. Rows are cut to the byte target
+// again after decoding (nextSlice); reading fewer rows at a time keeps what one
+// stream decodes ahead near that target rather than at 64Ki rows of any width.
+// Dictionary-encoded columns decode larger than their pages say, so this is an
+// estimate, not a bound.
+func (r *Reader) partBatchRows(pf *file.Reader) int64 {
+	md := pf.MetaData()
+	var perRow int64
+	for i := range md.NumRowGroups() {
+		rg := md.RowGroup(i)
+		if n := rg.NumRows(); n > 0 {
+			perRow = max(perRow, rg.TotalByteSize()/n)
+		}
+	}
+	if perRow <= 0 {
+		return r.batch
+	}
+	return min(r.batch, max(1, r.bytes/perRow))
 }
 
 func (r *Reader) closePart() {
@@ -221,12 +306,31 @@ func (r *Reader) closePart() {
 	}
 }
 
-// withSchema returns rec with schema s (same columns), as a new reference.
-func withSchema(s *arrow.Schema, rec arrow.RecordBatch) arrow.RecordBatch {
+// withSchema returns rec with schema s (same columns), as a new reference. A column
+// read as its storage type (storedtypes.go) gets the type s announces.
+func withSchema(s *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	if rec.Schema().Equal(s) && rec.Schema().Metadata().Len() == s.Metadata().Len() {
 		rec.Retain()
-		return rec
+		return rec, nil
 	}
-	cols := rec.Columns()
-	return array.NewRecordBatch(s, cols, rec.NumRows())
+	if rec.NumCols() != int64(s.NumFields()) {
+		return nil, fmt.Errorf("batch has %d columns, the dataset %d", rec.NumCols(), s.NumFields())
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, c := range rec.Columns() {
+		data, err := retype(c.Data(), s.Field(i).Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", s.Field(i).Name, err)
+		}
+		cols[i] = array.MakeFromData(data)
+		data.Release()
+	}
+	return array.NewRecordBatch(s, cols, rec.NumRows()), nil
 }

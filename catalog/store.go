@@ -48,6 +48,9 @@ type Options struct {
 	RowGroupRows int64
 	// ReadBatchRows is the number of rows per record batch read; 0: 64Ki.
 	ReadBatchRows int64
+	// ReadBatchBytes bounds the Arrow bytes of a record batch read (a single row
+	// larger than it makes a batch of its own); 0: DefaultBatchBytes.
+	ReadBatchBytes int64
 }
 
 // Store is a directory of Parquet datasets. It is safe for concurrent use, also by
@@ -90,6 +93,9 @@ func Open(root string, opts Options) (*Store, error) {
 	}
 	if opts.ReadBatchRows <= 0 {
 		opts.ReadBatchRows = 64 << 10
+	}
+	if opts.ReadBatchBytes <= 0 {
+		opts.ReadBatchBytes = DefaultBatchBytes
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
@@ -103,8 +104,28 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 	var rows int64
 	for rdr.Next() {
 		rec := rdr.RecordBatch()
-		if err := w.Write(rec); err != nil {
-			return toStatus(fmt.Errorf("send dataset %q: %w", name, err))
+		var sendErr error
+		err := s.out.split(rec, func(b arrow.RecordBatch) bool {
+			defer b.Release()
+			// The reservation covers the batch while gRPC encodes it: what the
+			// budget bounds on this path is batches being written at once.
+			res, err := s.out.reserve(ctx, catalog.BatchBytes(b))
+			if err != nil {
+				sendErr = err
+				return false
+			}
+			defer res.release()
+			if err := w.Write(b); err != nil {
+				sendErr = fmt.Errorf("send: %w", err)
+				return false
+			}
+			return true
+		})
+		if err == nil {
+			err = sendErr
+		}
+		if err != nil {
+			return toStatus(fmt.Errorf("dataset %q: %w", name, err))
 		}
 		rows += rec.NumRows()
 	}

@@ -62,6 +62,8 @@ var errorCodes = []struct {
 	{errNotSupported, codes.Unimplemented},
 	{errPanic, codes.Internal},
 	{errLimit, codes.ResourceExhausted},
+	{errMessageTooLarge, codes.ResourceExhausted},
+	{errResultMemory, codes.ResourceExhausted},
 }
 
 var (

@@ -243,20 +243,6 @@ func (r *handleRegistry) bind(id string, rec arrow.RecordBatch, schema *arrow.Sc
 	return true, nil
 }
 
-// byteSize formats n bytes for a person: "200.0 MiB".
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // closePrepared frees owner's prepared statement; false when owner has no such handle.
 func (r *handleRegistry) closePrepared(id, owner string) bool {
 	r.mu.Lock()

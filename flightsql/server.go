@@ -29,6 +29,8 @@ type Config struct {
 	Allocator memory.Allocator
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
+	// Results bound the batches DoGet sends (outgoing.go); zero: the defaults.
+	Results ResultLimits
 }
 
 // Server is Quiver's Flight service. It answers the plain Flight dataset requests of
@@ -41,6 +43,7 @@ type Server struct {
 	sql   flight.FlightServer
 	mem   memory.Allocator
 	log   *slog.Logger
+	out   *outgoing // message size and result memory (outgoing.go)
 }
 
 // NewServer returns a Server for cfg.
@@ -54,7 +57,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger}, nil
+	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results)}, nil
 }
 
 // sqlOr returns the Flight SQL server, or errNoSQL when there is none.

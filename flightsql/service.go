@@ -37,6 +37,10 @@ type ServiceConfig struct {
 	// Limits bound what clients hold at once (limits.go); zero fields take
 	// DefaultLimits.
 	Limits Limits
+	// Results bound the result batches of every stream, plain and SQL, with one
+	// memory budget for all of them; zero: the defaults. Its MaxMessageBytes must be
+	// the value given to ServerOptions.
+	Results ResultLimits
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -78,6 +82,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
 		MaxBindBytes:       cfg.MaxBindBytes,
 		Limits:             cfg.Limits,
+		Results:            cfg.Results,
 	})
 	if err != nil {
 		eng.Close()
@@ -89,6 +94,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		eng.Close()
 		return nil, err
 	}
+	srv.out = sql.out // one result memory budget for plain and SQL streams
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 

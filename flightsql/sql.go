@@ -40,6 +40,8 @@ type SQLConfig struct {
 	// Limits bound the streams, queries, prepared statements and bound parameters
 	// clients hold (limits.go); zero fields take DefaultLimits.
 	Limits Limits
+	// Results bound the batches of query results (outgoing.go); zero: the defaults.
+	Results ResultLimits
 }
 
 // SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
@@ -64,6 +66,7 @@ type SQLServer struct {
 	queryTimeout time.Duration // the engine's limit; 0: none
 	maxBindBytes int64         // bytes of parameters one bind may hold
 	admit        *admission    // stream and query limits (limits.go)
+	out          *outgoing     // message size and result memory (outgoing.go)
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -100,6 +103,7 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		queryTimeout: cfg.QueryTimeout,
 		maxBindBytes: cfg.MaxBindBytes,
 		admit:        admit,
+		out:          newOutgoing(cfg.Results),
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil

@@ -516,6 +516,8 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 	}
 	ch := make(chan flight.StreamChunk)
 	go func() {
+		var last *reservation // of the last batch sent (outgoing.go)
+		defer func() { s.out.settle(ctx, last) }()
 		defer close(ch)
 		defer unpin()
 		defer rows.Release()
@@ -526,8 +528,7 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 				send(ctx, ch, flight.StreamChunk{Err: toStatus(err)})
 				return
 			}
-			if !send(ctx, ch, flight.StreamChunk{Data: rec}) {
-				rec.Release()
+			if !s.out.sendBatches(ctx, ch, rec, &last) {
 				return
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql"
 	"github.com/quiverdata/quiver/flightsql/auth"
+	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 // exitFuncs run when the test binary is done: cleanups of files shared by tests.
@@ -85,16 +86,29 @@ type harnessOptions struct {
 	// service, if set, adjusts the service's configuration (limits, timeouts) before
 	// it starts.
 	service func(*flightsql.ServiceConfig)
+	// store, engine and results configure the store (its Allocator and Logger are
+	// filled in), the engine and the result limits; zero values: the defaults. The
+	// server's gRPC message limit is results.MaxMessageBytes (0: 256 MiB).
+	store   catalog.Options
+	engine  engine.Config
+	results flightsql.ResultLimits
 }
 
 // startServerOpts is startServerWith with every option of harnessOptions.
 func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessOptions) *testServer {
 	t.Helper()
-	store, err := catalog.Open(root, catalog.Options{Allocator: mem, Logger: o.logger})
+	sopts := o.store
+	sopts.Allocator, sopts.Logger = mem, o.logger
+	store, err := catalog.Open(root, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test", Logger: o.logger}
+	maxMessage := o.results.MaxMessageBytes
+	if maxMessage == 0 {
+		maxMessage = 256 << 20
+	}
+	cfg := flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test", Logger: o.logger,
+		Engine: o.engine, Results: o.results}
 	if o.service != nil {
 		o.service(&cfg)
 	}
@@ -113,7 +127,7 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 		o.guard.SetTableReader(srv.SQL)
 		guardOpts = o.guard.ServerOptions()
 	}
-	opts := slices.Concat(o.grpcOptions, guardOpts, srv.ServerOptions(256<<20), []grpc.ServerOption{grpc.WaitForHandlers(true)})
+	opts := slices.Concat(o.grpcOptions, guardOpts, srv.ServerOptions(maxMessage), []grpc.ServerOption{grpc.WaitForHandlers(true)})
 	gs := grpc.NewServer(opts...)
 	srv.Register(gs)
 	if o.register != nil {

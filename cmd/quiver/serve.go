@@ -35,6 +35,8 @@ type serveOptions struct {
 
 	// Limits on what clients hold at once: serve_limits.go.
 	limits limitOptions
+	// resultMemoryLimit bounds the result batches all streams hold; 0: no limit.
+	resultMemoryLimit int64
 
 	// TLS and authentication: serve_security.go.
 	security securityOptions
@@ -67,6 +69,8 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	f.Int64Var(&opts.maxBindBytes, "max-bind-bytes", flightsql.DefaultMaxBindBytes, "largest total of parameter rows one bind to a prepared statement may send, in bytes")
+	f.Int64Var(&opts.resultMemoryLimit, "result-memory-limit", flightsql.DefaultResultMemoryLimit,
+		"bytes of result batches all DoGet and SQL streams together may hold before gRPC takes them; a stream waits for room (0: no limit)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
 
 	// Limits on what clients hold at once: serve_limits.go.
@@ -96,6 +100,15 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
+// resultMemoryLimit turns the flag's value into flightsql.ResultLimits.MemoryLimit:
+// the flag's 0 is no limit, the config's is the default.
+func resultMemoryLimit(flag int64) int64 {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
+}
+
 func serve(ctx context.Context, opts serveOptions) error {
 	log, err := newLogger(opts.logFormat, opts.logLevel)
 	if err != nil {
@@ -121,6 +134,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 		},
 		Limits:            opts.limits.limits(),
 		HandleIdleTimeout: opts.limits.preparedIdle,
+		Results:           flightsql.ResultLimits{MaxMessageBytes: opts.maxMessageBytes, MemoryLimit: resultMemoryLimit(opts.resultMemoryLimit)},
 	})
 	if err != nil {
 		return err

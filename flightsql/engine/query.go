@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	bindings "github.com/duckdb/duckdb-go-bindings"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // Query executes one read-only statement and streams its result. params may be nil;
@@ -98,8 +100,9 @@ func executeStreaming(st bindings.PreparedStatement, res *bindings.Result) error
 }
 
 // Rows streams a query's result as Arrow record batches. It implements
-// array.RecordReader. Batches hold about Config.BatchRows rows, regrouped from DuckDB's
-// 2048-row chunks. A batch returned by RecordBatch is valid until the next call to
+// array.RecordReader. Batches hold about Config.BatchRows rows and at most
+// Config.BatchBytes bytes (but for a single row larger than that), regrouped from
+// DuckDB's 2048-row chunks, which are cut when one is larger. A batch returned by RecordBatch is valid until the next call to
 // Next or Release; Retain it to keep it longer.
 //
 // Next, RecordBatch and Err belong to one goroutine; Release may come from another,
@@ -113,9 +116,20 @@ type Rows struct {
 	refs   atomic.Int64
 
 	released atomic.Bool
-	mu       sync.Mutex // guards cur and err against a concurrent final Release
+	mu       sync.Mutex // guards cur, carry and err against a concurrent final Release
 	cur      arrow.RecordBatch
 	err      error
+
+	// carry is a converted DuckDB chunk not yet wholly sent: its rows from carryAt on
+	// start the next batch. A chunk of 2048 wide rows can be far over the byte target.
+	carry   arrow.RecordBatch
+	carryAt int64
+	// chunk is a DuckDB chunk too large to convert at once (chunks.go), converted
+	// into carry a batch's worth of rows at a time from row chunkAt on; rowBytes
+	// holds its rows' estimated sizes. chunk.Ptr is nil when there is none.
+	chunk    bindings.DataChunk
+	chunkAt  int
+	rowBytes []int64
 }
 
 var _ array.RecordReader = (*Rows)(nil)
@@ -136,6 +150,7 @@ func (r *Rows) Release() {
 		r.cur.Release()
 		r.cur = nil
 	}
+	r.dropCarry()
 	r.mu.Unlock()
 	r.s.shutdown(nil)
 }
@@ -186,9 +201,10 @@ func (r *Rows) Next() bool {
 	return rec != nil
 }
 
-// fetch gathers chunks until it has a batch's worth of rows or the result ends, and
-// returns them as one batch (nil at the end). When the result ends or fails, the
-// DuckDB result and connection are freed at once rather than at Release.
+// fetch gathers chunks until it has a batch's worth of rows or bytes, or the result
+// ends, and returns them as one batch (nil at the end). When the result ends or fails,
+// the DuckDB result and connection are freed at once rather than at Release. r.mu is
+// held.
 func (r *Rows) fetch() (arrow.RecordBatch, error) {
 	s := r.s
 	s.mu.Lock()
@@ -200,8 +216,29 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			p.Release()
 		}
 	}()
-	rows := 0
-	for rows < r.eng.batchRows {
+	maxRows, maxBytes := r.eng.batchRows, r.eng.batchBytes
+	rows, size := 0, int64(0)
+	for rows < maxRows && size < maxBytes {
+		if r.carry != nil {
+			part, ok := r.takeCarry(maxRows-rows, maxBytes-size, len(parts) == 0)
+			if !ok {
+				break // the next rows do not fit: they start the next batch
+			}
+			if part == nil {
+				continue // carry used up
+			}
+			parts = append(parts, part)
+			rows += int(part.NumRows())
+			size += catalog.BatchBytes(part)
+			continue
+		}
+		if r.chunk.Ptr != nil {
+			if err := r.convertNext(maxBytes); err != nil {
+				s.destroyLocked(nil)
+				return nil, err
+			}
+			continue
+		}
 		if s.finished {
 			if s.err != nil {
 				return nil, s.err
@@ -230,6 +267,10 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			bindings.DestroyDataChunk(&chunk)
 			continue
 		}
+		if rowBytes := chunkRowBytes(chunk, n); sum(rowBytes) > maxBytes {
+			r.chunk, r.chunkAt, r.rowBytes = chunk, 0, rowBytes
+			continue
+		}
 		// The conversion copies the chunk into Arrow buffers that DuckDB allocates and
 		// the record's release callback frees; the chunk can go at once.
 		rec, ed := bindings.DataChunkToArrowArray(s.opts, r.schema, chunk)
@@ -241,8 +282,7 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 			s.destroyLocked(nil)
 			return nil, err
 		}
-		parts = append(parts, rec)
-		rows += n
+		r.carry, r.carryAt = rec, 0
 	}
 	switch len(parts) {
 	case 0:
@@ -253,6 +293,84 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 		return rec, nil
 	}
 	return concat(r.eng, r.schema, parts, int64(rows))
+}
+
+// takeCarry takes the next rows of the carried chunk that fit in maxRows and
+// maxBytes, at least one when first (a row larger than the target goes alone). It
+// returns nil, true when the carry is used up, and nil, false when nothing fits.
+func (r *Rows) takeCarry(maxRows int, maxBytes int64, first bool) (arrow.RecordBatch, bool) {
+	total := r.carry.NumRows()
+	if r.carryAt >= total {
+		r.carry.Release()
+		r.carry = nil
+		return nil, true
+	}
+	n := int64(catalog.FitRows(r.carry, int(r.carryAt), maxRows, maxBytes))
+	if n == 0 {
+		if !first {
+			return nil, false
+		}
+		n = 1
+	}
+	if r.carryAt == 0 && n == total {
+		part := r.carry
+		r.carry = nil
+		return part, true
+	}
+	part := r.carry.NewSlice(r.carryAt, r.carryAt+n)
+	r.carryAt += n
+	return part, true
+}
+
+// convertNext converts the next rows of r.chunk that fit in maxBytes (at least one)
+// into r.carry, and frees the chunk once it is all converted.
+func (r *Rows) convertNext(maxBytes int64) error {
+	s := r.s
+	from, to := r.chunkAt, r.chunkAt
+	var size int64
+	for to < len(r.rowBytes) && (to == from || size+r.rowBytes[to] <= maxBytes) {
+		size += r.rowBytes[to]
+		to++
+	}
+	rec, ed := convertRows(s.opts, r.schema, r.chunk, from, to)
+	if err := r.eng.noteFailure(s.gen, errorData(ed)); err != nil {
+		if rec != nil {
+			rec.Release()
+		}
+		r.dropChunk()
+		return err
+	}
+	r.carry, r.carryAt = rec, 0
+	r.chunkAt = to
+	if to == len(r.rowBytes) {
+		r.dropChunk()
+	}
+	return nil
+}
+
+func (r *Rows) dropChunk() {
+	if r.chunk.Ptr != nil {
+		bindings.DestroyDataChunk(&r.chunk)
+		r.chunk.Ptr = nil
+	}
+	r.rowBytes = nil
+}
+
+// dropCarry frees what Rows holds of chunks not yet sent.
+func (r *Rows) dropCarry() {
+	if r.carry != nil {
+		r.carry.Release()
+		r.carry = nil
+	}
+	r.dropChunk()
+}
+
+func sum(xs []int64) int64 {
+	var n int64
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 // concat regroups DuckDB's small batches into one, in the engine's allocator.
