@@ -19,8 +19,12 @@ type need struct {
 	perm  Permission
 	scope scope
 	// datasets are the dataset names a scopeDatasets request touches; tables are SQL
-	// table names (ingest, key metadata), covered if "name" or "name.parquet" is.
+	// table names (ingest, key metadata), resolved to their datasets before the grant
+	// is matched (TableReader.DatasetForTable).
 	datasets, tables []string
+	// creates: the request may create its table (ingest), so a table that does not
+	// exist yet is judged by the dataset it would create.
+	creates bool
 	// sql is the statement of a scopeStatement request.
 	sql string
 	// what describes the request for logs and messages, never with a secret in it:
@@ -256,7 +260,7 @@ func commandNeed(cmd []byte, put bool) need {
 		if err := a.UnmarshalTo(&ing); err != nil || ing.GetTable() == "" {
 			return need{perm: Write, scope: scopeDatasets, what: what}
 		}
-		return need{perm: Write, scope: scopeDatasets, tables: []string{ing.GetTable()},
+		return need{perm: Write, scope: scopeDatasets, tables: []string{ing.GetTable()}, creates: true,
 			what: what + " into table " + quoteShort(ing.GetTable())}
 	}
 	return need{perm: Admin, what: what}

@@ -9,17 +9,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // Table is one dataset as the engine sees it.
 type Table struct {
 	Name    string   // SQL table name, e.g. "uploaded" for dataset "uploaded.parquet"
+	Dataset string   // the dataset the table shows, e.g. "uploaded.parquet"; "": Name
 	Files   []string // absolute paths of its Parquet parts, in read order (1..n)
 	Version string   // opaque; changes whenever the files or their contents change
 }
 
 type viewState struct {
 	version string
+	dataset string
 	files   []string
 }
 
@@ -53,7 +57,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, err)
 			continue
 		}
-		key := strings.ToLower(t.Name)
+		key := catalog.FoldIdent(t.Name)
 		if other, dup := folded[key]; dup {
 			errs = append(errs, fmt.Errorf("table %q: same SQL name as %q (names are case-insensitive in SQL)", t.Name, other))
 			continue
@@ -80,7 +84,13 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		e.log.Debug("view dropped", "table", name)
 	}
 	for name, t := range want {
+		dataset := t.Dataset
+		if dataset == "" {
+			dataset = t.Name
+		}
 		if v, ok := e.views[name]; ok && v.version == t.Version && slices.Equal(v.files, t.Files) {
+			v.dataset = dataset
+			e.views[name] = v
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -91,7 +101,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
 			continue
 		}
-		e.views[name] = viewState{version: t.Version, files: slices.Clone(t.Files)}
+		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files)}
 		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
 	}
 	return errors.Join(errs...)
