@@ -51,6 +51,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	hiddenPaths.hide(cfg.Store.Root(), "<root>")
 	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger}, nil
 }
 

@@ -75,6 +75,8 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = time.Hour
 	}
+	hiddenPaths.hide(cfg.Store.Root(), "<root>")
+	hiddenPaths.hide(cfg.Engine.TempDir(), "<temp>")
 	s := &SQLServer{
 		store:   cfg.Store,
 		engine:  cfg.Engine,
