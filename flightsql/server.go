@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // Config wires a Server.
@@ -78,7 +79,7 @@ func (s *Server) ListFlights(c *flight.Criteria, stream flight.FlightService_Lis
 
 // GetFlightInfo describes a dataset (PATH descriptor) or plans a Flight SQL command.
 func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Descriptor(desc).Kind == wire.KindDataset {
 		return s.datasetInfo(ctx, desc)
 	}
 	sql, err := s.sqlCommand(desc)
@@ -90,7 +91,7 @@ func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescripto
 
 // PollFlightInfo answers at once for a dataset; Flight SQL decides for commands.
 func (s *Server) PollFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.PollInfo, error) {
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Descriptor(desc).Kind == wire.KindDataset {
 		info, err := s.datasetInfo(ctx, desc)
 		if err != nil {
 			return nil, err
@@ -107,7 +108,7 @@ func (s *Server) PollFlightInfo(ctx context.Context, desc *flight.FlightDescript
 
 // GetSchema returns a dataset's schema or a Flight SQL command's result schema.
 func (s *Server) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Descriptor(desc).Kind == wire.KindDataset {
 		return s.datasetSchema(ctx, desc)
 	}
 	sql, err := s.sqlCommand(desc)
@@ -119,7 +120,7 @@ func (s *Server) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (
 
 // sqlCommand checks that desc is a command descriptor and returns the SQL server.
 func (s *Server) sqlCommand(desc *flight.FlightDescriptor) (flight.FlightServer, error) {
-	if desc == nil || desc.GetType() != flight.DescriptorCMD {
+	if wire.Descriptor(desc).Kind != wire.KindFlightSQL {
 		return nil, status.Errorf(codes.InvalidArgument, "descriptor type %v: a descriptor is a PATH naming a dataset or a Flight SQL CMD", desc.GetType())
 	}
 	return s.sqlOr()
@@ -127,7 +128,7 @@ func (s *Server) sqlCommand(desc *flight.FlightDescriptor) (flight.FlightServer,
 
 // DoGet streams a dataset (a dataset-name ticket) or a Flight SQL result.
 func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	if isFlightSQL(t.GetTicket()) {
+	if wire.Ticket(t.GetTicket()).Kind == wire.KindFlightSQL {
 		sql, err := s.sqlOr()
 		if err != nil {
 			return err
@@ -149,7 +150,7 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
 	switch {
 	case desc == nil:
 		return status.Error(codes.InvalidArgument, "DoPut: the first message carries no FlightDescriptor; send a PATH descriptor naming the dataset (or a Flight SQL command)")
-	case desc.GetType() == flight.DescriptorPATH:
+	case wire.Classify(first).Kind == wire.KindDataset:
 		return s.putDataset(desc, replay)
 	}
 	sql, err := s.sqlCommand(desc)
@@ -168,12 +169,9 @@ func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error 
 	return sql.DoExchange(stream)
 }
 
-// dropDatasetAction is the cookbook's custom action; its body is the dataset name.
-const dropDatasetAction = "drop_dataset"
-
 // DoAction runs drop_dataset or a Flight SQL action.
 func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
-	if a.GetType() == dropDatasetAction {
+	if wire.Action(a).Kind == wire.KindDataset {
 		return s.dropDataset(stream.Context(), a)
 	}
 	if s.sql != nil && (slices.Contains(s.sqlActionTypes(), a.GetType()) || isSessionAction(a.GetType())) {
@@ -185,7 +183,7 @@ func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoAction
 // ListActions lists drop_dataset and the Flight SQL actions.
 func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
 	if err := stream.Send(&flight.ActionType{
-		Type:        dropDatasetAction,
+		Type:        wire.DropDatasetAction,
 		Description: "Delete a dataset. Body: the dataset name, e.g. b\"uploaded.parquet\".",
 	}); err != nil {
 		return err
