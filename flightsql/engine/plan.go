@@ -216,6 +216,7 @@ var (
 	revealingOnce   sync.Once
 	revealingMacros map[string]bool
 	revealingErr    error
+	builtinMacros   int // how many macro definitions were searched
 )
 
 // loadRevealingMacros finds, on conn, every macro whose body calls a revealing scalar
@@ -234,6 +235,7 @@ func loadRevealingMacros(conn bindings.Connection) error {
 				bodies[name] += " " + body
 			}
 		}
+		builtinMacros = len(bodies)
 		revealingMacros = macrosCalling(bodies, revealingScalars)
 	})
 	return revealingErr
