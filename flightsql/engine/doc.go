@@ -44,10 +44,10 @@
 // Refused with ErrForbidden too, whoever asks: whatever shows the server's
 // configuration or files, decided on the plan DuckDB binds (plan.go), so that a
 // built-in macro or system view cannot reach it either: current_setting() and the
-// macros that call it, duckdb_settings().value, duckdb_views().sql (view definitions
-// name the datasets' files, so pg_get_viewdef, information_schema.views and tables,
-// pg_views and SHOW TABLES go with it), duckdb_temporary_files(),
-// duckdb_external_file_cache(), duckdb_extensions().install_path, secrets.
+// macros that call it, duckdb_settings().value, duckdb_temporary_files(),
+// duckdb_external_file_cache(), duckdb_extensions().install_path, secrets, macro
+// bodies, json_serialize_plan. A view's definition names no file: its file list is
+// the body of a macro of its own (tables.go), which clients may not call.
 //
 // Harmless reads stay allowed: the other duckdb_* catalog functions and columns,
 // read_csv / read_parquet / read_text / glob on files under the root. Anything readable under the root is readable by every client, not only the

@@ -169,11 +169,11 @@ func planGet(v map[string]any) boundGet {
 // its dataset's files by absolute path), temporary and cached files, extensions'
 // install paths, secrets. No principal may learn the server's filesystem layout, so a
 // statement whose bound plan reads one of these columns is refused, however it
-// reached it: by name, through a macro (pg_get_viewdef) or a system view
-// (information_schema.views, pg_catalog.pg_views). SHOW TABLES reads duckdb_views
-// too, but not its sql column, and stays allowed.
+// reached it: by name, through a macro or a system view (information_schema.routines).
+// View definitions hold no path (the file lists are macro bodies, see viewSQL), so
+// duckdb_views, SHOW TABLES and pg_get_viewdef stay allowed to unrestricted grants.
 var revealingColumns = map[string][]string{
-	"duckdb_views":               {"sql"},
+	"duckdb_functions":           {"macro_definition"}, // the views' file lists (viewSQL)
 	"duckdb_settings":            {"value"},
 	"duckdb_temporary_files":     nil,
 	"duckdb_external_file_cache": nil,
@@ -290,9 +290,10 @@ func identByte(c byte) bool {
 }
 
 // revealingCall reports whether a function name in a parse tree is a revealing
-// scalar function or a macro that calls one. Like deniedCall it folds with Go's
-// Unicode lower-casing, which only refuses more.
+// scalar function, a macro that calls one, or a view's files macro (its value is the
+// list of the view's files). Like deniedCall it folds with Go's Unicode
+// lower-casing, which only refuses more.
 func revealingCall(name string) bool {
 	name = strings.ToLower(name)
-	return revealingScalars[name] || revealingMacros[name]
+	return revealingScalars[name] || revealingMacros[name] || strings.HasPrefix(name, filesMacroPrefix)
 }

@@ -82,6 +82,8 @@ func TestReadTables(t *testing.T) {
 		{"pg_get_viewdef", "SELECT pg_get_viewdef(1)", nil, ErrUnattributable},
 		{"macro over the catalog", "SELECT * FROM sales WHERE pg_get_constraintdef(1) IS NULL", nil, ErrUnattributable},
 		{"current_setting", "SELECT current_setting('temp_directory')", nil, ErrForbidden},
+		{"a view's files macro", `SELECT "__quiver_files_other"()`, nil, ErrForbidden},
+		{"a plan of SQL given as a string", "SELECT json_serialize_plan('SELECT * FROM other')", nil, ErrForbidden},
 		{"information_schema views", "SELECT * FROM information_schema.views", nil, ErrUnattributable},
 		{"system view", "SELECT * FROM duckdb_tables", nil, ErrUnattributable},
 		{"sqlite_master", "SELECT * FROM sqlite_master", nil, ErrUnattributable},

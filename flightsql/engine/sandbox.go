@@ -39,8 +39,10 @@ var deniedFunctions = map[string]bool{
 	// Parser switches, checkpoints: global state, nothing a reader needs.
 	"enable_peg_parser": true, "disable_peg_parser": true, "check_peg_parser": true,
 	"checkpoint": true, "force_checkpoint": true,
-	// SQL given as a string or a serialized plan.
-	"query": true, "query_table": true, "json_execute_serialized_sql": true,
+	// SQL given as a string or a serialized plan. json_serialize_plan binds the SQL
+	// it is given and returns the plan, in which every scan names its files by
+	// absolute path: a view's files, whether the caller's grant covers it or not.
+	"query": true, "query_table": true, "json_execute_serialized_sql": true, "json_serialize_plan": true,
 	// Raw pointers (unreachable today: SQL has no POINTER type) and database files.
 	"arrow_scan": true, "arrow_scan_dumb": true, "read_duckdb": true,
 }
