@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -162,7 +163,7 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		return 0, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
 	}
 	defer func() {
-		if cerr := w.Close(); err == nil && cerr != nil {
+		if cerr := s.guarded("finish the Parquet file", w.Close); err == nil && cerr != nil {
 			err = fmt.Errorf("finish Parquet file: %w", cerr)
 		}
 		if err == nil {
@@ -189,7 +190,7 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		var werr error
 		for rec := range recs {
 			if werr == nil {
-				if werr = w.WriteBuffered(rec); werr != nil {
+				if werr = s.guarded("encode a batch as Parquet", func() error { return w.WriteBuffered(rec) }); werr != nil {
 					close(stopped)
 				}
 			}
@@ -232,6 +233,20 @@ func readBatches(ctx context.Context, rdr array.RecordReader, schema *arrow.Sche
 		return rows, fmt.Errorf("%w: reading the upload: %w", ErrInvalidData, err)
 	}
 	return rows, ctx.Err()
+}
+
+// guarded runs f, one step of the Parquet writer, and turns a panic in it into an
+// error: the writer runs on data a client sent, and a panic on the encoding
+// goroutine would end the whole server. The put then fails and cleans up as for any
+// other error.
+func (s *Store) guarded(what string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("recovered from a panic", "in", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%s: the Parquet writer failed (a bug, logged by the server)", what)
+		}
+	}()
+	return f()
 }
 
 type onlyWriter struct{ io.Writer }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
@@ -118,57 +117,23 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 
 // putDataset stores the stream under the descriptor's name, replacing any previous
 // version, like the cookbook's server. Nothing changes unless the whole stream arrives.
-func (s *Server) putDataset(desc *flight.FlightDescriptor, stream flight.FlightService_DoPutServer) error {
+func (s *Server) putDataset(desc *flight.FlightDescriptor, stream *intakeStream) error {
 	ctx := stream.Context()
 	name, err := datasetName(desc)
 	if err != nil {
 		return err
 	}
-	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	rdr, err := openIntake(stream, s.mem)
 	if err != nil {
-		return toStatus(fmt.Errorf("put dataset %q: %w: the upload is not an Arrow IPC stream: %w", name, catalog.ErrInvalidData, err))
+		return toStatus(fmt.Errorf("put dataset %q: %w", name, err))
 	}
 	defer rdr.Release()
-	rows, err := s.store.Put(ctx, name, catalog.Replace, &validatingReader{RecordReader: rdr})
+	rows, err := s.store.Put(ctx, name, catalog.Replace, rdr)
 	if err != nil {
 		return toStatus(err)
 	}
 	s.log.Debug("dataset stored", "dataset", name, "rows", rows)
 	return nil
-}
-
-// validatingReader checks every batch of an upload before the store sees it.
-//
-// The IPC reader decodes a batch by the stream's schema without checking that the
-// batch's buffers fit it: a client can send batches encoded for another schema, which
-// would be stored as garbage, or string offsets that run backwards, which make the
-// Parquet writer panic and take the whole server down. array.ValidateFull is O(n)
-// (offsets and UTF-8 of variable-length columns; null counts), cheap beside encoding
-// the batch to Parquet.
-type validatingReader struct {
-	array.RecordReader
-	err error
-}
-
-func (r *validatingReader) Next() bool {
-	if r.err != nil || !r.RecordReader.Next() {
-		return false
-	}
-	rec := r.RecordReader.RecordBatch()
-	for i, col := range rec.Columns() {
-		if err := array.ValidateFull(col); err != nil {
-			r.err = fmt.Errorf("batch column %q is not laid out as the stream's schema says: %w", rec.ColumnName(i), err)
-			return false
-		}
-	}
-	return true
-}
-
-func (r *validatingReader) Err() error {
-	if r.err != nil {
-		return r.err
-	}
-	return r.RecordReader.Err()
 }
 
 // dropDataset is the drop_dataset action: the body is the dataset name. Like the

@@ -63,6 +63,7 @@ var errorCodes = []struct {
 	{errUnknownAction, codes.Unimplemented},
 	{errNoSQL, codes.Unimplemented},
 	{errNotSupported, codes.Unimplemented},
+	{errPanic, codes.Internal},
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -139,34 +140,53 @@ func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer
 }
 
 // DoPut stores a dataset (PATH descriptor) or runs a Flight SQL command (ingest,
-// parameter binding). The first message decides.
+// parameter binding). The first message decides. Every message enters through the
+// intake (intake.go): its header is checked before any IPC reader sees it, whichever
+// handler reads it.
 func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return status.Errorf(codes.InvalidArgument, "DoPut: no first message: %v", err)
 	}
 	desc := first.GetFlightDescriptor()
-	replay := &replayPutStream{FlightService_DoPutServer: stream, first: first}
-	switch {
-	case desc == nil:
+	if desc == nil {
 		return status.Error(codes.InvalidArgument, "DoPut: the first message carries no FlightDescriptor; send a PATH descriptor naming the dataset (or a Flight SQL command)")
-	case wire.Classify(first).Kind == wire.KindDataset:
-		return s.putDataset(desc, replay)
+	}
+	in, err := newIntakeStream(stream, first)
+	if err != nil {
+		return toStatus(fmt.Errorf("DoPut to %s: %w", putTarget(desc), err))
+	}
+	if wire.Classify(first).Kind == wire.KindDataset {
+		return s.putDataset(desc, in)
 	}
 	sql, err := s.sqlCommand(desc)
 	if err != nil {
 		return err
 	}
-	return sql.DoPut(replay)
+	return sql.DoPut(in)
 }
 
-// DoExchange belongs to Flight SQL.
-func (s *Server) DoExchange(stream flight.FlightService_DoExchangeServer) error {
-	sql, err := s.sqlOr()
-	if err != nil {
-		return err
+// putTarget names what a DoPut writes to, for errors found before a handler runs, as
+// wire reads the descriptor.
+func putTarget(desc *flight.FlightDescriptor) string {
+	req := wire.Descriptor(desc)
+	switch {
+	case req.Kind == wire.KindDataset:
+		return fmt.Sprintf("dataset %q", strings.Join(req.Path, "/"))
+	case req.Command == "":
+		return "a command that is not Flight SQL"
+	case req.Command == "CommandStatementIngest" && req.Message != nil:
+		return fmt.Sprintf("ingest into table %q", req.Table)
+	case req.Command == "CommandPreparedStatementQuery":
+		return "the parameters of a prepared statement"
 	}
-	return sql.DoExchange(stream)
+	return "Flight SQL " + req.Command
+}
+
+// DoExchange is refused without reading a message: no client batch is decoded
+// outside the intake, and Quiver takes data through DoPut.
+func (s *Server) DoExchange(flight.FlightService_DoExchangeServer) error {
+	return toStatus(fmt.Errorf("DoExchange: %w: send data with DoPut (a PATH descriptor or Flight SQL ingest)", errNotSupported))
 }
 
 // DoAction runs drop_dataset or a Flight SQL action.
@@ -232,21 +252,6 @@ type actionCollector struct {
 func (c *actionCollector) Send(a *flight.ActionType) error {
 	c.types = append(c.types, a.GetType())
 	return nil
-}
-
-// replayPutStream hands the already-received first message to the next reader again.
-type replayPutStream struct {
-	flight.FlightService_DoPutServer
-	first *flight.FlightData
-}
-
-func (r *replayPutStream) Recv() (*flight.FlightData, error) {
-	if r.first != nil {
-		m := r.first
-		r.first = nil
-		return m, nil
-	}
-	return r.FlightService_DoPutServer.Recv()
 }
 
 // GRPCOptions are the gRPC server options Quiver runs with. maxMessageBytes bounds

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -31,6 +32,8 @@ type ServiceConfig struct {
 	HandleIdleTimeout time.Duration
 	// SessionIdleTimeout ends idle client sessions; 0: 1 hour.
 	SessionIdleTimeout time.Duration
+	// MaxBindBytes bounds the bound parameters of one DoPut; 0: DefaultMaxBindBytes.
+	MaxBindBytes int64
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -70,6 +73,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 
 		QueryTimeout:       cfg.Engine.QueryTimeout,
 		SessionIdleTimeout: cfg.SessionIdleTimeout,
+		MaxBindBytes:       cfg.MaxBindBytes,
 	})
 	if err != nil {
 		eng.Close()
@@ -84,11 +88,14 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 
-// ServerOptions are the gRPC server options to run s with: GRPCOptions and the
-// Flight SQL server's interceptors. Further options (e.g. authentication
-// interceptors) can be appended; interceptors chain in the order given.
+// ServerOptions are the gRPC server options to run s with: the interceptors that
+// turn a handler's panic into Internal (panics.go), GRPCOptions and the Flight SQL
+// server's interceptors. The real server and the tests both build their chain from
+// it. Further options (e.g. authentication interceptors) can be added;
+// interceptors chain in the order given, so a panic is caught only in the
+// interceptors after these and in the handlers.
 func (s *Service) ServerOptions(maxMessageBytes int) []grpc.ServerOption {
-	return append(GRPCOptions(maxMessageBytes), s.SQL.ServerOptions()...)
+	return slices.Concat(recoveryOptions(s.log), GRPCOptions(maxMessageBytes), s.SQL.ServerOptions())
 }
 
 // Close frees the Flight SQL handles and closes the engine, interrupting any query

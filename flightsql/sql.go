@@ -34,6 +34,9 @@ type SQLConfig struct {
 	QueryTimeout time.Duration
 	// SessionIdleTimeout ends sessions unused this long; 0: 1 hour.
 	SessionIdleTimeout time.Duration
+	// MaxBindBytes bounds the bytes of parameter rows one DoPut may bind to a
+	// prepared statement; 0: DefaultMaxBindBytes.
+	MaxBindBytes int64
 }
 
 // SQLServer is Quiver's Flight SQL service: every dataset in the store is a table
@@ -56,6 +59,7 @@ type SQLServer struct {
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
+	maxBindBytes int64         // bytes of parameters one bind may hold
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -75,6 +79,9 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.SessionIdleTimeout <= 0 {
 		cfg.SessionIdleTimeout = time.Hour
 	}
+	if cfg.MaxBindBytes <= 0 {
+		cfg.MaxBindBytes = DefaultMaxBindBytes
+	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
 	hiddenPaths.hide(cfg.Engine.TempDir(), "<temp>")
 	s := &SQLServer{
@@ -87,6 +94,7 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 
 		sessions:     newSessionStore(cfg.SessionIdleTimeout),
 		queryTimeout: cfg.QueryTimeout,
+		maxBindBytes: cfg.MaxBindBytes,
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil

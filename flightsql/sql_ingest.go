@@ -50,7 +50,12 @@ func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.St
 	if err != nil {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, err))
 	}
-	rows, err := s.store.Put(ctx, name, mode, rdr)
+	in := newIntakeReader(rdr)
+	if in.Schema() == nil && in.Err() != nil {
+		// The stream failed before its schema: say why, not "no columns".
+		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, in.Err()))
+	}
+	rows, err := s.store.Put(ctx, name, mode, in)
 	if err != nil {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, err))
 	}

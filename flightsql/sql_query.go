@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -27,6 +28,10 @@ import (
 
 // maxBoundRows bounds the parameter rows one DoPut may bind to a prepared statement.
 const maxBoundRows = 10000
+
+// DefaultMaxBindBytes is SQLConfig.MaxBindBytes's default: 64 MiB of bound
+// parameters per bind.
+const DefaultMaxBindBytes = 64 << 20
 
 // readOnlyUpdateError is the answer to every Flight SQL update.
 var readOnlyUpdateError = status.Error(codes.PermissionDenied,
@@ -211,10 +216,12 @@ func (s *SQLServer) preparedOr(ctx context.Context, handle []byte) (preparedStat
 	return p, nil
 }
 
-// principalName names the authenticated caller, "" without authentication.
+// principalName names the authenticated caller with its grant (auth.Principal.Owner),
+// "" without authentication: a handle prepared under a grant that a reload of the
+// auth file has since changed is unknown to the caller.
 func principalName(ctx context.Context) string {
 	if p, ok := auth.FromContext(ctx); ok {
-		return p.Name
+		return p.Owner()
 	}
 	return ""
 }
@@ -230,9 +237,9 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 	if p.bound != nil {
 		p.bound.Release()
 	}
-	rec, err := collectParams(ctx, s.mem, rdr, p.params)
+	rec, err := collectParams(ctx, s.mem, rdr, p.params, s.maxBindBytes)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, toStatus(fmt.Errorf("bind parameters to prepared statement %q: %w", abbreviate(p.sql, 80), err))
 	}
 	// Where a result column's type comes from a parameter, the schema the statement
 	// was prepared with does not say it ("SELECT ?" has a null-typed column); the
@@ -254,34 +261,55 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 	return handle, nil
 }
 
-// collectParams reads the parameter batches of a DoPut into one record batch.
-func collectParams(ctx context.Context, mem memory.Allocator, rdr flight.MessageReader, want *arrow.Schema) (arrow.RecordBatch, error) {
+// collectParams reads the parameter batches of a DoPut into one record batch,
+// through the intake. At most maxBoundRows rows and maxBytes bytes (the buffers of
+// the decoded batches, as util.TotalRecordSize counts them) are taken: the bound
+// rows stay in memory with the prepared statement until it is closed or bound again.
+func collectParams(ctx context.Context, mem memory.Allocator, rdr flight.MessageReader, want *arrow.Schema, maxBytes int64) (arrow.RecordBatch, error) {
+	in := newIntakeReader(rdr)
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {
 			r.Release()
 		}
 	}()
-	var rows int64
-	for rdr.Next() {
+	var rows, size int64
+	for in.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rec := rdr.RecordBatch()
+		rec := in.RecordBatch()
 		rows += rec.NumRows()
 		if rows > maxBoundRows {
 			return nil, fmt.Errorf("%w: more than %d parameter rows in one bind", errInvalidRequest, maxBoundRows)
 		}
+		size += util.TotalRecordSize(rec)
+		if size > maxBytes {
+			return nil, fmt.Errorf("%w: the bound parameters exceed %d bytes, the limit on one bind (--max-bind-bytes)", errInvalidRequest, maxBytes)
+		}
 		rec.Retain()
 		recs = append(recs, rec)
 	}
-	if err := rdr.Err(); err != nil {
-		return nil, fmt.Errorf("%w: reading parameters: %w", errInvalidRequest, err)
+	if err := in.Err(); err != nil {
+		return nil, fmt.Errorf("reading parameters: %w", err)
 	}
-	if want != nil && rdr.Schema().NumFields() != want.NumFields() {
-		return nil, fmt.Errorf("%w: the statement has %d parameters, the bound rows have %d columns", errInvalidRequest, want.NumFields(), rdr.Schema().NumFields())
+	schema := in.Schema()
+	if schema == nil {
+		return nil, fmt.Errorf("%w: the parameters are not an Arrow IPC stream", errInvalidRequest)
 	}
-	return concatRecords(mem, rdr.Schema(), recs)
+	if want != nil && schema.NumFields() != want.NumFields() {
+		return nil, fmt.Errorf("%w: the statement has %d parameters, the bound rows have %d columns", errInvalidRequest, want.NumFields(), schema.NumFields())
+	}
+	return concatRecords(mem, schema, recs)
+}
+
+// abbreviate shortens s to at most n runes for a message, marking the cut.
+func abbreviate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // GetFlightInfoPreparedStatement plans a prepared query with its bound parameters.
@@ -355,6 +383,7 @@ func (s *SQLServer) DoGetPreparedStatement(ctx context.Context, cmd fsql.Prepare
 	go func() {
 		defer close(out)
 		defer release()
+		defer recoverChunk(ctx, s.log, "stream a prepared statement's results", out)
 		if !forward(ctx, first, out) {
 			return
 		}
@@ -437,6 +466,7 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 		defer close(ch)
 		defer unpin()
 		defer rows.Release()
+		defer recoverChunk(ctx, s.log, "stream a query result", ch)
 		for rows.Next() {
 			rec, err := fill(rows.RecordBatch())
 			if err != nil {

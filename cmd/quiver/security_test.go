@@ -71,7 +71,7 @@ func TestAuthCommandsMakeEntriesThatWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, p, err := a.Login("alice", "pass word:with colon"); err != nil || p.Permission != auth.Write {
+	if _, _, p, err := a.Login(context.Background(), "alice", "pass word:with colon"); err != nil || p.Permission != auth.Write {
 		t.Fatalf("login with the hashed password: %v, %v", p, err)
 	}
 	if p, err := a.Verify(token); err != nil || p.Permission != auth.Read {
@@ -207,10 +207,11 @@ func startSecured(t *testing.T, opts securityOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secOpts, err := opts.serverOptions(log, lis.Addr(), nil)
+	secOpts, stopAuth, err := opts.serverOptions(context.Background(), log, lis.Addr(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(stopAuth)
 	gs := grpc.NewServer(secOpts...)
 	srv.Register(gs)
 	done := make(chan struct{})
@@ -321,5 +322,49 @@ func TestMutualTLS(t *testing.T) {
 	}
 	if _, err := (clientSecurity{tlsCert: clientCert}).dialOptions(true); err == nil {
 		t.Error("--tls-cert without --tls-key accepted")
+	}
+}
+
+func TestLoginLimitFlags(t *testing.T) {
+	t.Setenv("QUIVER_TOKEN", "")
+	t.Setenv("QUIVER_USER", "")
+	t.Setenv("QUIVER_PASSWORD", "")
+	authFile, _ := writeAuthFile(t, "s3cret-pw")
+	wrong := clientSecurity{user: "alice", password: "nope"}
+	right := clientSecurity{user: "alice", password: "s3cret-pw"}
+
+	limited := startSecured(t, securityOptions{authFile: authFile, tokenTTL: time.Hour, loginMaxFailures: 2, loginLockoutMax: time.Minute, authReloadInterval: time.Hour})
+	for i := range 2 {
+		if err := listAs(t, limited, wrong); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong password #%d: %v, want Unauthenticated", i+1, err)
+		}
+	}
+	err := listAs(t, limited, right)
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "try again in") {
+		t.Fatalf("after --login-max-failures 2 failures: %v, want ResourceExhausted with a retry hint", err)
+	}
+
+	// --login-max-failures 0: no lockout.
+	unlimited := startSecured(t, securityOptions{authFile: authFile, tokenTTL: time.Hour})
+	for i := range 8 {
+		if err := listAs(t, unlimited, wrong); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("wrong password #%d: %v, want Unauthenticated", i+1, err)
+		}
+	}
+	if err := listAs(t, unlimited, right); err != nil {
+		t.Fatalf("right password without a limit: %v", err)
+	}
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	loop := &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}
+	for _, o := range []securityOptions{
+		{authFile: authFile, loginConcurrency: -1},
+		{authFile: authFile, loginMaxFailures: -1},
+		{authFile: authFile, loginLockoutMax: -time.Second},
+		{authFile: authFile, authReloadInterval: -time.Second},
+	} {
+		if _, _, err := o.serverOptions(context.Background(), log, loop, nil); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+			t.Errorf("%+v: %v, want a refusal of the negative value", o, err)
+		}
 	}
 }

@@ -31,6 +31,7 @@ type serveOptions struct {
 	queryTimeout    time.Duration
 	memoryLimit     string
 	threads         int
+	maxBindBytes    int64
 
 	// TLS and authentication: serve_security.go.
 	security securityOptions
@@ -62,6 +63,7 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.DurationVar(&opts.queryTimeout, "query-timeout", 5*time.Minute, "longest a SQL query may run (0: no limit)")
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
+	f.Int64Var(&opts.maxBindBytes, "max-bind-bytes", flightsql.DefaultMaxBindBytes, "largest total of parameter rows one bind to a prepared statement may send, in bytes")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
 
 	// TLS and authentication: serve_security.go.
@@ -102,9 +104,10 @@ func serve(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
-		Store:   store,
-		Logger:  log,
-		Version: version,
+		Store:        store,
+		Logger:       log,
+		Version:      version,
+		MaxBindBytes: opts.maxBindBytes,
 		Engine: engine.Config{
 			Threads:      opts.threads,
 			MemoryLimit:  opts.memoryLimit,
@@ -123,11 +126,12 @@ func serve(ctx context.Context, opts serveOptions) error {
 	// without authentication, so it runs before anything is served. Its interceptors
 	// come before the service's: every request is authenticated before a handler
 	// sees it.
-	secOpts, err := opts.security.serverOptions(log, lis.Addr(), srv.SQL)
+	secOpts, stopAuth, err := opts.security.serverOptions(ctx, log, lis.Addr(), srv.SQL)
 	if err != nil {
 		lis.Close()
 		return err
 	}
+	defer stopAuth()
 
 	// Operations (serve_ops.go): its interceptors come before authentication's, so
 	// that the log and the metrics also show the calls authentication refuses (they

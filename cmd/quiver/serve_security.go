@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -8,6 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,6 +28,12 @@ type securityOptions struct {
 	authFile        string
 	tokenTTL        time.Duration
 	allowAnonymous  bool
+
+	// Auth file reloads and login limits.
+	authReloadInterval time.Duration
+	loginConcurrency   int
+	loginMaxFailures   int
+	loginLockoutMax    time.Duration
 }
 
 func addSecurityFlags(f *pflag.FlagSet, o *securityOptions) {
@@ -33,6 +43,10 @@ func addSecurityFlags(f *pflag.FlagSet, o *securityOptions) {
 	f.StringVar(&o.authFile, "auth-file", "", "users, token hashes and permissions (TOML; see: quiver auth --help); every request must then authenticate")
 	f.DurationVar(&o.tokenTTL, "token-ttl", auth.DefaultTokenTTL, "lifetime of the bearer tokens a username/password login (Flight Handshake) issues")
 	f.BoolVar(&o.allowAnonymous, "allow-anonymous", false, "allow a non-loopback --addr without --auth-file or --tls-client-ca: anyone who can connect may read, write and drop every dataset")
+	f.DurationVar(&o.authReloadInterval, "auth-reload-interval", 5*time.Second, "how often to check --auth-file for changes and reload it (0: only on SIGHUP, which always reloads it)")
+	f.IntVar(&o.loginConcurrency, "login-concurrency", 0, "password checks (bcrypt) that may run at once; more logins wait (default 0: half the cores, at least 1)")
+	f.IntVar(&o.loginMaxFailures, "login-max-failures", auth.DefaultLoginFailures, "failed logins a user name, or a client address, may have before further logins are refused for a while (0: no limit)")
+	f.DurationVar(&o.loginLockoutMax, "login-lockout-max", auth.DefaultLoginLockoutMax, "longest refusal after failed logins: it starts at 1s and doubles with each further failure")
 }
 
 // errExposed refuses to serve every dataset to a network without authentication.
@@ -43,37 +57,85 @@ var errExposed = errors.New("refusing to listen on a non-loopback address withou
 // non-loopback address without TLS. tables tells the Guard which datasets a SQL
 // statement reads, so that grants restricted to some datasets can run SQL; nil
 // refuses them every statement.
-func (o securityOptions) serverOptions(log *slog.Logger, bound net.Addr, tables auth.TableReader) ([]grpc.ServerOption, error) {
+//
+// With an auth file it also starts reloading the file on SIGHUP and when it
+// changes, until ctx ends or stop is called; stop waits for that to end.
+func (o securityOptions) serverOptions(ctx context.Context, log *slog.Logger, bound net.Addr, tables auth.TableReader) (opts []grpc.ServerOption, stop func(), err error) {
+	stop = func() {}
 	if err := o.checkExposure(log, bound); err != nil {
-		return nil, err
+		return nil, stop, err
 	}
-	var opts []grpc.ServerOption
 	if cfg, err := o.serverTLS(); err != nil {
-		return nil, err
+		return nil, stop, err
 	} else if cfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
 	}
 	if o.authFile != "" {
-		f, err := auth.LoadFile(o.authFile)
+		if o.loginLockoutMax < 0 || o.loginConcurrency < 0 || o.loginMaxFailures < 0 || o.authReloadInterval < 0 {
+			return nil, stop, errors.New("--login-concurrency, --login-max-failures, --login-lockout-max and --auth-reload-interval must not be negative")
+		}
+		failures := o.loginMaxFailures
+		if failures == 0 {
+			failures = -1 // the flag's 0 is "no limit"; the package's 0 is its default
+		}
+		w, err := auth.NewFileWatcher(o.authFile, auth.Options{
+			TokenTTL: o.tokenTTL,
+			Logger:   log,
+			Login:    auth.LoginLimits{Concurrency: o.loginConcurrency, Failures: failures, LockoutMax: o.loginLockoutMax},
+		})
 		if err != nil {
-			return nil, err
+			return nil, stop, err
 		}
 		if st, err := os.Stat(o.authFile); err == nil && st.Mode().Perm()&0o077 != 0 {
 			log.Warn("the auth file is readable by other users: its password hashes can be attacked offline; chmod 600 it",
 				"auth_file", o.authFile, "mode", st.Mode().Perm().String())
 		}
-		a, err := auth.New(f, auth.Options{TokenTTL: o.tokenTTL})
-		if err != nil {
-			return nil, err
-		}
-		g := auth.NewGuard(a, log)
+		g := auth.NewGuard(w.Authenticator(), log)
 		if tables != nil {
 			g.SetTableReader(tables)
 		}
 		opts = append(opts, g.ServerOptions()...)
-		log.Info("authentication on", "auth_file", o.authFile, "users", len(f.Users), "tokens", len(f.Tokens), "token_ttl", a.TokenTTL())
+		f := w.File()
+		log.Info("authentication on", "auth_file", o.authFile, "users", len(f.Users), "tokens", len(f.Tokens),
+			"token_ttl", w.Authenticator().TokenTTL(), "auth_reload_interval", o.authReloadInterval)
+		stop = watchAuthFile(ctx, w, o.authReloadInterval)
 	}
-	return opts, nil
+	return opts, stop, nil
+}
+
+// watchAuthFile reloads the auth file on SIGHUP and, every interval (unless 0),
+// when its contents changed, until ctx ends or the returned stop is called. SIGHUP is
+// caught from now on: without this, it would end the process. The watcher logs
+// every reload and every version it refuses.
+func watchAuthFile(ctx context.Context, w *auth.FileWatcher, interval time.Duration) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var tick <-chan time.Time // nil: no polling
+		if interval > 0 {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			tick = t.C
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = w.Reload(ctx) // logged by the watcher; the previous version stays
+			case <-tick:
+				_, _ = w.ReloadIfChanged(ctx)
+			}
+		}
+	}()
+	return sync.OnceFunc(func() {
+		cancel()
+		<-done
+		signal.Stop(hup)
+	})
 }
 
 // checkExposure refuses a non-loopback address with no way to authenticate clients

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -17,6 +19,14 @@ type Principal struct {
 	// Name is "user alice" or "token grafana": what logs show.
 	Name string
 	Grant
+}
+
+// Owner identifies the principal together with its grant, for what it holds from
+// one call to the next (prepared statements, which were checked against the grant
+// they were prepared under). An auth file reload that changes the grant changes the
+// owner, so nothing authorized under the old grant is used under the new one.
+func (p *Principal) Owner() string {
+	return fmt.Sprintf("%s\x00%s\x00%q", p.Name, p.Permission, p.Datasets)
 }
 
 type principalKey struct{}
@@ -45,6 +55,10 @@ type Options struct {
 	SigningKey []byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Login bounds what password logins may cost; its zero value is the defaults.
+	Login LoginLimits
+	// Logger receives login lockouts; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 type user struct {
@@ -59,27 +73,38 @@ type staticToken struct {
 	expires time.Time
 }
 
-// Authenticator checks passwords and tokens against an auth file.
-type Authenticator struct {
+// accounts are the users and static tokens of one version of the auth file. They
+// are never changed once built: Reload builds new ones and swaps the pointer, so a
+// request sees one whole version of the file, never half of an edit.
+type accounts struct {
 	users     map[string]user
 	tokens    []staticToken
 	sums      [][]byte // sums[i] is the SHA-256 of tokens[i]
-	sign      signer
-	ttl       time.Duration
-	now       func() time.Time
-	dummyHash []byte // checked for unknown users, so they take as long as known ones
+	dummyHash []byte   // checked for unknown users, so they take as long as known ones
+}
+
+// Authenticator checks passwords and tokens against an auth file.
+//
+// Nothing it issues holds a permission: an issued token names its user, a static
+// token is found by its hash, and the grant comes from the current accounts at each
+// Verify. So Reload takes effect on the next call of every client: a removed user's
+// tokens and a removed static token stop working, a reduced grant applies at once.
+type Authenticator struct {
+	state   atomic.Pointer[accounts]
+	sign    signer
+	ttl     time.Duration
+	now     func() time.Time
+	limits  *loginLimiter
+	compare func(hash, password []byte) error // bcrypt.CompareHashAndPassword; tests count the calls
 }
 
 // New returns an Authenticator for f.
 func New(f *File, opts Options) (*Authenticator, error) {
-	if err := f.validate(); err != nil {
-		return nil, err
-	}
 	a := &Authenticator{
-		users: map[string]user{},
-		ttl:   opts.TokenTTL,
-		now:   opts.Now,
-		sign:  signer{key: opts.SigningKey},
+		ttl:     opts.TokenTTL,
+		now:     opts.Now,
+		sign:    signer{key: opts.SigningKey},
+		compare: bcrypt.CompareHashAndPassword,
 	}
 	if a.ttl <= 0 {
 		a.ttl = DefaultTokenTTL
@@ -87,30 +112,61 @@ func New(f *File, opts Options) (*Authenticator, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a.limits = newLoginLimiter(opts.Login, a.now, log)
 	if a.sign.key == nil {
 		a.sign.key = make([]byte, 32)
 		if _, err := rand.Read(a.sign.key); err != nil {
 			return nil, err
 		}
 	}
+	if err := a.Reload(f); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload replaces the users and static tokens with those of f, at once for every
+// request. What f no longer allows stops working on the next call: tokens issued to
+// a user f removes or whose password_hash it changes, static tokens it removes, and
+// permissions or dataset patterns beyond those it gives. The signing key, the login
+// limits and their failure counts stay. An f that does not validate changes nothing.
+func (a *Authenticator) Reload(f *File) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	acc := &accounts{users: map[string]user{}}
 	cost := bcrypt.DefaultCost
 	for _, u := range f.Users {
 		perm, _ := ParsePermission(u.Permission)
-		a.users[u.Name] = user{name: u.Name, passwordHash: u.PasswordHash, grant: Grant{Permission: perm, Datasets: u.Datasets}}
+		acc.users[u.Name] = user{name: u.Name, passwordHash: u.PasswordHash, grant: Grant{Permission: perm, Datasets: u.Datasets}}
 		cost, _ = bcrypt.Cost([]byte(u.PasswordHash))
 	}
 	for _, t := range f.Tokens {
 		perm, _ := ParsePermission(t.Permission)
 		sum, _ := parseTokenHash(t.TokenHash)
-		a.tokens = append(a.tokens, staticToken{name: t.Name, grant: Grant{Permission: perm, Datasets: t.Datasets}, expires: t.Expires})
-		a.sums = append(a.sums, sum)
+		acc.tokens = append(acc.tokens, staticToken{name: t.Name, grant: Grant{Permission: perm, Datasets: t.Datasets}, expires: t.Expires})
+		acc.sums = append(acc.sums, sum)
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("quiver: no such user"), cost)
-	if err != nil {
-		return nil, err
+	// The dummy hash costs a bcrypt hash at the users' cost: reuse the last one
+	// while the cost stays.
+	if old := a.state.Load(); old != nil {
+		if c, err := bcrypt.Cost(old.dummyHash); err == nil && c == cost {
+			acc.dummyHash = old.dummyHash
+		}
 	}
-	a.dummyHash = dummy
-	return a, nil
+	if acc.dummyHash == nil {
+		dummy, err := bcrypt.GenerateFromPassword([]byte("quiver: no such user"), cost)
+		if err != nil {
+			return err
+		}
+		acc.dummyHash = dummy
+	}
+	a.state.Store(acc)
+	return nil
 }
 
 // TokenTTL is the lifetime of the tokens Login issues.
@@ -118,15 +174,30 @@ func (a *Authenticator) TokenTTL() time.Duration { return a.ttl }
 
 // Login checks a user's password and issues a bearer token that expires after the
 // token TTL. Wrong user names and wrong passwords are one error, in about one time.
-func (a *Authenticator) Login(name, password string) (token string, expires time.Time, p *Principal, err error) {
-	u, ok := a.users[name]
+//
+// Logins are limited (Options.Login): the bcrypt check waits for a free slot, or
+// gives up with ctx's error; a user name or client address (from ctx's gRPC peer)
+// that has failed too often lately gets a ThrottledError without a check.
+func (a *Authenticator) Login(ctx context.Context, name, password string) (token string, expires time.Time, p *Principal, err error) {
+	peer := peerKey(ctx)
+	release, err := a.limits.acquire(ctx, name, peer)
+	if err != nil {
+		return "", time.Time{}, nil, err
+	}
+	// The slot is released after the failure is counted, so the login next in line
+	// sees it when it checks the budget again.
+	defer release()
+	acc := a.state.Load()
+	u, ok := acc.users[name]
 	hash := []byte(u.passwordHash)
 	if !ok {
-		hash = a.dummyHash
+		hash = acc.dummyHash
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+	if a.compare(hash, []byte(password)) != nil || !ok {
+		a.limits.failed(ctx, name, peer)
 		return "", time.Time{}, nil, ErrBadCredentials
 	}
+	a.limits.succeeded(name)
 	expires = a.now().Add(a.ttl).Truncate(time.Second)
 	return a.sign.issue(u.name, expires, u.passwordHash), expires, u.principal(), nil
 }
@@ -136,13 +207,14 @@ func (u user) principal() *Principal {
 }
 
 // Verify returns the principal of a bearer token: one Login issued, or a static
-// token of the auth file.
+// token of the auth file. Its grant is the one the current auth file gives.
 func (a *Authenticator) Verify(token string) (*Principal, error) {
 	if token == "" {
 		return nil, ErrNoCredentials
 	}
+	acc := a.state.Load()
 	if name, exp, mac, ok := parseIssued(token); ok {
-		u, known := a.users[name]
+		u, known := acc.users[name]
 		if !known || !a.sign.verify(name, exp, mac, u.passwordHash) {
 			return nil, ErrBadCredentials
 		}
@@ -152,11 +224,11 @@ func (a *Authenticator) Verify(token string) (*Principal, error) {
 		return u.principal(), nil
 	}
 	sum := sha256.Sum256([]byte(token))
-	i := matchTokenHash(a.sums, sum[:])
+	i := matchTokenHash(acc.sums, sum[:])
 	if i < 0 {
 		return nil, ErrBadCredentials
 	}
-	t := a.tokens[i]
+	t := acc.tokens[i]
 	if !t.expires.IsZero() && !a.now().Before(t.expires) {
 		return nil, fmt.Errorf("%w (static token %q expired at %s)", errExpiredStatic, t.name, t.expires.Format(time.RFC3339))
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -41,7 +42,7 @@ func TestLoginIssuesTokenThatExpires(t *testing.T) {
 	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	a, _ := newTestAuthenticator(t, clock)
 
-	tok, expires, p, err := a.Login("alice", "correct horse")
+	tok, expires, p, err := a.Login(context.Background(), "alice", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestLoginRefusesWrongPasswordAndUnknownUser(t *testing.T) {
 		{"bob", "correct horse"},
 		{"", ""},
 	} {
-		if _, _, _, err := a.Login(c.user, c.pw); !errors.Is(err, ErrBadCredentials) {
+		if _, _, _, err := a.Login(context.Background(), c.user, c.pw); !errors.Is(err, ErrBadCredentials) {
 			t.Errorf("Login(%q, %q) err = %v, want ErrBadCredentials", c.user, c.pw, err)
 		}
 	}
@@ -86,7 +87,7 @@ func TestLoginRefusesWrongPasswordAndUnknownUser(t *testing.T) {
 func TestIssuedTokenTamperingAndRevocation(t *testing.T) {
 	clock := &testClock{t: time.Now()}
 	a, _ := newTestAuthenticator(t, clock)
-	tok, _, _, err := a.Login("alice", "correct horse")
+	tok, _, _, err := a.Login(context.Background(), "alice", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,16 +108,16 @@ func TestIssuedTokenTamperingAndRevocation(t *testing.T) {
 
 	// Changing alice's password hash in the auth file revokes her tokens.
 	newHash, _ := HashPassword("new password", bcrypt.MinCost)
-	u := a.users["alice"]
-	u.passwordHash = newHash
-	a.users["alice"] = u
+	if err := a.Reload(&File{Users: []UserEntry{{Name: "alice", PasswordHash: newHash, Permission: "write"}}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Verify(tok); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("after password change: err = %v, want ErrBadCredentials", err)
 	}
 
 	// A token from another server (another key) is not accepted.
 	b, _ := newTestAuthenticator(t, clock)
-	tokB, _, _, _ := b.Login("alice", "correct horse")
+	tokB, _, _, _ := b.Login(context.Background(), "alice", "correct horse")
 	if _, err := a.Verify(tokB); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("other server's token: err = %v, want ErrBadCredentials", err)
 	}
@@ -142,7 +143,9 @@ func TestStaticTokens(t *testing.T) {
 	}
 
 	// A static token with an expiry.
-	a.tokens[0].expires = clock.t.Add(time.Minute)
+	if err := a.Reload(&File{Tokens: []TokenEntry{{Name: "ci", TokenHash: HashToken(tok), Permission: "read", Expires: clock.t.Add(time.Minute)}}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Verify(tok); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}

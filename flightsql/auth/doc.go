@@ -10,6 +10,11 @@
 // package flightsql therefore never authorize anything themselves; they may read the
 // caller from the context with FromContext.
 //
-// It is not a user database: the auth file is the whole truth, read at start.
+// It is not a user database: the auth file is the whole truth. A FileWatcher re-reads
+// it (the server does on SIGHUP and when it changes) and the Authenticator swaps the
+// whole set of users and tokens at once; since issued tokens carry only the user's
+// name and grants are looked up at each call, what the new file no longer allows
+// stops working on the next call. Password logins are limited (limiter.go): a few
+// bcrypt checks at a time, and a failure budget per user name and client address.
 // It does not terminate TLS either; that is a grpc.ServerOption set up beside it.
 package auth

@@ -298,11 +298,11 @@ func (g *Guard) handshake(srv any, ss grpc.ServerStream, handler grpc.StreamHand
 		g.log.LogAttrs(ctx, slog.LevelWarn, "login refused", slog.String("reason", err.Error()), peerAttr(ctx))
 		return status.Error(codes.Unauthenticated, err.Error())
 	}
-	tok, expires, p, err := g.auth.Login(name, password)
+	tok, expires, p, err := g.auth.Login(ctx, name, password)
 	if err != nil {
-		g.log.LogAttrs(ctx, slog.LevelWarn, "login refused", slog.String("user", clip(name)),
+		g.log.LogAttrs(ctx, loginRefusalLevel(err), "login refused", slog.String("user", clip(name)),
 			slog.String("reason", err.Error()), peerAttr(ctx))
-		return status.Error(codes.Unauthenticated, err.Error())
+		return loginStatus(err)
 	}
 	if err := ss.SendHeader(metadata.Pairs(authorizationHeader, "Bearer "+tok)); err != nil {
 		return err

@@ -1,0 +1,208 @@
+package flightsql
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// The intake: the one door through which every Arrow stream a client sends enters
+// (dataset DoPut, Flight SQL bulk ingest, bound parameters of prepared statements).
+// It has two halves:
+//
+//   - intakeStream wraps the raw DoPut stream in Server.DoPut, before any IPC reader
+//     exists, so the header of every FlightData is checked (intake_header.go) before
+//     arrow-go decodes it: arrow-go's own DoPut for Flight SQL commands builds its
+//     reader on this stream too.
+//   - intakeReader wraps the record reader a handler reads, so every decoded batch
+//     is fully validated (array.ValidateFull) and of the stream's schema before the
+//     store, pqarrow or DuckDB see it.
+//
+// Handlers read client batches only through an intakeReader: openIntake for a plain
+// DoPut, newIntakeReader for the reader arrow-go hands a Flight SQL handler.
+// DoExchange takes no data (server.go). Errors wrap catalog.ErrInvalidData, so a
+// client gets InvalidArgument naming what was wrong.
+
+// intakeStream checks each message of a DoPut stream before passing it on, after
+// replaying the first message, which Server.DoPut has already read and checked.
+type intakeStream struct {
+	flight.FlightService_DoPutServer
+	first *flight.FlightData
+	check *headerCheck
+	err   error
+}
+
+// newIntakeStream starts the intake of stream, whose first message first has been
+// received. It returns an error if first already fails the header check.
+func newIntakeStream(stream flight.FlightService_DoPutServer, first *flight.FlightData) (*intakeStream, error) {
+	s := &intakeStream{FlightService_DoPutServer: stream, first: first, check: &headerCheck{}}
+	if err := s.check.check(first); err != nil {
+		return nil, fmt.Errorf("%w: %w", catalog.ErrInvalidData, err)
+	}
+	return s, nil
+}
+
+// Recv returns the next message whose header passed the check. Once one fails, the
+// stream stays failed: a reader never skips past a bad message.
+func (s *intakeStream) Recv() (*flight.FlightData, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.first != nil {
+		m := s.first
+		s.first = nil
+		return m, nil
+	}
+	m, err := s.FlightService_DoPutServer.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.check.check(m); err != nil {
+		s.err = badData{err}
+		return nil, s.err
+	}
+	return m, nil
+}
+
+// openIntake reads stream (an intakeStream) as a validated record stream.
+func openIntake(stream flight.DataStreamReader, mem memory.Allocator) (*intakeReader, error) {
+	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, intakeError(fmt.Errorf("the upload is not an Arrow IPC stream: %w", err))
+	}
+	return newIntakeReader(rdr), nil
+}
+
+// intakeReader validates every batch of a client's stream.
+//
+// The IPC reader decodes a batch by the stream's schema without checking that its
+// buffers fit it: a client can send batches encoded for another schema, or string
+// and list offsets that run backwards, which make pqarrow and DuckDB's parameter
+// binding panic. array.ValidateFull is O(n) (offsets, UTF-8, null counts, nested
+// children), cheap beside encoding the batch to Parquet.
+type intakeReader struct {
+	flight.MessageReader
+	batches int
+	err     error
+}
+
+// newIntakeReader wraps rdr, the reader arrow-go built on an intakeStream. The
+// wrapper shares rdr's reference: its Release releases rdr.
+func newIntakeReader(rdr flight.MessageReader) *intakeReader {
+	if in, ok := rdr.(*intakeReader); ok {
+		return in
+	}
+	return &intakeReader{MessageReader: rdr}
+}
+
+// Schema is the stream's schema; nil (and Err set) if the stream has none.
+func (r *intakeReader) Schema() (schema *arrow.Schema) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.err = intakeError(fmt.Errorf("schema: %w: %v", errDecode, p))
+			schema = nil
+		}
+	}()
+	schema = r.MessageReader.Schema()
+	if schema == nil && r.err == nil && r.MessageReader.Err() != nil {
+		r.err = intakeError(r.MessageReader.Err())
+	}
+	return schema
+}
+
+// Next decodes and validates the next batch.
+func (r *intakeReader) Next() bool {
+	if r.err != nil {
+		return false
+	}
+	ok := r.next()
+	if !ok && r.err == nil && r.MessageReader.Err() != nil {
+		r.err = intakeError(r.MessageReader.Err())
+	}
+	return ok
+}
+
+func (r *intakeReader) next() (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.err = intakeError(fmt.Errorf("batch %d: %w: %v", r.batches+1, errDecode, p))
+			ok = false
+		}
+	}()
+	if !r.MessageReader.Next() {
+		return false
+	}
+	r.batches++
+	rec := r.MessageReader.RecordBatch()
+	if schema := r.MessageReader.Schema(); !rec.Schema().Equal(schema) {
+		r.err = intakeError(fmt.Errorf("batch %d has schema %s, the stream's is %s", r.batches, rec.Schema(), schema))
+		return false
+	}
+	for i, col := range rec.Columns() {
+		if err := array.ValidateFull(col); err != nil {
+			r.err = intakeError(fmt.Errorf("batch %d, column %q is not laid out as the stream's schema says: %w", r.batches, rec.ColumnName(i), err))
+			return false
+		}
+	}
+	return true
+}
+
+// Read is Next and RecordBatch, as arrio.Reader has it.
+func (r *intakeReader) Read() (arrow.RecordBatch, error) {
+	if !r.Next() {
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	return r.RecordBatch(), nil
+}
+
+// Chunk is the current batch with its descriptor and metadata.
+func (r *intakeReader) Chunk() flight.StreamChunk {
+	c := r.MessageReader.Chunk()
+	c.Err = r.err
+	return c
+}
+
+// Err is the first error: a message that failed its check, a batch that failed
+// validation, or the stream's own.
+func (r *intakeReader) Err() error {
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.MessageReader.Err(); err != nil {
+		return intakeError(err)
+	}
+	return nil
+}
+
+// errDecode is a panic of arrow-go's reader or validation on a malformed message,
+// recovered.
+var errDecode = errors.New("it could not be decoded and validated")
+
+// intakeError marks a decoding error as the client's data at fault
+// (catalog.ErrInvalidData: InvalidArgument). gRPC errors from the stream itself (a
+// cancelled call) and errors already marked pass unchanged.
+func intakeError(err error) error {
+	if _, ok := status.FromError(err); ok || errors.Is(err, catalog.ErrInvalidData) {
+		return err
+	}
+	return badData{err}
+}
+
+// badData is an error in a client's stream: it is a catalog.ErrInvalidData without
+// saying so in its text, which the store's own wrapping already does.
+type badData struct{ err error }
+
+func (e badData) Error() string   { return e.err.Error() }
+func (e badData) Unwrap() []error { return []error{catalog.ErrInvalidData, e.err} }
