@@ -74,5 +74,25 @@ func TableName(name string) string {
 // sameTable reports whether two dataset names map to the same SQL table. SQL
 // identifiers are case-insensitive in DuckDB, so "Sales" and "sales.parquet" collide.
 func sameTable(a, b string) bool {
-	return strings.EqualFold(TableName(a), TableName(b))
+	return FoldIdent(TableName(a)) == FoldIdent(TableName(b))
+}
+
+// FoldIdent folds an SQL identifier as DuckDB compares them: ASCII letters only.
+// DuckDB matches table, CTE and schema names case-insensitively by lower-casing A-Z
+// and nothing else, so KELVIN SIGN (U+212A) is not "k" and U+0130 is not "i" to it.
+// Go's strings.ToLower and strings.EqualFold fold those to ASCII letters: anything
+// that mirrors DuckDB's name resolution must use this instead.
+func FoldIdent(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + ('a' - 'A')
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

@@ -19,14 +19,17 @@ func toStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
+	if st, ok := status.FromError(err); ok {
+		if msg := hiddenPaths.redact(st.Message()); msg != st.Message() {
+			return status.Error(st.Code(), msg)
+		}
 		return err
 	}
 	code := codeOf(err)
 	if code == codes.Internal {
 		slog.Error("internal error", "err", err)
 	}
-	return status.Error(code, err.Error())
+	return status.Error(code, hiddenPaths.redact(err.Error()))
 }
 
 // codeOf is the gRPC code for a domain error.

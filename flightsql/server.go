@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -57,6 +56,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	hiddenPaths.hide(cfg.Store.Root(), "<root>")
 	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results)}, nil
 }
 
@@ -83,7 +83,7 @@ func (s *Server) ListFlights(c *flight.Criteria, stream flight.FlightService_Lis
 
 // GetFlightInfo describes a dataset (PATH descriptor) or plans a Flight SQL command.
 func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Descriptor(desc).Kind == wire.KindDataset {
 		return s.datasetInfo(ctx, desc)
 	}
 	sql, err := s.sqlCommand(desc)
@@ -95,7 +95,7 @@ func (s *Server) GetFlightInfo(ctx context.Context, desc *flight.FlightDescripto
 
 // PollFlightInfo answers at once for a dataset; Flight SQL decides for commands.
 func (s *Server) PollFlightInfo(ctx context.Context, desc *flight.FlightDescriptor) (*flight.PollInfo, error) {
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Descriptor(desc).Kind == wire.KindDataset {
 		info, err := s.datasetInfo(ctx, desc)
 		if err != nil {
 			return nil, err
@@ -112,7 +112,7 @@ func (s *Server) PollFlightInfo(ctx context.Context, desc *flight.FlightDescript
 
 // GetSchema returns a dataset's schema or a Flight SQL command's result schema.
 func (s *Server) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Descriptor(desc).Kind == wire.KindDataset {
 		return s.datasetSchema(ctx, desc)
 	}
 	sql, err := s.sqlCommand(desc)
@@ -124,7 +124,7 @@ func (s *Server) GetSchema(ctx context.Context, desc *flight.FlightDescriptor) (
 
 // sqlCommand checks that desc is a command descriptor and returns the SQL server.
 func (s *Server) sqlCommand(desc *flight.FlightDescriptor) (flight.FlightServer, error) {
-	if desc == nil || desc.GetType() != flight.DescriptorCMD {
+	if wire.Descriptor(desc).Kind != wire.KindFlightSQL {
 		return nil, status.Errorf(codes.InvalidArgument, "descriptor type %v: a descriptor is a PATH naming a dataset or a Flight SQL CMD", desc.GetType())
 	}
 	return s.sqlOr()
@@ -132,7 +132,7 @@ func (s *Server) sqlCommand(desc *flight.FlightDescriptor) (flight.FlightServer,
 
 // DoGet streams a dataset (a dataset-name ticket) or a Flight SQL result.
 func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	if isFlightSQL(t.GetTicket()) {
+	if wire.Ticket(t.GetTicket()).Kind == wire.KindFlightSQL {
 		sql, err := s.sqlOr()
 		if err != nil {
 			return err
@@ -159,7 +159,7 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
 	if err != nil {
 		return toStatus(fmt.Errorf("DoPut to %s: %w", putTarget(desc), err))
 	}
-	if desc.GetType() == flight.DescriptorPATH {
+	if wire.Classify(first).Kind == wire.KindDataset {
 		return s.putDataset(desc, in)
 	}
 	sql, err := s.sqlCommand(desc)
@@ -169,23 +169,21 @@ func (s *Server) DoPut(stream flight.FlightService_DoPutServer) error {
 	return sql.DoPut(in)
 }
 
-// putTarget names what a DoPut writes to, for errors found before a handler runs.
+// putTarget names what a DoPut writes to, for errors found before a handler runs, as
+// wire reads the descriptor.
 func putTarget(desc *flight.FlightDescriptor) string {
-	if desc.GetType() == flight.DescriptorPATH {
-		return fmt.Sprintf("dataset %q", strings.Join(desc.GetPath(), "/"))
-	}
-	a, ok := wire.FlightSQLAny(desc.GetCmd())
-	if !ok {
-		return "a command that is not Flight SQL"
-	}
-	var ingest pb.CommandStatementIngest
+	req := wire.Descriptor(desc)
 	switch {
-	case a.MessageIs(&ingest) && a.UnmarshalTo(&ingest) == nil:
-		return fmt.Sprintf("ingest into table %q", ingest.GetTable())
-	case wire.CommandName(a) == "CommandPreparedStatementQuery":
+	case req.Kind == wire.KindDataset:
+		return fmt.Sprintf("dataset %q", strings.Join(req.Path, "/"))
+	case req.Command == "":
+		return "a command that is not Flight SQL"
+	case req.Command == "CommandStatementIngest" && req.Message != nil:
+		return fmt.Sprintf("ingest into table %q", req.Table)
+	case req.Command == "CommandPreparedStatementQuery":
 		return "the parameters of a prepared statement"
 	}
-	return "Flight SQL " + wire.CommandName(a)
+	return "Flight SQL " + req.Command
 }
 
 // DoExchange is refused without reading a message: no client batch is decoded
@@ -194,12 +192,9 @@ func (s *Server) DoExchange(flight.FlightService_DoExchangeServer) error {
 	return toStatus(fmt.Errorf("DoExchange: %w: send data with DoPut (a PATH descriptor or Flight SQL ingest)", errNotSupported))
 }
 
-// dropDatasetAction is the cookbook's custom action; its body is the dataset name.
-const dropDatasetAction = "drop_dataset"
-
 // DoAction runs drop_dataset or a Flight SQL action.
 func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
-	if a.GetType() == dropDatasetAction {
+	if wire.Action(a).Kind == wire.KindDataset {
 		return s.dropDataset(stream.Context(), a)
 	}
 	if s.sql != nil && (slices.Contains(s.sqlActionTypes(), a.GetType()) || isSessionAction(a.GetType())) {
@@ -211,7 +206,7 @@ func (s *Server) DoAction(a *flight.Action, stream flight.FlightService_DoAction
 // ListActions lists drop_dataset and the Flight SQL actions.
 func (s *Server) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
 	if err := stream.Send(&flight.ActionType{
-		Type:        dropDatasetAction,
+		Type:        wire.DropDatasetAction,
 		Description: "Delete a dataset. Body: the dataset name, e.g. b\"uploaded.parquet\".",
 	}); err != nil {
 		return err

@@ -91,6 +91,8 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	}
 	limits := cfg.Limits.withDefaults()
 	admit := newAdmission(limits)
+	hiddenPaths.hide(cfg.Store.Root(), "<root>")
+	hiddenPaths.hide(cfg.Engine.TempDir(), "<temp>")
 	s := &SQLServer{
 		store:   cfg.Store,
 		engine:  cfg.Engine,
@@ -142,7 +144,7 @@ func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 	}
 	tables := make([]engine.Table, len(infos))
 	for i, info := range infos {
-		tables[i] = engine.Table{Name: info.Table(), Files: info.Files, Version: info.Version}
+		tables[i] = engine.Table{Name: info.Table(), Dataset: info.Name, Files: info.Files, Version: info.Version}
 	}
 	if err := s.engine.SyncTables(ctx, tables); err != nil {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
@@ -151,12 +153,18 @@ func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 	return infos, nil
 }
 
-// ReadTables tells which tables sql reads, without running it: the Guard's
+// ReadTables tells which datasets sql reads, without running it: the Guard's
 // auth.TableReader. The views are synced first, so that the engine knows the datasets
 // put since the last query.
-func (s *SQLServer) ReadTables(ctx context.Context, sql string) ([]string, error) {
+func (s *SQLServer) ReadTables(ctx context.Context, sql string, covered func(dataset string) bool) ([]string, error) {
 	if err := s.syncTables(ctx); err != nil {
 		return nil, err
 	}
-	return s.engine.ReadTables(ctx, sql)
+	return s.engine.ReadTables(ctx, sql, covered)
+}
+
+// DatasetForTable names the dataset that holds a SQL table, and whether it exists:
+// the Guard's auth.TableReader, so that grants are matched against dataset names.
+func (s *SQLServer) DatasetForTable(ctx context.Context, table string) (string, bool, error) {
+	return s.datasetForTable(ctx, table)
 }

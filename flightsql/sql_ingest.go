@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
@@ -43,7 +42,7 @@ func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.St
 	if opts := cmd.GetOptions(); len(opts) > 0 {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w: unknown ingest options %q; this server has none", table, errInvalidRequest, slices.Sorted(maps.Keys(opts))))
 	}
-	name, err := s.datasetForTable(ctx, table)
+	name, _, err := s.datasetForTable(ctx, table)
 	if err != nil {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, err))
 	}
@@ -67,10 +66,10 @@ func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.St
 // checkNamespace accepts an empty catalog and schema (the defaults) or the names of
 // the one catalog and schema there are. DuckDB's identifiers are case-insensitive.
 func checkNamespace(cat, schema string) error {
-	if cat != "" && !strings.EqualFold(cat, sqlCatalog) {
+	if cat != "" && catalog.FoldIdent(cat) != sqlCatalog {
 		return fmt.Errorf("%w: catalog %q does not exist; the one catalog is %q", errInvalidRequest, cat, sqlCatalog)
 	}
-	if schema != "" && !strings.EqualFold(schema, sqlSchema) {
+	if schema != "" && catalog.FoldIdent(schema) != sqlSchema {
 		return fmt.Errorf("%w: schema %q does not exist; the one schema is %q", errInvalidRequest, schema, sqlSchema)
 	}
 	return nil
@@ -78,35 +77,36 @@ func checkNamespace(cat, schema string) error {
 
 // datasetForTable names the dataset that holds the SQL table: an existing dataset
 // whose table name it is (a hand-copied file need not end in .parquet), else the
-// table name plus ".parquet". Table names match case-insensitively, as in SQL, but an
-// exact match wins.
-func (s *SQLServer) datasetForTable(ctx context.Context, table string) (string, error) {
+// table name plus ".parquet", which a create would make; exists tells which. Table
+// names match as DuckDB matches them, ignoring ASCII case only (catalog.FoldIdent),
+// but an exact match wins.
+func (s *SQLServer) datasetForTable(ctx context.Context, table string) (name string, exists bool, err error) {
 	if table == "" {
-		return "", fmt.Errorf("%w: the table name is empty", catalog.ErrInvalidName)
+		return "", false, fmt.Errorf("%w: the table name is empty", catalog.ErrInvalidName)
 	}
-	name := table + ".parquet"
+	name = table + ".parquet"
 	if err := catalog.ValidateName(name); err != nil {
-		return "", err
+		return "", false, err
 	}
 	infos, err := s.store.List(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	folded := ""
 	for _, info := range infos {
 		switch {
 		case info.Name == name:
-			return name, nil
+			return name, true, nil
 		case info.Table() == table:
 			folded = info.Name
-		case folded == "" && strings.EqualFold(info.Table(), table):
+		case folded == "" && catalog.FoldIdent(info.Table()) == catalog.FoldIdent(table):
 			folded = info.Name
 		}
 	}
 	if folded != "" {
-		return folded, nil
+		return folded, true, nil
 	}
-	return name, nil
+	return name, false, nil
 }
 
 // ingestMode turns the table-definition options into a put mode. The protocol leaves

@@ -12,6 +12,8 @@ import (
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // Session options (SetSessionOptions, GetSessionOptions, CloseSession). A session is
@@ -88,7 +90,7 @@ func (s *SQLServer) parseOption(name string, v *flight.SessionOptionValue) (func
 			want = sqlSchema
 		}
 		sv, isString := v.GetOptionValue().(*pb.SessionOptionValue_StringValue)
-		if !unset && (!isString || !strings.EqualFold(sv.StringValue, want)) {
+		if !unset && (!isString || catalog.FoldIdent(sv.StringValue) != want) {
 			return nil, flight.SetSessionOptionsResultErrorInvalidValue
 		}
 		return func(*sessionOptions) {}, flight.SetSessionOptionsResultErrorUnspecified

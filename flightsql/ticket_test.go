@@ -43,7 +43,7 @@ func realSQLTickets(t testing.TB) map[string][]byte {
 
 func TestTicketClassification(t *testing.T) {
 	for name, b := range realSQLTickets(t) {
-		if !isFlightSQL(b) {
+		if !wire.IsFlightSQL(b) {
 			t.Errorf("%s ticket %q not classified as Flight SQL", name, b)
 		}
 		if _, err := datasetFromTicket(b); err == nil {
@@ -51,7 +51,7 @@ func TestTicketClassification(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"uploaded.parquet", "streamed.parquet", "sales", "a", "x-y_z.2024.parquet"} {
-		if isFlightSQL([]byte(name)) {
+		if wire.IsFlightSQL([]byte(name)) {
 			t.Errorf("dataset ticket %q classified as Flight SQL", name)
 		}
 		got, err := datasetFromTicket([]byte(name))
@@ -64,7 +64,7 @@ func TestTicketClassification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if isFlightSQL(other) {
+	if wire.IsFlightSQL(other) {
 		t.Errorf("an Any of google.protobuf.Empty classified as Flight SQL")
 	}
 	for _, bad := range []string{"", "../x", "/etc/passwd", "a/b", ".hidden", "a\x00b", "\n", "\nuploaded.parquet"} {
@@ -86,7 +86,7 @@ func FuzzTicket(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sql := isFlightSQL(b)
+		sql := wire.IsFlightSQL(b)
 		name, err := datasetFromTicket(b)
 		if err == nil {
 			if sql {

@@ -204,7 +204,7 @@ func TestRestrictedGrantSQL(t *testing.T) {
 			t.Errorf("token prepared: %s: %v, want unauthorized", sql, err)
 		}
 	}
-	if _, _, err := adbcQuery(t, tok, "SELECT * FROM other"); err == nil || !strings.Contains(err.Error(), `table "other" is not covered`) {
+	if _, _, err := adbcQuery(t, tok, "SELECT * FROM other"); err == nil || !strings.Contains(err.Error(), `table "other" is not a dataset the grant covers`) {
 		t.Errorf("refusal does not name the table: %v", err)
 	}
 

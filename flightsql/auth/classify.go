@@ -9,7 +9,6 @@ import (
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/quiverdata/quiver/flightsql/wire"
 )
@@ -19,8 +18,12 @@ type need struct {
 	perm  Permission
 	scope scope
 	// datasets are the dataset names a scopeDatasets request touches; tables are SQL
-	// table names (ingest, key metadata), covered if "name" or "name.parquet" is.
+	// table names (ingest, key metadata), resolved to their datasets before the grant
+	// is matched (TableReader.DatasetForTable).
 	datasets, tables []string
+	// creates: the request may create its table (ingest), so a table that does not
+	// exist yet is judged by the dataset it would create.
+	creates bool
 	// sql is the statement of a scopeStatement request.
 	sql string
 	// what describes the request for logs and messages, never with a secret in it:
@@ -75,10 +78,6 @@ const (
 	healthService = "/grpc.health.v1.Health/"
 )
 
-// dropDatasetAction is package flightsql's plain Flight action (the Arrow cookbook's);
-// its body is the dataset name. The integration tests check the two stay in step.
-const dropDatasetAction = "drop_dataset"
-
 // methodNeed is what a method requires before its request message is seen. For
 // DoGet, DoPut and DoAction it is the floor; the first message decides the rest
 // (messageNeed). ok is false for methods that need no credentials at all.
@@ -106,70 +105,53 @@ func hasMessageNeed(method string) bool {
 	return false
 }
 
-// messageNeed classifies a request by its (first) message.
+// messageNeed classifies a request by its (first) message, read once by wire.Classify:
+// the router and the request log read it the same way.
 func messageNeed(method string, m any) need {
+	req := wire.Classify(m)
 	switch method {
 	case methodGetFlightInfo, methodPollInfo, methodGetSchema:
-		if desc, ok := m.(*flight.FlightDescriptor); ok {
-			return descriptorNeed(shortMethod(method), desc, false)
+		if _, ok := m.(*flight.FlightDescriptor); ok {
+			return requestNeed(shortMethod(method), req, false)
 		}
 	case methodDoGet:
-		if t, ok := m.(*flight.Ticket); ok {
-			return ticketNeed(t.GetTicket())
+		if _, ok := m.(*flight.Ticket); ok {
+			return requestNeed("DoGet", req, false)
 		}
 	case methodDoPut:
-		if fd, ok := m.(*flight.FlightData); ok {
-			return descriptorNeed("DoPut", fd.GetFlightDescriptor(), true)
+		if _, ok := m.(*flight.FlightData); ok {
+			return requestNeed("DoPut", req, true)
 		}
 	case methodDoAction:
-		if a, ok := m.(*flight.Action); ok {
-			return actionNeed(a)
+		if _, ok := m.(*flight.Action); ok {
+			return actionNeed(req)
 		}
 	}
 	return need{perm: Admin, what: fmt.Sprintf("%s with a %T", shortMethod(method), m)}
 }
 
-// descriptorNeed classifies a descriptor: PATH names a dataset, CMD is Flight SQL.
-// put is true for DoPut, where the descriptor says what is written.
-func descriptorNeed(method string, desc *flight.FlightDescriptor, put bool) need {
+// requestNeed classifies a descriptor or ticket. put is true for DoPut, where the
+// descriptor says what is written.
+func requestNeed(method string, req wire.Request, put bool) need {
 	perm := Read
 	if put {
 		perm = Write
 	}
-	switch desc.GetType() {
-	case flight.DescriptorPATH:
-		n := need{perm: perm, scope: scopeDatasets, what: fmt.Sprintf("%s of PATH %s", method, quoteShort(strings.Join(desc.GetPath(), "/")))}
-		if p := desc.GetPath(); len(p) == 1 {
-			n.datasets = p
-			n.what = fmt.Sprintf("%s of dataset %s", method, quoteShort(p[0]))
+	switch req.Kind {
+	case wire.KindDataset:
+		if req.Dataset == "" {
+			return need{perm: perm, scope: scopeDatasets, what: fmt.Sprintf("%s of PATH %s", method, quoteShort(strings.Join(req.Path, "/")))}
 		}
-		return n
-	case flight.DescriptorCMD:
-		n := commandNeed(desc.GetCmd(), put)
+		return need{perm: perm, scope: scopeDatasets, datasets: []string{req.Dataset}, what: fmt.Sprintf("%s of dataset %s", method, quoteShort(req.Dataset))}
+	case wire.KindFlightSQL:
+		n := commandNeed(req, put)
 		n.what = method + " of " + n.what
 		return n
 	}
 	// No descriptor (a DoPut whose first message lacks one) or an unknown type: the
 	// handler refuses it; restricted grants are refused here already.
-	return need{perm: perm, scope: scopeDatasets, what: fmt.Sprintf("%s of a %v descriptor", method, desc.GetType())}
+	return need{perm: perm, scope: scopeDatasets, what: method + " of no known descriptor"}
 }
-
-// ticketNeed classifies a DoGet ticket: a Flight SQL ticket (a serialized Any, see
-// flightsql/ticket.go) or the name of a dataset.
-func ticketNeed(t []byte) need {
-	if isFlightSQL(t) {
-		n := commandNeed(t, false)
-		n.what = "DoGet of " + n.what
-		return n
-	}
-	return need{perm: Read, scope: scopeDatasets, datasets: []string{string(t)}, what: "DoGet of dataset " + quoteShort(string(t))}
-}
-
-// isFlightSQL: a serialized Any holding a Flight SQL message (see wire).
-func isFlightSQL(b []byte) bool { return wire.IsFlightSQL(b) }
-
-// sqlTypePrefix starts the type URL of every Flight SQL message.
-const sqlTypePrefix = wire.FlightSQLTypePrefix
 
 // commandClass is how a Flight SQL command is authorized.
 type commandClass int
@@ -219,25 +201,23 @@ var commandClasses = map[protoreflect.FullName]commandClass{
 
 // commandNeed classifies a Flight SQL command (a descriptor's cmd or a ticket).
 // put is true for DoPut: there a Substrait plan is an update, not a query.
-func commandNeed(cmd []byte, put bool) need {
-	var a anypb.Any
-	if err := proto.Unmarshal(cmd, &a); err != nil || !strings.HasPrefix(a.GetTypeUrl(), sqlTypePrefix) {
+func commandNeed(req wire.Request, put bool) need {
+	perm := Read
+	if put {
+		perm = Write
+	}
+	if req.Command == "" {
 		// Not Flight SQL: the handler answers InvalidArgument. Refuse restricted grants
 		// here, and writes of unknown things to readers.
-		perm := Read
-		if put {
-			perm = Write
-		}
 		return need{perm: perm, scope: scopeAll, what: "an unknown command"}
 	}
-	name := a.MessageName()
-	what := "Flight SQL " + string(name.Name())
-	class, known := commandClasses[name]
+	what := "Flight SQL " + req.Command
+	var class commandClass
+	known := false
+	if req.Message != nil {
+		class, known = commandClasses[fullName(req.Message)]
+	}
 	if !known {
-		perm := Read
-		if put {
-			perm = Write
-		}
 		return need{perm: perm, scope: scopeAll, what: what}
 	}
 	switch class {
@@ -246,56 +226,43 @@ func commandNeed(cmd []byte, put bool) need {
 	case classTableList:
 		return need{perm: Read, scope: scopeTableList, what: what}
 	case classTableKeys:
-		return need{perm: Read, scope: scopeDatasets, tables: keyTables(&a), what: what}
+		return need{perm: Read, scope: scopeDatasets, tables: keyTables(req.Message), what: what}
 	case classQuery:
-		return queryNeed(&a, put, what)
+		return queryNeed(req, put, what)
 	case classUpdate:
 		return need{perm: Write, scope: scopeAll, what: what}
 	case classIngest:
-		var ing pb.CommandStatementIngest
-		if err := a.UnmarshalTo(&ing); err != nil || ing.GetTable() == "" {
+		if req.Table == "" {
 			return need{perm: Write, scope: scopeDatasets, what: what}
 		}
-		return need{perm: Write, scope: scopeDatasets, tables: []string{ing.GetTable()},
-			what: what + " into table " + quoteShort(ing.GetTable())}
+		return need{perm: Write, scope: scopeDatasets, tables: []string{req.Table}, creates: true,
+			what: what + " into table " + quoteShort(req.Table)}
 	}
 	return need{perm: Admin, what: what}
 }
 
 // queryNeed classifies a query command. One whose SQL cannot be read from the
 // request (a Substrait plan, a malformed message) is scopeAll.
-func queryNeed(a *anypb.Any, put bool, what string) need {
+func queryNeed(req wire.Request, put bool, what string) need {
 	n := need{perm: Read, scope: scopeAll, what: what}
-	switch a.MessageName() {
-	case fullName(&pb.CommandStatementSubstraitPlan{}):
+	switch req.Message.(type) {
+	case *pb.CommandStatementSubstraitPlan:
 		if put {
 			n.perm = Write
 		}
-	case fullName(&pb.CommandStatementQuery{}):
-		var c pb.CommandStatementQuery
-		if a.UnmarshalTo(&c) == nil && c.GetQuery() != "" {
-			n.scope, n.sql = scopeStatement, c.GetQuery()
+	case *pb.CommandStatementQuery, *pb.TicketStatementQuery:
+		// A statement ticket carries the SQL itself, and the client may send any ticket.
+		if req.SQL != "" {
+			n.scope, n.sql = scopeStatement, req.SQL
 		}
-	case fullName(&pb.TicketStatementQuery{}):
-		// The ticket carries the SQL itself, and the client may send any ticket.
-		var c pb.TicketStatementQuery
-		if a.UnmarshalTo(&c) == nil {
-			if h, ok := wire.DecodeStatementHandle(c.GetStatementHandle()); ok {
-				n.scope, n.sql = scopeStatement, h.SQL
-			}
-		}
-	case fullName(&pb.CommandPreparedStatementQuery{}):
+	case *pb.CommandPreparedStatementQuery:
 		n.scope = scopePrepared
 	}
 	return n
 }
 
 // keyTables are the tables a key-metadata command names; none if it does not decode.
-func keyTables(a *anypb.Any) []string {
-	m, err := a.UnmarshalNew()
-	if err != nil {
-		return nil
-	}
+func keyTables(m proto.Message) []string {
 	switch c := m.(type) {
 	case *pb.CommandGetPrimaryKeys:
 		return []string{c.GetTable()}
@@ -326,17 +293,15 @@ var readActions = map[string]bool{
 }
 
 // actionNeed classifies a DoAction by its type.
-func actionNeed(a *flight.Action) need {
-	typ := a.GetType()
+func actionNeed(req wire.Request) need {
+	typ := req.Action
 	switch {
-	case typ == dropDatasetAction:
-		name := string(a.GetBody())
-		return need{perm: Write, scope: scopeDatasets, datasets: []string{name}, what: "drop_dataset of " + quoteShort(name)}
+	case req.Kind == wire.KindDataset: // drop_dataset
+		return need{perm: Write, scope: scopeDatasets, datasets: []string{req.Dataset}, what: wire.DropDatasetAction + " of " + quoteShort(req.Dataset)}
 	case typ == flightsql.CreatePreparedStatementActionType:
 		n := need{perm: Read, scope: scopeAll, what: "action " + typ}
-		var req pb.ActionCreatePreparedStatementRequest
-		if a, ok := wire.FlightSQLAny(a.GetBody()); ok && a.UnmarshalTo(&req) == nil && req.GetQuery() != "" {
-			n.scope, n.sql = scopeStatement, req.GetQuery()
+		if _, ok := req.Message.(*pb.ActionCreatePreparedStatementRequest); ok && req.SQL != "" {
+			n.scope, n.sql = scopeStatement, req.SQL
 		}
 		return n
 	case typ == flightsql.CreatePreparedSubstraitPlanActionType:

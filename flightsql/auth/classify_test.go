@@ -8,6 +8,8 @@ import (
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // packCmd serializes a Flight SQL message as an Any, as descriptors and tickets
@@ -63,7 +65,7 @@ func TestMessageNeed(t *testing.T) {
 		{"GetCrossReference", methodGetFlightInfo, cmdDesc(t, &pb.CommandGetCrossReference{PkTable: "a", FkTable: "b"}), Read, scopeDatasets, nil, []string{"a", "b"}},
 		{"GetFlightInfo update", methodGetFlightInfo, cmdDesc(t, &pb.CommandStatementUpdate{Query: "DELETE FROM t"}), Write, scopeAll, nil, nil},
 		{"GetFlightInfo not Flight SQL", methodGetFlightInfo, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("SELECT 1")}, Read, scopeAll, nil, nil},
-		{"GetFlightInfo unknown Flight SQL", methodGetFlightInfo, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: anyBytes(t, sqlTypePrefix+"CommandFromTheFuture")}, Read, scopeAll, nil, nil},
+		{"GetFlightInfo unknown Flight SQL", methodGetFlightInfo, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: anyBytes(t, wire.FlightSQLTypePrefix+"CommandFromTheFuture")}, Read, scopeAll, nil, nil},
 
 		{"DoGet dataset", methodDoGet, &flight.Ticket{Ticket: []byte("sales.parquet")}, Read, scopeDatasets, []string{"sales.parquet"}, nil},
 		{"DoGet malformed statement ticket", methodDoGet, &flight.Ticket{Ticket: packCmd(t, &pb.TicketStatementQuery{StatementHandle: []byte("h")})}, Read, scopeAll, nil, nil},

@@ -25,14 +25,24 @@ type Guard struct {
 	tables TableReader // nil: restricted grants run no SQL
 }
 
-// TableReader tells which tables a SQL statement reads, without running it. The
-// Flight SQL service implements it with its engine's parse of the statement.
+// TableReader tells which datasets a SQL statement reads, without running it, and
+// which dataset a SQL table name stands for. The Flight SQL service implements it
+// with its engine's parse and bind of the statement and its catalog.
 //
-// ReadTables must return every table the statement could read data from, and an
-// error for a statement that could read anything else (a file, a table function, a
-// system view) or that it cannot analyse: the Guard refuses a restricted grant then.
+// Grants are matched against dataset names, always: a table is first resolved to the
+// dataset that holds it (a hand-copied file "payroll" is table payroll, and so is
+// "payroll.parquet"), never matched by its table name.
 type TableReader interface {
-	ReadTables(ctx context.Context, sql string) ([]string, error)
+	// ReadTables returns the dataset names the statement reads. It asks covered about
+	// each dataset before binding anything, and refuses a name covered rejects, or that
+	// is no dataset, with an error carrying the table as written (an error with a
+	// NotCoveredTable() string method); it errs too for a statement that could read
+	// anything else (a file, a table function, a system view) or that it cannot
+	// analyse: the Guard refuses a restricted grant then.
+	ReadTables(ctx context.Context, sql string, covered func(dataset string) bool) ([]string, error)
+	// DatasetForTable names the dataset that holds table, and whether it exists now;
+	// for a table that does not exist, the dataset a create would make.
+	DatasetForTable(ctx context.Context, table string) (dataset string, exists bool, err error)
 }
 
 // SetTableReader lets restricted grants run SQL statements, checking with r that
@@ -214,12 +224,12 @@ func (g *Guard) authorize(ctx context.Context, method string, p *Principal, n ne
 	default:
 		for _, d := range n.datasets {
 			if !p.Covers(d) {
-				reason = quoteShort(d) + " is not covered by the grant's datasets " + strings.Join(p.Datasets, ", ")
+				reason = notCovered("dataset", d, p)
 			}
 		}
 		for _, t := range n.tables {
-			if !p.Covers(t) && !p.Covers(t+".parquet") {
-				reason = "table " + quoteShort(t) + " is not covered by the grant's datasets " + strings.Join(p.Datasets, ", ")
+			if r := g.tableRefusal(ctx, p, t, n.creates); r != "" {
+				reason = r
 			}
 		}
 	}
@@ -232,17 +242,38 @@ func (g *Guard) authorize(ctx context.Context, method string, p *Principal, n ne
 	return status.Errorf(codes.PermissionDenied, "%s: %s: %s", p.Name, n.what, reason)
 }
 
-// statementRefusal says why p may not run sql, or "" if every table it reads is
+// notCovered is the one answer to a name the grant does not cover, whether or not a
+// dataset of that name exists: the same code and words either way, so that a refusal
+// never confirms a hidden name.
+func notCovered(kind, name string, p *Principal) string {
+	return kind + " " + quoteShort(name) + " is not a dataset the grant covers (datasets " + strings.Join(p.Datasets, ", ") + ")"
+}
+
+// tableRefusal says why p may not use the SQL table, or "". The table is resolved to
+// its dataset first, and the grant matched against the dataset's name. A table that
+// does not exist gets the same answer as one not covered, unless the request creates
+// it (ingest), where the dataset it would create must be covered.
+func (g *Guard) tableRefusal(ctx context.Context, p *Principal, table string, creates bool) string {
+	if g.tables == nil {
+		return "it names a table, and the grant covers only datasets " + strings.Join(p.Datasets, ", ")
+	}
+	dataset, exists, err := g.tables.DatasetForTable(ctx, table)
+	if err != nil || (!exists && !creates) || !p.Covers(dataset) {
+		return notCovered("table", table, p)
+	}
+	return ""
+}
+
+// statementRefusal says why p may not run sql, or "" if every dataset it reads is
 // covered by p's grant.
 func (g *Guard) statementRefusal(ctx context.Context, p *Principal, sql string) string {
-	tables, err := g.tables.ReadTables(ctx, sql)
-	if err != nil {
+	_, err := g.tables.ReadTables(ctx, sql, p.Covers)
+	var nc interface{ NotCoveredTable() string }
+	switch {
+	case errors.As(err, &nc):
+		return notCovered("table", nc.NotCoveredTable(), p)
+	case err != nil:
 		return "the grant covers only datasets " + strings.Join(p.Datasets, ", ") + ", and " + err.Error()
-	}
-	for _, t := range tables {
-		if !p.Covers(t) && !p.Covers(t+".parquet") {
-			return "table " + quoteShort(t) + " is not covered by the grant's datasets " + strings.Join(p.Datasets, ", ")
-		}
 	}
 	return ""
 }

@@ -41,23 +41,57 @@ import (
 // verdict (or the plain Flight handler's answer once the Guard let a request by).
 
 // fakeSQL accepts every Flight SQL request. It records who asked for FlightInfos.
-// fakeTables knows the tables of a few statements, as the engine would tell them.
+// fakeTables knows the tables of a few statements, as the engine would tell them,
+// and the datasets: sales.parquet, sales_eu.parquet, marketing.parquet and the
+// hand-copied payroll (no suffix).
 type fakeTables struct{}
 
-func (fakeTables) ReadTables(_ context.Context, sql string) ([]string, error) {
+// notCoveredError is what the engine returns for a table covered refused.
+type notCoveredError struct{ table string }
+
+func (e notCoveredError) Error() string {
+	return "table " + e.table + " is not a dataset the grant covers"
+}
+func (e notCoveredError) NotCoveredTable() string { return e.table }
+
+func (f fakeTables) ReadTables(ctx context.Context, sql string, covered func(string) bool) ([]string, error) {
+	var tables []string
 	switch sql {
 	case "SELECT 1":
-		return nil, nil
 	case "SELECT * FROM sales":
-		return []string{"sales"}, nil
+		tables = []string{"sales"}
 	case "SELECT * FROM sales JOIN sales_eu USING (id)":
-		return []string{"sales", "sales_eu"}, nil
+		tables = []string{"sales", "sales_eu"}
 	case "SELECT * FROM marketing", "WITH sales AS (SELECT * FROM marketing) SELECT * FROM sales":
-		return []string{"marketing"}, nil
+		tables = []string{"marketing"}
 	case "SELECT * FROM sales JOIN marketing USING (id)":
-		return []string{"marketing", "sales"}, nil
+		tables = []string{"marketing", "sales"}
+	case "SELECT * FROM payroll":
+		tables = []string{"payroll"}
+	case "SELECT * FROM nosuch":
+		tables = []string{"nosuch"}
+	default:
+		return nil, errors.New("cannot tell which datasets the statement reads: table function read_parquet")
 	}
-	return nil, errors.New("cannot tell which datasets the statement reads: table function read_parquet")
+	var out []string
+	for _, t := range tables {
+		d, exists, _ := f.DatasetForTable(ctx, t)
+		if !exists || !covered(d) {
+			return nil, notCoveredError{t}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (fakeTables) DatasetForTable(_ context.Context, table string) (string, bool, error) {
+	switch table {
+	case "sales", "sales_eu", "marketing":
+		return table + ".parquet", true, nil
+	case "payroll":
+		return "payroll", true, nil
+	}
+	return table + ".parquet", false, nil
 }
 
 type fakeSQL struct {

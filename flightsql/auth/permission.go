@@ -71,15 +71,20 @@ func (g Grant) Restricted() bool {
 	return len(g.Datasets) > 0
 }
 
-// Covers reports whether the grant's patterns cover the dataset name.
+// Covers reports whether the grant's patterns cover the dataset name. It takes a
+// dataset name, never a SQL table name: a table is resolved to its dataset first
+// (TableReader.DatasetForTable), so "*.parquet" covers "sales.parquet" (table sales)
+// and not the hand-copied dataset "payroll" (table payroll) on any path.
 func (g Grant) Covers(name string) bool {
 	if !g.Restricted() {
 		return true
 	}
-	name = strings.ToLower(name)
+	// Dataset names are ASCII; folding as DuckDB does keeps a client's non-ASCII
+	// look-alike (U+212A for "k") from matching a pattern it does not spell.
+	name = catalog.FoldIdent(name)
 	table := catalog.TableName(name)
 	for _, p := range g.Datasets {
-		p = strings.ToLower(p)
+		p = catalog.FoldIdent(p)
 		if ok, _ := path.Match(p, name); ok {
 			return true
 		}

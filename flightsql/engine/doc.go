@@ -41,9 +41,16 @@
 // any read that DuckDB's own guard refuses: a file outside the root, "..", a glob
 // outside the root.
 //
-// Harmless reads stay allowed: duckdb_settings(), current_setting(), the duckdb_*
-// catalog functions, read_csv / read_parquet / read_text / glob on files under the
-// root. Anything readable under the root is readable by every client, not only the
+// Refused with ErrForbidden too, whoever asks: whatever shows the server's
+// configuration or files, decided on the plan DuckDB binds (plan.go), so that a
+// built-in macro or system view cannot reach it either: current_setting() and the
+// macros that call it, duckdb_settings().value, duckdb_temporary_files(),
+// duckdb_external_file_cache(), duckdb_extensions().install_path, secrets, macro
+// bodies, json_serialize_plan. A view's definition names no file: its file list is
+// the body of a macro of its own (tables.go), which clients may not call.
+//
+// Harmless reads stay allowed: the other duckdb_* catalog functions and columns,
+// read_csv / read_parquet / read_text / glob on files under the root. Anything readable under the root is readable by every client, not only the
 // datasets' Parquet files; keep nothing else there, and no symbolic links out of it.
 //
 // The gate decides from DuckDB's parser (json_serialize_sql) before anything is bound,

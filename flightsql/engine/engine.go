@@ -148,6 +148,10 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 		return nil, err
 	}
 	e.db, e.admin = db, admin
+	if err := loadRevealingMacros(admin); err != nil {
+		e.Close()
+		return nil, err
+	}
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
 		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir,
 		"query_timeout", cfg.QueryTimeout)

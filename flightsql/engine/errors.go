@@ -38,6 +38,10 @@ var (
 	ErrDatabaseFailed = errors.New("DuckDB failed internally; SQL restarts on a fresh database")
 )
 
+// TempDir is DuckDB's spill directory: like the root, a path no client message may
+// show (flightsql redacts both).
+func (e *Engine) TempDir() string { return e.tempDir }
+
 // stmtLabel shortens sql to a one-line prefix fit for an error message.
 func stmtLabel(sql string) string {
 	const max = 80

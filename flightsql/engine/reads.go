@@ -6,16 +6,41 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+
+	bindings "github.com/duckdb/duckdb-go-bindings"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // ErrUnattributable reports a statement of which ReadTables cannot tell every dataset
 // it reads: a table function (read_parquet, glob, ...), a file named as a table
-// ('x.parquet'), a SHOW of a catalog listing, a name in another schema or catalog, or
-// a system view. Authorization restricted to some datasets must refuse such a
-// statement. The wrapping error names what was not attributed.
+// ('x.parquet'), a SHOW of a catalog listing, a name in another schema or catalog, a
+// system view, or a read that DuckDB's bound plan shows and the parse tree does not
+// (a built-in macro over the catalog such as pg_get_viewdef). Authorization
+// restricted to some datasets must refuse such a statement. The wrapping error names
+// what was not attributed.
 var ErrUnattributable = errors.New("cannot tell which datasets the statement reads")
+
+// ErrNotCovered reports a statement that names a table the caller's grant does not
+// cover, or a name that is not a dataset at all: the two are one answer, so that a
+// refusal never tells whether a name the grant does not cover exists. The error is a
+// *NotCoveredError naming the table.
+var ErrNotCovered = errors.New("is not a dataset the grant covers")
+
+// NotCoveredError is ErrNotCovered for one table, named as the statement wrote it.
+type NotCoveredError struct{ Table string }
+
+func (e *NotCoveredError) Error() string { return fmt.Sprintf("table %q %v", e.Table, ErrNotCovered) }
+
+// Is makes errors.Is(err, ErrNotCovered) true.
+func (e *NotCoveredError) Is(target error) bool { return target == ErrNotCovered }
+
+// NotCoveredTable names the table, for callers that cannot import this package
+// (authorization tests for it with an interface).
+func (e *NotCoveredError) NotCoveredTable() string { return e.Table }
 
 // harmlessTableFunctions read no table and no file: generators over their arguments,
 // which the walk still searches for subqueries.
@@ -23,11 +48,19 @@ var harmlessTableFunctions = map[string]bool{
 	"range": true, "generate_series": true, "unnest": true,
 }
 
-// ReadTables returns the dataset tables sql reads, sorted and without duplicates,
-// without executing or binding it: from DuckDB's parse tree (json_serialize_sql), the
-// same one the read-only gate checks. It finds every table reference, through CTEs,
+// ReadTables returns the datasets sql reads (dataset names, as Table.Dataset), sorted
+// and without duplicates, if covered allows each of them; it executes nothing.
+//
+// Two views of the statement must agree. DuckDB's parse tree (json_serialize_sql, the
+// one the read-only gate checks) gives every table reference, through CTEs,
 // subqueries in any clause, joins, LATERAL, set operations and DESCRIBE/SUMMARIZE; a
-// reference to a CTE in scope is not a table.
+// reference to a CTE in scope is not a table, and names fold as DuckDB folds them
+// (ASCII only, catalog.FoldIdent). Each name must be a dataset view that covered
+// accepts; a name that is not a dataset, or not covered, is refused with
+// ErrNotCovered before anything is bound, so neither DuckDB's binder ("Did you
+// mean ...?") nor the answer's shape tells what exists outside the grant. Then
+// DuckDB binds the statement (bindPlan), which expands views and macros: every scan
+// in the plan must be of the files of one of those views, or a harmless generator.
 //
 // It errs with the gate's errors (ErrReadOnly, ErrInvalidSQL, ErrForbidden) for what
 // Query would refuse, and with ErrUnattributable for anything that could read data
@@ -38,7 +71,7 @@ var harmlessTableFunctions = map[string]bool{
 // returns. Unqualified names resolve in DuckDB to the first of memory.main (the
 // views), then the system schemas; names of system views are refused, so a view
 // dropped between this call and the query cannot fall through to one.
-func (e *Engine) ReadTables(ctx context.Context, sql string) ([]string, error) {
+func (e *Engine) ReadTables(ctx context.Context, sql string, covered func(dataset string) bool) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -52,42 +85,65 @@ func (e *Engine) ReadTables(ctx context.Context, sql string) ([]string, error) {
 	defer s.mu.Unlock()
 	defer s.destroyLocked(nil)
 
-	stmts, err := parseChecked(s.conn, sql)
+	named, stmt, err := parsedReads(s.conn, sql)
 	if err != nil {
 		return nil, sqlError(sql, err)
-	}
-	if len(stmts) != 1 {
-		return nil, sqlError(sql, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, len(stmts)))
 	}
 	system, err := e.systemNames(s)
 	if err != nil {
 		return nil, err
 	}
-	w := refWalk{tables: map[string]string{}}
-	w.node(stmts[0], nil)
-	if w.err != nil {
-		return nil, sqlError(sql, w.err)
-	}
 
 	e.syncMu.Lock()
-	views := make(map[string]string, len(e.views))
-	for name := range e.views {
-		views[strings.ToLower(name)] = name
+	views := make(map[string]viewState, len(e.views))
+	for name, v := range e.views {
+		views[catalog.FoldIdent(name)] = v
 	}
 	e.syncMu.Unlock()
-	out := make([]string, 0, len(w.tables))
-	for key, written := range w.tables {
-		switch name, ok := views[key]; {
+	out := make([]string, 0, len(named))
+	readable := map[string]bool{} // files of the views read, joined
+	for _, key := range slices.Sorted(maps.Keys(named)) {
+		written := named[key]
+		v, ok := views[key]
+		switch {
 		case system[key]:
 			return nil, sqlError(sql, fmt.Errorf("%w: %q is a system view", ErrUnattributable, written))
-		case !ok:
-			return nil, sqlError(sql, fmt.Errorf("%w: %q is not a dataset", ErrUnattributable, written))
+		case !ok || !covered(v.dataset):
+			return nil, sqlError(sql, &NotCoveredError{Table: written})
+		}
+		out = append(out, v.dataset)
+		readable[strings.Join(v.files, "\x00")] = true
+	}
+
+	plan, err := bindPlan(s.conn, sql, stmt)
+	if err != nil {
+		return nil, sqlError(sql, err)
+	}
+	for _, g := range plan.gets {
+		switch {
+		case harmlessTableFunctions[g.name]:
+		case g.name == "read_parquet" && readable[strings.Join(g.files, "\x00")]:
 		default:
-			out = append(out, name)
+			return nil, sqlError(sql, fmt.Errorf("%w: the statement reads through %s", ErrUnattributable, g.name))
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return slices.Compact(out), nil
+}
+
+// parsedReads returns the table names sql's parse tree reads from, folded as DuckDB
+// folds them, each mapped to the name as written, and the parse tree.
+func parsedReads(conn bindings.Connection, sql string) (map[string]string, any, error) {
+	stmts, err := parseChecked(conn, sql)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stmts) != 1 {
+		return nil, nil, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, len(stmts))
+	}
+	w := refWalk{tables: map[string]string{}}
+	w.node(stmts[0], nil)
+	return w.tables, stmts[0], w.err
 }
 
 // systemNames are the lower-cased names of DuckDB's internal views and tables
@@ -112,8 +168,8 @@ func (e *Engine) systemNames(s *session) (map[string]bool, error) {
 	return e.system, e.systemErr
 }
 
-// refWalk collects the table references of a parse tree. tables maps a lower-cased
-// name to the name as written; err is the first reference it cannot attribute.
+// refWalk collects the table references of a parse tree. tables maps a name folded
+// as DuckDB folds it (catalog.FoldIdent) to the name as written; err is the first reference it cannot attribute.
 type refWalk struct {
 	tables map[string]string
 	err    error
@@ -148,7 +204,7 @@ func (w *refWalk) node(n any, ctes []string) {
 			case "TABLE_FUNCTION":
 				fn, _ := v["function"].(map[string]any)
 				name, _ := fn["function_name"].(string)
-				if !harmlessTableFunctions[strings.ToLower(name)] || str(fn, "catalog") != "" || str(fn, "schema") != "" {
+				if !harmlessTableFunctions[catalog.FoldIdent(name)] || str(fn, "catalog") != "" || str(fn, "schema") != "" {
 					w.err = fmt.Errorf("%w: table function %s", ErrUnattributable, name)
 					return
 				}
@@ -160,7 +216,7 @@ func (w *refWalk) node(n any, ctes []string) {
 			case "RECURSIVE_CTE_NODE":
 				// The recursive arm sees the CTE itself; the anchor does not.
 				w.node(v["left"], ctes)
-				w.node(v["right"], append(slices.Clip(ctes), strings.ToLower(str(v, "cte_name"))))
+				w.node(v["right"], append(slices.Clip(ctes), catalog.FoldIdent(str(v, "cte_name"))))
 				for k, c := range v {
 					if k != "left" && k != "right" && k != "cte_map" {
 						w.node(c, ctes)
@@ -190,7 +246,7 @@ func (w *refWalk) cteMap(cm map[string]any, outer []string) []string {
 	scope := slices.Clip(outer)
 	for _, e := range entries {
 		entry, _ := e.(map[string]any)
-		name := strings.ToLower(str(entry, "key"))
+		name := catalog.FoldIdent(str(entry, "key"))
 		w.node(entry["value"], scope) // sees earlier CTEs only
 		scope = append(scope, name)
 	}
@@ -199,15 +255,15 @@ func (w *refWalk) cteMap(cm map[string]any, outer []string) []string {
 
 func (w *refWalk) baseTable(v map[string]any, ctes []string) {
 	name := str(v, "table_name")
-	catalog, schema := strings.ToLower(str(v, "catalog_name")), strings.ToLower(str(v, "schema_name"))
-	key := strings.ToLower(name)
-	if catalog == "" && schema == "" && slices.Contains(ctes, key) {
+	cat, schema := catalog.FoldIdent(str(v, "catalog_name")), catalog.FoldIdent(str(v, "schema_name"))
+	key := catalog.FoldIdent(name)
+	if cat == "" && schema == "" && slices.Contains(ctes, key) {
 		return // a CTE, whose body was walked where it was declared
 	}
 	// DuckDB reads a two-part name as schema.table, or as catalog.table in the
 	// catalog's default schema.
-	if !(catalog == "" || catalog == "memory") || !(schema == "" || schema == "main" || (catalog == "" && schema == "memory")) {
-		w.err = fmt.Errorf("%w: table %s", ErrUnattributable, strings.Join(nonEmpty(catalog, schema, name), "."))
+	if !(cat == "" || cat == "memory") || !(schema == "" || schema == "main" || (cat == "" && schema == "memory")) {
+		w.err = fmt.Errorf("%w: table %s", ErrUnattributable, strings.Join(nonEmpty(cat, schema, name), "."))
 		return
 	}
 	if !validName(name) {

@@ -67,6 +67,15 @@ func TestSandboxRefuses(t *testing.T) {
 		sql  string
 		want error
 	}{
+		{"current_setting", "SELECT current_setting('allowed_directories')", forbidden},
+		{"current_setting in capitals", "SELECT CURRENT_SETTING('temp_directory')", forbidden},
+		{"duckdb_settings", "SELECT name, value FROM duckdb_settings()", forbidden},
+		{"a view's files macro", "SELECT __quiver_files_people()", forbidden},
+		{"a view's files macro in capitals", "SELECT __QUIVER_FILES_PEOPLE()", forbidden},
+		{"macro definitions", "SELECT macro_definition FROM duckdb_functions()", forbidden},
+		{"a plan of SQL given as a string", "SELECT json_serialize_plan('SELECT * FROM people')", forbidden},
+		{"temporary files", "SELECT * FROM duckdb_temporary_files()", forbidden},
+		{"extension paths", "SELECT install_path FROM duckdb_extensions()", forbidden},
 		{"copy to root", "COPY (SELECT 1) TO " + out("out.csv"), readOnly},
 		{"copy view to parquet", "COPY people TO " + out("out.parquet") + " (FORMAT parquet)", readOnly},
 		{"copy from", "COPY people FROM " + out("people.parquet"), readOnly},
@@ -157,9 +166,16 @@ func TestSandboxRefuses(t *testing.T) {
 		}
 	}
 	// The database is as it was: views intact, logging off, settings locked.
-	got := queryAll(t, e, "SELECT count(*), current_setting('enable_logging')::BOOLEAN, current_setting('lock_configuration')::BOOLEAN FROM people", nil)
-	if got[0][0] != int64(10) || got[0][1] != false || got[0][2] != true {
-		t.Fatalf("database state after the attacks: %v", got)
+	// current_setting is refused to clients: read the settings on a session of our own.
+	s, err := e.newSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := queryString(s.conn, "SELECT concat_ws(',', (SELECT count(*) FROM people), current_setting('enable_logging')::BOOLEAN, current_setting('lock_configuration')::BOOLEAN)")
+	s.destroyLocked(nil)
+	s.mu.Unlock()
+	if err != nil || state != "10,false,true" {
+		t.Fatalf("database state after the attacks: %q, %v", state, err)
 	}
 }
 
@@ -177,11 +193,14 @@ func TestSandboxAllows(t *testing.T) {
 		"SELECT 1 UNION ALL SELECT 2",
 		"DESCRIBE people",
 		"SHOW TABLES",
+		"SELECT table_name FROM information_schema.tables",
+		"SELECT sql FROM duckdb_views() WHERE NOT internal",
+		"SELECT pg_get_viewdef(view_oid) FROM duckdb_views() WHERE NOT internal",
+		"SELECT function_name FROM duckdb_functions()",
+		"SELECT name, description FROM duckdb_settings()",
 		"SUMMARIZE people",
 		"SELECT * FROM read_parquet('" + f + "')",
 		"SELECT * FROM glob('" + root + "/*')",
-		"SELECT * FROM duckdb_settings()",
-		"SELECT current_setting('threads')",
 		"SELECT * FROM (SELECT 1) t(x), LATERAL (SELECT x + 1)",
 		"UNPIVOT people ON name INTO NAME k VALUE v",
 		"SELECT 1; ", // one statement and a trailing semicolon
@@ -197,5 +216,10 @@ func TestSandboxAllows(t *testing.T) {
 		if _, _, err := drain(t, rows); err != nil {
 			t.Errorf("Query(%q) stream: %v", sql, err)
 		}
+	}
+	// View definitions are shown, and name no file: the server's layout stays hidden.
+	defs := queryAll(t, e, "SELECT string_agg(sql, ' ') FROM duckdb_views() WHERE NOT internal", nil)
+	if d, _ := defs[0][0].(string); !strings.Contains(d, "people") || strings.Contains(d, root) {
+		t.Errorf("view definitions %q: want the view, and not the root %q", d, root)
 	}
 }

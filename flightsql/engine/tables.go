@@ -9,17 +9,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // Table is one dataset as the engine sees it.
 type Table struct {
 	Name    string   // SQL table name, e.g. "uploaded" for dataset "uploaded.parquet"
+	Dataset string   // the dataset the table shows, e.g. "uploaded.parquet"; "": Name
 	Files   []string // absolute paths of its Parquet parts, in read order (1..n)
 	Version string   // opaque; changes whenever the files or their contents change
 }
 
 type viewState struct {
 	version string
+	dataset string
 	files   []string
 }
 
@@ -53,7 +57,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, err)
 			continue
 		}
-		key := strings.ToLower(t.Name)
+		key := catalog.FoldIdent(t.Name)
 		if other, dup := folded[key]; dup {
 			errs = append(errs, fmt.Errorf("table %q: same SQL name as %q (names are case-insensitive in SQL)", t.Name, other))
 			continue
@@ -71,7 +75,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		if err := exec(e.admin, "DROP VIEW IF EXISTS "+quoteIdent(name)); err != nil {
+		if err := exec(e.admin, dropViewSQL(name)); err != nil {
 			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
 			continue
@@ -80,7 +84,13 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		e.log.Debug("view dropped", "table", name)
 	}
 	for name, t := range want {
+		dataset := t.Dataset
+		if dataset == "" {
+			dataset = t.Name
+		}
 		if v, ok := e.views[name]; ok && v.version == t.Version && slices.Equal(v.files, t.Files) {
+			v.dataset = dataset
+			e.views[name] = v
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -91,7 +101,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
 			continue
 		}
-		e.views[name] = viewState{version: t.Version, files: slices.Clone(t.Files)}
+		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files)}
 		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
 	}
 	return errors.Join(errs...)
@@ -140,20 +150,41 @@ func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[]{}") }
 
 // viewSQL is the DDL for t's view. The file list is a literal, so a query binds the
 // exact parts of the version it saw, never a directory listing.
+//
+// The list is the body of a macro of the view's own (filesMacro) rather than written
+// into the view: DuckDB shows a view's SQL to anyone who asks (duckdb_views().sql,
+// SHOW TABLES, information_schema, pg_get_viewdef), and the files' absolute paths would
+// show the server's layout. Macro bodies (duckdb_functions().macro_definition) and
+// calls to these macros are refused to clients (plan.go, sandbox.go).
 func viewSQL(t Table) string {
 	var b strings.Builder
-	b.WriteString("CREATE OR REPLACE VIEW ")
-	b.WriteString(quoteIdent(t.Name))
-	b.WriteString(" AS SELECT * FROM read_parquet([")
+	b.WriteString("CREATE OR REPLACE MACRO ")
+	b.WriteString(quoteIdent(filesMacro(t.Name)))
+	b.WriteString("() AS [")
 	for i, f := range t.Files {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(quoteLiteral(f))
 	}
-	b.WriteString("])")
+	b.WriteString("]; CREATE OR REPLACE VIEW ")
+	b.WriteString(quoteIdent(t.Name))
+	b.WriteString(" AS SELECT * FROM read_parquet(")
+	b.WriteString(quoteIdent(filesMacro(t.Name)))
+	b.WriteString("())")
 	return b.String()
 }
+
+// dropViewSQL drops a view and its files macro.
+func dropViewSQL(name string) string {
+	return "DROP VIEW IF EXISTS " + quoteIdent(name) + "; DROP MACRO IF EXISTS " + quoteIdent(filesMacro(name))
+}
+
+// filesMacroPrefix starts the name of every macro that holds a view's file list.
+const filesMacroPrefix = "__quiver_files_"
+
+// filesMacro names the macro that holds the file list of view name.
+func filesMacro(name string) string { return filesMacroPrefix + name }
 
 // quoteIdent quotes a SQL identifier; doubled quotes escape one.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -8,7 +8,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 
-	"github.com/quiverdata/quiver/flightsql"
 	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
@@ -21,9 +20,6 @@ const (
 	maxSQLLen  = 200 // runes of SQL text
 	maxNameLen = 128 // bytes of a dataset name (valid names are shorter)
 )
-
-// dropDatasetAction is the cookbook's custom action, whose body is a dataset name.
-const dropDatasetAction = "drop_dataset"
 
 // queryKind is the kind of a DoGet that runs a SQL query, "" for any other call.
 type queryKind string
@@ -41,91 +37,42 @@ type description struct {
 
 // describeRequest describes the request message of a call: a FlightDescriptor
 // (GetFlightInfo, GetSchema, PollFlightInfo, and the first FlightData of a DoPut or
-// DoExchange), a Ticket (DoGet) or an Action (DoAction). Other messages, and
-// Handshake payloads above all (they carry passwords), are not described.
+// DoExchange), a Ticket (DoGet) or an Action (DoAction), as wire.Classify reads it
+// for the router and the guard too. Other messages, and Handshake payloads above all
+// (they carry passwords), are not described.
 func describeRequest(m any) description {
-	switch m := m.(type) {
-	case *flight.FlightDescriptor:
-		return describeDescriptor(m)
-	case *flight.FlightData:
-		if m.GetFlightDescriptor() != nil {
-			return describeDescriptor(m.GetFlightDescriptor())
-		}
-	case *flight.Ticket:
-		return describeTicket(m.GetTicket())
-	case *flight.Action:
-		return describeAction(m)
+	switch m.(type) {
+	case *flight.FlightDescriptor, *flight.FlightData, *flight.Ticket, *flight.Action:
+	default:
+		return description{}
 	}
-	return description{}
-}
-
-func describeDescriptor(d *flight.FlightDescriptor) description {
-	switch d.GetType() {
-	case flight.DescriptorPATH:
-		return description{attrs: []slog.Attr{slog.String("dataset", shorten(strings.Join(d.GetPath(), "/"), maxNameLen))}}
-	case flight.DescriptorCMD:
-		return describeFlightSQL(d.GetCmd())
+	req := wire.Classify(m)
+	var d description
+	if req.Action != "" {
+		d.attrs = append(d.attrs, slog.String("action", shorten(req.Action, maxNameLen)))
 	}
-	return description{}
-}
-
-// describeTicket tells a Flight SQL ticket (a serialized Any) from a dataset ticket
-// (the dataset name's bytes) as the server does: a dataset name never starts with
-// the newline that starts an Any.
-func describeTicket(t []byte) description {
-	if d, ok := describeFlightSQLOK(t); ok {
-		return d
+	switch {
+	case req.Kind == wire.KindDataset && req.Action == "" && req.Path != nil:
+		d.attrs = append(d.attrs, slog.String("dataset", shorten(strings.Join(req.Path, "/"), maxNameLen)))
+	case req.Kind == wire.KindDataset:
+		d.attrs = append(d.attrs, slog.String("dataset", shorten(req.Dataset, maxNameLen)))
 	}
-	return description{attrs: []slog.Attr{slog.String("dataset", shorten(string(t), maxNameLen))}}
-}
-
-func describeAction(a *flight.Action) description {
-	attrs := []slog.Attr{slog.String("action", shorten(a.GetType(), maxNameLen))}
-	if a.GetType() == dropDatasetAction {
-		return description{attrs: append(attrs, slog.String("dataset", shorten(string(a.GetBody()), maxNameLen)))}
+	if req.Command != "" {
+		d.attrs = append(d.attrs, slog.String("command", shorten(req.Command, maxNameLen)))
 	}
-	// Flight SQL actions (CreatePreparedStatement, ClosePreparedStatement, ...) carry
-	// an Any; other bodies are not quoted.
-	if d, ok := describeFlightSQLOK(a.GetBody()); ok {
-		d.attrs = append(attrs, d.attrs...)
-		return d
+	if req.SQL != "" {
+		d.attrs = append(d.attrs, sqlAttr(req.SQL))
 	}
-	return description{attrs: attrs}
-}
-
-func describeFlightSQL(b []byte) description {
-	d, _ := describeFlightSQLOK(b)
-	return d
-}
-
-// describeFlightSQLOK decodes b as an Any holding a Flight SQL message: its type as
-// "command", and the SQL or dataset it names.
-func describeFlightSQLOK(b []byte) (description, bool) {
-	a, ok := wire.FlightSQLAny(b)
-	if !ok {
-		return description{}, false
+	if req.Table != "" {
+		d.attrs = append(d.attrs, slog.String("dataset", shorten(req.Table, maxNameLen)))
 	}
-	d := description{attrs: []slog.Attr{slog.String("command", shorten(wire.CommandName(a), maxNameLen))}}
-	msg, err := a.UnmarshalNew()
-	if err != nil {
-		return d, true
-	}
-	switch m := msg.(type) {
-	case *pb.CommandStatementQuery:
-		d.attrs = append(d.attrs, sqlAttr(m.GetQuery()))
-	case *pb.ActionCreatePreparedStatementRequest:
-		d.attrs = append(d.attrs, sqlAttr(m.GetQuery()))
+	switch req.Message.(type) {
 	case *pb.TicketStatementQuery:
 		d.query = queryStatement
-		if sql, ok := flightsql.StatementSQL(m.GetStatementHandle()); ok {
-			d.attrs = append(d.attrs, sqlAttr(sql))
-		}
 	case *pb.CommandPreparedStatementQuery:
 		d.query = queryPrepared
-	case *pb.CommandStatementIngest:
-		d.attrs = append(d.attrs, slog.String("dataset", shorten(m.GetTable(), maxNameLen)))
 	}
-	return d, true
+	return d
 }
 
 func sqlAttr(sql string) slog.Attr { return slog.String("sql", shortenSQL(sql)) }

@@ -1,7 +1,10 @@
-// Package wire recognises Flight SQL messages in the bytes of tickets, command
-// descriptors and actions. The gRPC service routes on it, authorization classifies
-// requests with it and the request log describes them with it, so all three read the
-// wire the same way. It is not a Flight SQL codec: arrow-go's protobufs are.
+// Package wire reads a request once: Classify tells what a descriptor, ticket or
+// action is about (a dataset, a Flight SQL command, another action) and what it names
+// (dataset, SQL, command, table, action). The gRPC service routes on that answer,
+// authorization decides on it and the request log describes it, so no request can be
+// authorized as one thing and served as another. Protocol names such as
+// DropDatasetAction are declared here, once. It is not a Flight SQL codec: arrow-go's
+// protobufs are.
 package wire
 
 import (
