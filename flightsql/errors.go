@@ -54,6 +54,7 @@ var errorCodes = []struct {
 	{catalog.ErrUnreadable, codes.FailedPrecondition},
 	{engine.ErrReadOnly, codes.PermissionDenied},
 	{engine.ErrForbidden, codes.PermissionDenied},
+	{engine.ErrUnqueryable, codes.FailedPrecondition},
 	{engine.ErrInvalidSQL, codes.InvalidArgument},
 	{engine.ErrClosed, codes.Unavailable},
 	{errInvalidRequest, codes.InvalidArgument},

@@ -124,7 +124,7 @@ func (e *Engine) explain(ctx context.Context, err error) error {
 	if closed {
 		return ErrClosed
 	}
-	return err
+	return e.unqueryable(err)
 }
 
 // arrowSchema converts DuckDB column types to an Arrow schema with DuckDB's own

@@ -54,6 +54,12 @@ type Engine struct {
 	admin  bindings.Connection // runs the view DDL; never sees user SQL
 	views  map[string]viewState
 
+	// refusedMu guards refused: the tables SyncTables made no view of because DuckDB
+	// could not read them safely, by lower-cased name (nesting.go). Written with
+	// syncMu held too; read by failing queries, which must not wait for a sync.
+	refusedMu sync.Mutex
+	refused   map[string]refusal
+
 	// dbMu guards db, gen and broken: sessions connect under the read lock, recovery
 	// swaps the database under the write lock.
 	dbMu   sync.RWMutex
