@@ -75,7 +75,7 @@ func (e *Engine) describe(ctx context.Context, sql string) (*Description, error)
 	if err := ctx.Err(); err != nil {
 		return nil, sqlError(sql, err)
 	}
-	s, err := e.newSession()
+	s, err := e.newSessionFor(sql)
 	if err != nil {
 		return nil, err
 	}

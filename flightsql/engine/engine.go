@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -223,8 +224,18 @@ func exec(conn bindings.Connection, q string) error {
 }
 
 // Close interrupts running queries, waits for them to leave DuckDB, frees their
-// resources (their Rows then report ErrClosed) and closes the database.
-func (e *Engine) Close() error {
+// resources (their Rows then report ErrClosed) and closes the database. It is
+// Shutdown without a deadline: it waits as long as DuckDB takes to honour the
+// interrupts, which it does not always do (catalog.MaxNestingDepth).
+func (e *Engine) Close() error { return e.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx. When ctx ends before every query has left DuckDB,
+// Shutdown returns an ErrStuck naming the queries still inside, and leaves them, the
+// database and the temp dir to the process's exit: DuckDB cannot be closed under a
+// running query, and only the end of the process ends a query that ignores
+// interrupts. The closing goroutine then has no owner but the process. Calls after
+// the first return nil at once.
+func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -237,19 +248,58 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 
-	for _, s := range live {
-		s.shutdown(ErrClosed)
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for _, s := range live {
+			s.shutdown(ErrClosed)
+		}
+		e.syncMu.Lock()
+		bindings.Disconnect(&e.admin)
+		e.dbMu.Lock()
+		bindings.Close(&e.db)
+		e.dbMu.Unlock()
+		e.syncMu.Unlock()
+		e.removeTemp()
+		e.log.Info("engine closed", "root", e.root)
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
 	}
+	stuck := e.stuckQueries()
+	for _, q := range stuck {
+		e.log.Error("engine: query still running in DuckDB at shutdown, despite interrupts",
+			"sql", clip(q.sql, 1000), "running", time.Since(q.started).Round(time.Millisecond))
+	}
+	return fmt.Errorf("%w: %d queries still running in DuckDB after interrupts: %w", ErrStuck, len(stuck), ctx.Err())
+}
 
-	e.syncMu.Lock()
-	bindings.Disconnect(&e.admin)
-	e.dbMu.Lock()
-	bindings.Close(&e.db)
-	e.dbMu.Unlock()
-	e.syncMu.Unlock()
-	e.removeTemp()
-	e.log.Info("engine closed", "root", e.root)
-	return nil
+// clip cuts s to at most n bytes, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// stuckQuery is a session that has not left DuckDB.
+type stuckQuery struct {
+	sql     string
+	started time.Time
+}
+
+// stuckQueries lists the sessions still registered, oldest first.
+func (e *Engine) stuckQueries() []stuckQuery {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]stuckQuery, 0, len(e.sessions))
+	for s := range e.sessions {
+		out = append(out, stuckQuery{sql: s.sql, started: s.started})
+	}
+	slices.SortFunc(out, func(a, b stuckQuery) int { return a.started.Compare(b.started) })
+	return out
 }
 
 func (e *Engine) removeTemp() {
@@ -265,8 +315,12 @@ func (e *Engine) removeTemp() {
 // Connecting costs a few microseconds in DuckDB, so there is no pool: a fresh
 // connection per query also means no state (an interrupt flag, a random seed)
 // leaks from one client's query into the next.
-func (e *Engine) newSession() (*session, error) {
-	s := &session{done: make(chan struct{})}
+func (e *Engine) newSession() (*session, error) { return e.newSessionFor("") }
+
+// newSessionFor is newSession for a session that runs sql, which Shutdown names if
+// the session outlives it.
+func (e *Engine) newSessionFor(sql string) (*session, error) {
+	s := &session{done: make(chan struct{}), sql: sql, started: time.Now()}
 	s.mu.Lock()
 	e.mu.Lock()
 	if e.closed {
@@ -307,8 +361,10 @@ func (e *Engine) newSession() (*session, error) {
 // can reach a connection that is busy inside a call holding mu. Nothing is freed
 // while watch's goroutine can still interrupt.
 type session struct {
-	eng *Engine
-	gen uint64 // the database conn belongs to
+	eng     *Engine
+	gen     uint64    // the database conn belongs to
+	sql     string    // what it runs, for Shutdown's report; "" if internal
+	started time.Time // when it was created
 
 	mu       sync.Mutex
 	stmt     bindings.PreparedStatement

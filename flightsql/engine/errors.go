@@ -31,6 +31,11 @@ var (
 	// ErrClosed reports use of an Engine, or of Rows, after Engine.Close.
 	ErrClosed = errors.New("engine is closed")
 
+	// ErrStuck reports a Shutdown whose deadline passed while queries were still
+	// running in DuckDB, which ignored their interrupts. The wrapping error counts them;
+	// each is logged at error level.
+	ErrStuck = errors.New("queries did not stop")
+
 	// ErrDatabaseFailed reports an INTERNAL or FATAL error of DuckDB: a bug in it, after
 	// which it refuses every statement ("database has been invalidated"). The engine
 	// replaces the database before its next statement; queries that were running on

@@ -29,7 +29,7 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 		ctx, cancel = context.WithTimeoutCause(ctx, d,
 			fmt.Errorf("query timeout %s elapsed: %w", d, context.DeadlineExceeded))
 	}
-	s, err := e.newSession()
+	s, err := e.newSessionFor(sql)
 	if err != nil {
 		cancel()
 		return nil, sqlError(sql, err)
