@@ -31,6 +31,8 @@ type serveOptions struct {
 	queryTimeout    time.Duration
 	memoryLimit     string
 	threads         int
+	tempDir         string
+	maxTempSize     string
 
 	// TLS and authentication: serve_security.go.
 	security securityOptions
@@ -62,6 +64,8 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.DurationVar(&opts.queryTimeout, "query-timeout", 5*time.Minute, "longest a SQL query may run (0: no limit)")
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
+	f.StringVar(&opts.tempDir, "temp-dir", "", "directory in which DuckDB's spill directory (quiver-duckdb-*) is made; those of dead servers there are removed (default: $TMPDIR or /tmp)")
+	f.StringVar(&opts.maxTempSize, "max-temp-size", "", "most DuckDB may spill to disk, e.g. 20GB (default: 10GiB or a quarter of the free space, whichever is smaller)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled; the process exits at most 2s later, non-zero if a query would not stop")
 
 	// TLS and authentication: serve_security.go.
@@ -109,6 +113,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 			Threads:      opts.threads,
 			MemoryLimit:  opts.memoryLimit,
 			QueryTimeout: opts.queryTimeout,
+			TempParent:   opts.tempDir,
+			MaxTempSize:  opts.maxTempSize,
 		},
 	})
 	if err != nil {

@@ -29,7 +29,9 @@ type Config struct {
 	Threads      int           // 0 = DuckDB default
 	MemoryLimit  string        // e.g. "4GB"; "" = DuckDB default
 	QueryTimeout time.Duration // 0 = none; applied to every Query
-	TempDir      string        // DuckDB spill dir; "" = a dir the engine creates under os.TempDir and removes on Close
+	TempDir      string        // DuckDB spill dir, used as is; "" = a dir the engine makes under TempParent and removes on Close
+	TempParent   string        // where the engine makes its spill dir when TempDir is ""; "" = os.TempDir() (tempdir.go)
+	MaxTempSize  string        // DuckDB's max_temp_directory_size, e.g. "10GiB"; "" = DefaultMaxTempSize or a quarter of the free space
 	Logger       *slog.Logger
 	Allocator    memory.Allocator // nil = memory.DefaultAllocator
 
@@ -47,7 +49,8 @@ type Engine struct {
 	alloc     memory.Allocator
 	batchRows int
 	tempDir   string
-	ownTemp   bool // tempDir was created by Open and is removed by Close
+	ownTemp   *tempDir // the dir Open made (and locked) for tempDir, removed by Close; nil if given
+	maxTemp   string   // max_temp_directory_size
 
 	// syncMu serialises SyncTables and recovery, and guards admin and views.
 	// Lock order: syncMu, then dbMu, then mu.
@@ -130,12 +133,13 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 		e.batchRows = DefaultBatchRows
 	}
 	if e.tempDir == "" {
-		dir, err := os.MkdirTemp("", "quiver-duckdb-*")
+		own, err := makeTempDir(cfg.TempParent, e.log)
 		if err != nil {
-			return nil, fmt.Errorf("engine: temp dir: %w", err)
+			return nil, err
 		}
-		e.tempDir, e.ownTemp = dir, true
+		e.tempDir, e.ownTemp = own.path, own
 	}
+	e.maxTemp = maxTempSize(cfg.MaxTempSize, e.tempDir)
 	if adjust != nil {
 		adjust(e)
 	}
@@ -146,7 +150,7 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 	}
 	e.db, e.admin = db, admin
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
-		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir,
+		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir, "max_temp_size", e.maxTemp,
 		"query_timeout", cfg.QueryTimeout)
 	return e, nil
 }
@@ -168,6 +172,7 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 		{"allow_unsigned_extensions", "false"},
 		{"allow_persistent_secrets", "false"},
 		{"temp_directory", e.tempDir},
+		{"max_temp_directory_size", e.maxTemp},
 	}
 	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own,
 	// such as "Invalid PhysicalType for GetTypeIdSize" for SELECT typeof($1),
@@ -303,8 +308,8 @@ func (e *Engine) stuckQueries() []stuckQuery {
 }
 
 func (e *Engine) removeTemp() {
-	if e.ownTemp {
-		if err := os.RemoveAll(e.tempDir); err != nil {
+	if e.ownTemp != nil {
+		if err := e.ownTemp.remove(); err != nil {
 			e.log.Warn("engine: remove temp dir", "dir", e.tempDir, "err", err)
 		}
 	}
