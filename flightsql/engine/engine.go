@@ -52,7 +52,7 @@ type Engine struct {
 	ownTemp   *tempDir // the dir Open made (and locked) for tempDir, removed by Close; nil if given
 	maxTemp   string   // max_temp_directory_size
 
-	// syncMu serialises SyncTables and recovery, and guards admin and views.
+	// syncMu serialises SyncTables and the end of a recovery, and guards admin and views.
 	// Lock order: syncMu, then dbMu, then mu.
 	syncMu sync.Mutex
 	admin  bindings.Connection // runs the view DDL; never sees user SQL
@@ -64,12 +64,14 @@ type Engine struct {
 	refusedMu sync.Mutex
 	refused   map[string]refusal
 
-	// dbMu guards db, gen and broken: sessions connect under the read lock, recovery
-	// swaps the database under the write lock.
-	dbMu   sync.RWMutex
-	db     bindings.Database
-	gen    uint64 // counts databases opened; a session remembers the one it connected to
-	broken error  // why database gen must be replaced; nil while it is healthy
+	// dbMu guards db, gen, broken and rebuildDone: sessions connect under the read
+	// lock, recovery swaps the database under the write lock (recover.go).
+	dbMu        sync.RWMutex
+	db          bindings.Database
+	gen         uint64        // counts databases opened; a session remembers the one it connected to
+	broken      error         // why database gen must be replaced; nil while it is healthy
+	rebuildDone chan struct{} // closed when the running rebuild ends; nil when none runs
+	rebuildWG   sync.WaitGroup
 
 	// invalidateOnInternal keeps DuckDB's own reaction to an INTERNAL error, which
 	// invalidates the database, so that tests can exercise recovery from it.
@@ -265,6 +267,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		bindings.Close(&e.db)
 		e.dbMu.Unlock()
 		e.syncMu.Unlock()
+		e.rebuildWG.Wait() // a rebuild sees closed and discards its database
 		e.removeTemp()
 		e.log.Info("engine closed", "root", e.root)
 	}()

@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	bindings "github.com/duckdb/duckdb-go-bindings"
 )
 
 // strings1 is a one-row parameter batch of one utf8 column per value.
@@ -26,6 +29,28 @@ func strings1(t testing.TB, vals ...string) arrow.RecordBatch {
 			b.Field(i).(*array.StringBuilder).Append(v)
 		}
 	})
+}
+
+// settle starts replacing a failed database and waits until no replacement is due
+// or running.
+func settle(t testing.TB, e *Engine) {
+	t.Helper()
+	if err := e.recover(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e.dbMu.RLock()
+		done, broken := e.rebuildDone, e.broken
+		e.dbMu.RUnlock()
+		switch {
+		case done != nil:
+			<-done
+		case broken != nil:
+			t.Fatalf("database still failed after its rebuild: %v", broken)
+		default:
+			return
+		}
+	}
 }
 
 // untypedThenTyped is a statement that DuckDB 1.5.6, planning without values as its C
@@ -63,6 +88,7 @@ func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
 		if n := count(t, e, "people"); n != 50000 {
 			t.Fatalf("after %s: count %d, want 50000", sql, n)
 		}
+		settle(t, e)
 	}
 	if e.gen != 3 {
 		t.Errorf("database replaced %d times, want once per failure (3)", e.gen)
@@ -185,15 +211,134 @@ func TestRecoversFromInvalidatedDatabase(t *testing.T) {
 func TestRecoveryIgnoresReportsAboutOldDatabases(t *testing.T) {
 	e, _ := testEngine(t, Config{})
 	e.noteFailure(0, ErrDatabaseFailed)
-	if err := e.recover(); err != nil {
-		t.Fatal(err)
-	}
+	settle(t, e)
 	e.noteFailure(0, ErrDatabaseFailed) // from a session of database 0, now replaced
 	e.noteFailure(1, errors.New("an ordinary error"))
-	if err := e.recover(); err != nil {
+	settle(t, e)
+	if e.gen != 1 {
+		t.Fatalf("database replaced %d times, want 1", e.gen)
+	}
+}
+
+// TestRecoveryDoesNotStopQueries: replacing a failed database with 10,000 views (2,000
+// under -short) takes seconds; queries keep completing on the old database
+// meanwhile, SyncTables changes made during the rebuild reach the new database, and
+// the new database has every view.
+func TestRecoveryDoesNotStopQueries(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
+	e, root := testEngine(t, Config{})
+	file := writePeople(t, root, "p.parquet", 0, 3)
+	other := writePeople(t, root, "q.parquet", 100, 101)
+	tables := make([]Table, n)
+	for i := range tables {
+		tables[i] = Table{Name: "v" + itoa(int64(i)), Files: []string{file}, Version: "1"}
+	}
+	start := time.Now()
+	syncOrFail(t, e, tables...)
+	t.Logf("%d views created in %v", n, time.Since(start))
+
+	// Two clients run SELECT 1 in a loop, noting each one's latency and end.
+	type sample struct {
+		end     time.Time
+		latency time.Duration
+	}
+	var (
+		mu      sync.Mutex
+		samples []sample
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				rows, err := e.Query(context.Background(), "SELECT 1 AS one", nil, 0)
+				if err == nil {
+					_, _, err = drain(t, rows)
+					rows.Release()
+				}
+				if err != nil {
+					t.Errorf("SELECT 1 during recovery: %v", err)
+					return
+				}
+				mu.Lock()
+				samples = append(samples, sample{end: time.Now(), latency: time.Since(t0)})
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // leave the cores to the rebuild
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	failedAt := time.Now()
+	e.noteFailure(0, ErrDatabaseFailed)
+	if err := e.recover(); err != nil { // what the next session does: start the rebuild
 		t.Fatal(err)
+	}
+	// Changed while the new database is being built: v0 dropped, v1 replaced, late added.
+	changed := slices.Clone(tables[1:])
+	changed[0] = Table{Name: "v1", Files: []string{other}, Version: "2"}
+	changed = append(changed, Table{Name: "late", Files: []string{other}, Version: "1"})
+	syncOrFail(t, e, changed...)
+	e.dbMu.RLock()
+	during := e.rebuildDone != nil
+	e.dbMu.RUnlock()
+	settle(t, e)
+	rebuilt := time.Since(failedAt)
+	close(stop)
+	wg.Wait()
+	if !during {
+		t.Log("the rebuild ended before the concurrent SyncTables: its changes were not tested against a rebuild")
 	}
 	if e.gen != 1 {
 		t.Fatalf("database replaced %d times, want 1", e.gen)
+	}
+
+	var worst time.Duration
+	completed := 0
+	rebuiltAt := failedAt.Add(rebuilt)
+	for _, s := range samples {
+		if s.end.After(failedAt) && !s.end.After(rebuiltAt) {
+			completed++
+		}
+		if s.end.After(failedAt) && s.end.Add(-s.latency).Before(rebuiltAt) { // overlaps the rebuild
+			worst = max(worst, s.latency)
+		}
+	}
+	t.Logf("rebuild took %v; meanwhile %d SELECT 1 completed, the slowest in %v", rebuilt, completed, worst)
+	if completed < 20 || worst > rebuilt/2 {
+		t.Errorf("queries were held up by the rebuild: %d completed in %v, slowest %v", completed, rebuilt, worst)
+	}
+
+	// Every view is in the new database, with the changes made during the rebuild.
+	var res bindings.Result
+	defer bindings.DestroyResult(&res)
+	if bindings.Query(e.admin, "SELECT count(*) FROM duckdb_views() WHERE NOT internal", &res) == bindings.StateError {
+		t.Fatal(bindings.ResultError(&res))
+	}
+	if got := bindings.ValueInt64(&res, 0, 0); got != int64(n) {
+		t.Errorf("new database has %d views, want %d", got, n)
+	}
+	if _, err := e.Query(context.Background(), "SELECT * FROM v0", nil, 0); !errors.Is(err, ErrInvalidSQL) {
+		t.Errorf("v0, dropped during the rebuild: %v, want ErrInvalidSQL", err)
+	}
+	if got := queryAll(t, e, "SELECT id FROM v1", nil); !reflect.DeepEqual(got, [][]any{{int64(100)}}) {
+		t.Errorf("v1, replaced during the rebuild: %v", got)
+	}
+	if c := count(t, e, "late"); c != 1 {
+		t.Errorf("late, added during the rebuild: %d rows", c)
+	}
+	if c := count(t, e, "v"+itoa(int64(n-1))); c != 3 {
+		t.Errorf("last view: %d rows", c)
 	}
 }

@@ -38,13 +38,15 @@ type viewState struct {
 // query naming it fails with ErrUnqueryable; it is reported by the call that first
 // sees that version of it.
 func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
+	// Starts replacing a failed database (recover.go); the views changed below on
+	// the old one reach the new one before the swap.
+	if err := e.recover(); err != nil {
+		return err
+	}
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	if e.admin.Ptr == nil {
 		return ErrClosed
-	}
-	if err := e.recoverLocked(); err != nil {
-		return err
 	}
 	gen := e.gen // written only with syncMu held too
 
