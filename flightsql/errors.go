@@ -55,6 +55,7 @@ var errorCodes = []struct {
 	{engine.ErrReadOnly, codes.PermissionDenied},
 	{engine.ErrForbidden, codes.PermissionDenied},
 	{engine.ErrUnqueryable, codes.FailedPrecondition},
+	{engine.ErrOutOfMemory, codes.ResourceExhausted},
 	{engine.ErrInvalidSQL, codes.InvalidArgument},
 	{engine.ErrClosed, codes.Unavailable},
 	{errInvalidRequest, codes.InvalidArgument},

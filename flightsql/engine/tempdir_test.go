@@ -4,10 +4,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,23 @@ func TestMaxTempSize(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), Config{Root: t.TempDir(), TempParent: t.TempDir(), MaxTempSize: "lots"}); err == nil {
 		t.Error("Open with MaxTempSize \"lots\" succeeded")
+	}
+}
+
+// TestOutOfMemoryIsItsOwnError: a query that needs more memory than the limit and
+// more spill space than the cap fails with ErrOutOfMemory, DuckDB's message kept.
+func TestOutOfMemoryIsItsOwnError(t *testing.T) {
+	e, err := Open(context.Background(), Config{Root: t.TempDir(), TempParent: t.TempDir(), MaxTempSize: "1MB", MemoryLimit: "30MB", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	rows, err := e.Query(context.Background(), "SELECT i, md5(i::VARCHAR) || md5(i::VARCHAR) AS h FROM range(3000000) t(i) ORDER BY h", nil, 0)
+	if err == nil {
+		_, _, err = drain(t, rows)
+		rows.Release()
+	}
+	if !errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), "Out of Memory Error") {
+		t.Fatalf("err %v, want ErrOutOfMemory with DuckDB's message", err)
 	}
 }
