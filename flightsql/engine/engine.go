@@ -176,12 +176,11 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 		{"temp_directory", e.tempDir},
 		{"max_temp_directory_size", e.maxTemp},
 	}
-	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own,
-	// such as "Invalid PhysicalType for GetTypeIdSize" for SELECT typeof($1),
-	// $1::VARCHAR with a VARCHAR bound): every query of every client would fail until
-	// it is reopened. The database holds nothing but views over read-only files, so
-	// the engine lets the failing query fail alone, and replaces the database before
-	// the next statement all the same (recover.go); queries running meanwhile finish.
+	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own):
+	// every query of every client would fail until it is reopened. The database holds
+	// nothing but views over read-only files, so the engine lets the failing query
+	// fail alone, and replaces the database in the background all the same
+	// (recover.go); queries running meanwhile finish.
 	if !e.invalidateOnInternal {
 		settings = append(settings, [2]string{"disable_database_invalidation", "true"})
 	}

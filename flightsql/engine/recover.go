@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
@@ -37,6 +38,9 @@ func (e *Engine) noteFailure(gen uint64, err error) error {
 	if !errors.Is(err, ErrDatabaseFailed) {
 		return err
 	}
+	if !e.invalidateOnInternal && strings.Contains(err.Error(), untypedParameterBug) {
+		return errUntypedParameter(err)
+	}
 	e.dbMu.Lock()
 	defer e.dbMu.Unlock()
 	if gen == e.gen && e.broken == nil {
@@ -45,6 +49,31 @@ func (e *Engine) noteFailure(gen uint64, err error) error {
 			"generation", gen, "err", err)
 	}
 	return err
+}
+
+// untypedParameterBug is the INTERNAL error DuckDB 1.5.6 raises when it executes a
+// plan in which a placeholder is still untyped. Its C API prepares without values: a
+// placeholder whose first use accepts any type (typeof($1), hash($1)) is bound
+// untyped there, and a later use ($1::VARCHAR, $1 = 'x') then types the placeholder
+// itself, so that DuckDB sees no reason to plan again with the bound value's type
+// (it does when the value's type differs) and executes the untyped use. DuckDB's
+// Python client prepares with the values and answers. The error comes before the
+// statement reads anything, and with disable_database_invalidation it leaves the
+// database as it was: it is the statement's failure alone, and needs no recovery.
+// None of the C API's binding calls can make DuckDB plan again with a VARCHAR value
+// (its only way, a value of another type, would change what typeof answers).
+const untypedParameterBug = "Invalid PhysicalType for GetTypeIdSize"
+
+// errUntypedParameter is the ErrInvalidSQL a client gets for untypedParameterBug,
+// with the way round it.
+func errUntypedParameter(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "INTERNAL Error: "); i >= 0 {
+		msg = msg[i:]
+	}
+	return fmt.Errorf("%w: DuckDB cannot run a statement whose parameter is first used where any type fits "+
+		"(as in typeof($1)) and typed only by a later use; cast it at its first use, e.g. typeof($1::VARCHAR) (DuckDB: %s)",
+		ErrInvalidSQL, msg)
 }
 
 // recover starts replacing the database if it failed, and does nothing otherwise.

@@ -59,10 +59,11 @@ func settle(t testing.TB, e *Engine) {
 // (DuckDB's Python client plans with the values and answers VARCHAR, x.)
 const untypedThenTyped = "SELECT typeof($1) AS a, $1::VARCHAR AS b"
 
-// TestInternalErrorFailsOneQueryOnly: the statement DuckDB fails internally fails
-// alone. Another client's query, streaming meanwhile, finishes; the next statements
-// run on a fresh database with the same views.
-func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
+// TestUntypedParameterFailsAlone: the statements DuckDB fails internally for a
+// placeholder left untyped fail alone, as invalid SQL that says how to write them,
+// and cost no recovery: the database is not replaced, another client's query
+// streaming meanwhile finishes, and the same placeholder typed in its first use runs.
+func TestUntypedParameterFailsAlone(t *testing.T) {
 	e, root := testEngine(t, Config{BatchRows: 2048})
 	syncOrFail(t, e, Table{Name: "people", Files: []string{writePeople(t, root, "p.parquet", 0, 50000)}, Version: "1"})
 	ctx := context.Background()
@@ -82,11 +83,60 @@ func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
 		"SELECT hash($1) AS a, $1::VARCHAR AS b",
 	} {
 		_, err = e.Query(ctx, sql, strings1(t, "x"), 0)
-		if !errors.Is(err, ErrDatabaseFailed) {
-			t.Fatalf("%s: err %v, want ErrDatabaseFailed (did DuckDB fix its bug? then run it and find another trigger)", sql, err)
+		if !errors.Is(err, ErrInvalidSQL) || errors.Is(err, ErrDatabaseFailed) {
+			t.Fatalf("%s: err %v, want ErrInvalidSQL only (did DuckDB fix its bug? then this statement runs)", sql, err)
+		}
+		for _, want := range []string{"cast it at its first use", "GetTypeIdSize"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", sql, err, want)
+			}
 		}
 		if n := count(t, e, "people"); n != 50000 {
 			t.Fatalf("after %s: count %d, want 50000", sql, n)
+		}
+	}
+	e.dbMu.RLock()
+	gen, broken, rebuilding := e.gen, e.broken, e.rebuildDone != nil
+	e.dbMu.RUnlock()
+	if gen != 0 || broken != nil || rebuilding {
+		t.Errorf("after the untyped parameters: generation %d, broken %v, rebuilding %v; want no recovery", gen, broken, rebuilding)
+	}
+	n, _, err := drain(t, running)
+	if err != nil || read+n != 50000 {
+		t.Fatalf("the query running meanwhile read %d rows, err %v; want 50000", read+n, err)
+	}
+	// The same placeholder, typed in its first use, runs.
+	if got := queryAll(t, e, "SELECT $1::VARCHAR AS b, typeof($1) AS a", strings1(t, "x")); !reflect.DeepEqual(got, [][]any{{"x", "VARCHAR"}}) {
+		t.Fatalf("typed first: %v", got)
+	}
+	if got := queryAll(t, e, "SELECT typeof($1::VARCHAR) AS a, $1::VARCHAR AS b", strings1(t, "x")); !reflect.DeepEqual(got, [][]any{{"VARCHAR", "x"}}) {
+		t.Fatalf("cast at its first use, as the error advises: %v", got)
+	}
+}
+
+// TestInternalErrorFailsOneQueryOnly: any other INTERNAL error of DuckDB (reported
+// here through noteFailure, as Query reports one) fails its query alone: queries
+// streaming meanwhile finish, and the next statements run on a fresh database with
+// the same views.
+func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
+	e, root := testEngine(t, Config{BatchRows: 2048})
+	syncOrFail(t, e, Table{Name: "people", Files: []string{writePeople(t, root, "p.parquet", 0, 50000)}, Version: "1"})
+	ctx := context.Background()
+	running, err := e.Query(ctx, "SELECT id FROM people", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !running.Next() {
+		t.Fatal(running.Err())
+	}
+	read := running.RecordBatch().NumRows()
+	for i := range 3 {
+		failure := duckError(bindings.ErrorTypeInternal, "INTERNAL Error: a bug\n\nStack Trace: 0x1")
+		if err := e.noteFailure(uint64(i), failure); !errors.Is(err, ErrDatabaseFailed) || strings.Contains(err.Error(), "Stack Trace") {
+			t.Fatalf("noteFailure = %v, want ErrDatabaseFailed without the stack trace", err)
+		}
+		if n := count(t, e, "people"); n != 50000 {
+			t.Fatalf("after failure %d: count %d, want 50000", i, n)
 		}
 		settle(t, e)
 	}
@@ -96,10 +146,6 @@ func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
 	n, _, err := drain(t, running)
 	if err != nil || read+n != 50000 {
 		t.Fatalf("the query running meanwhile read %d rows, err %v; want 50000", read+n, err)
-	}
-	// The same placeholder, typed in its first use, runs.
-	if got := queryAll(t, e, "SELECT $1::VARCHAR AS b, typeof($1) AS a", strings1(t, "x")); !reflect.DeepEqual(got, [][]any{{"x", "VARCHAR"}}) {
-		t.Fatalf("typed first: %v", got)
 	}
 }
 
