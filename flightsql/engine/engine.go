@@ -254,6 +254,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 
+	// All at once first: shutdown waits for each session in turn, and one that
+	// ignores its interrupt must not keep the others running.
+	for _, s := range live {
+		s.interrupt()
+	}
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)

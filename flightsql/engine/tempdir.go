@@ -91,8 +91,8 @@ func sweepTempDirs(parent, own string, log *slog.Logger) {
 			continue
 		}
 		dir := filepath.Join(parent, ent.Name())
-		if dir == own {
-			continue
+		if dir == own || !ownedByUs(ent) {
+			continue // another user's server, in a shared /tmp, is none of ours
 		}
 		removed, err := sweepTempDir(dir)
 		switch {
@@ -102,6 +102,16 @@ func sweepTempDirs(parent, own string, log *slog.Logger) {
 			log.Info("engine: removed the temp dir of a server that is gone", "dir", dir)
 		}
 	}
+}
+
+// ownedByUs reports whether ent belongs to this process's user.
+func ownedByUs(ent fs.DirEntry) bool {
+	fi, err := ent.Info()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
 
 // sweepTempDir removes dir if no live engine holds its lock (or, without a lock
