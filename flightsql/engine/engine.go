@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -49,8 +50,9 @@ type Engine struct {
 	alloc     memory.Allocator
 	batchRows int
 	tempDir   string
-	ownTemp   *tempDir // the dir Open made (and locked) for tempDir, removed by Close; nil if given
-	maxTemp   string   // max_temp_directory_size
+	dbSeq     atomic.Uint64 // numbers the databases' spill directories inside tempDir
+	ownTemp   *tempDir      // the dir Open made (and locked) for tempDir, removed by Close; nil if given
+	maxTemp   string        // max_temp_directory_size
 
 	// syncMu serialises SyncTables and the end of a recovery, and guards admin and views.
 	// Lock order: syncMu, then dbMu, then mu.
@@ -173,7 +175,11 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 		{"allow_community_extensions", "false"},
 		{"allow_unsigned_extensions", "false"},
 		{"allow_persistent_secrets", "false"},
-		{"temp_directory", e.tempDir},
+		// A directory per database: one that closes deletes every duckdb_temp_* file
+		// in its temp directory, and during a recovery (recover.go) two databases
+		// spill at once. DuckDB makes the directory when it first spills and
+		// removes it when it closes.
+		{"temp_directory", filepath.Join(e.tempDir, "db-"+strconv.FormatUint(e.dbSeq.Add(1), 10))},
 		{"max_temp_directory_size", e.maxTemp},
 	}
 	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own):
@@ -206,6 +212,9 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 	lockdown := []string{
 		// The trailing separator keeps a sibling such as <root>2 out.
 		"SET allowed_directories = [" + quoteLiteral(e.root+string(filepath.Separator)) + "]",
+		// Also in the config above, where DuckDB 1.5.6 stores it without applying
+		// it: a spill past it succeeded until it was SET.
+		"SET max_temp_directory_size = " + quoteLiteral(e.maxTemp),
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
 	}
