@@ -65,6 +65,11 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 	if schema := rdr.Schema(); schema == nil || schema.NumFields() == 0 {
 		return 0, fmt.Errorf("%s dataset %q: %w: the stream has no columns", mode, name, ErrInvalidData)
 	}
+	// A column nested deeper than the SQL engine can read safely would be stored and
+	// then never be queryable (nesting.go): refuse it before anything is written.
+	if err := CheckNesting(rdr.Schema()); err != nil {
+		return 0, fmt.Errorf("%s dataset %q: %w: %w", mode, name, ErrInvalidData, err)
+	}
 	// Refuse early what the commit would refuse, before reading the whole upload.
 	if err := s.checkPut(name, mode, rdr.Schema()); err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)

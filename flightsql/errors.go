@@ -57,6 +57,8 @@ var errorCodes = []struct {
 	{catalog.ErrUnreadable, codes.FailedPrecondition},
 	{engine.ErrReadOnly, codes.PermissionDenied},
 	{engine.ErrForbidden, codes.PermissionDenied},
+	{engine.ErrUnqueryable, codes.FailedPrecondition},
+	{engine.ErrOutOfMemory, codes.ResourceExhausted},
 	{engine.ErrInvalidSQL, codes.InvalidArgument},
 	{engine.ErrClosed, codes.Unavailable},
 	{errInvalidRequest, codes.InvalidArgument},

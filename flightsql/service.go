@@ -2,10 +2,10 @@ package flightsql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -48,6 +48,8 @@ type Service struct {
 	*Server
 	SQL    *SQLServer
 	engine *engine.Engine
+
+	closeOnce sync.Once
 }
 
 // NewService opens the engine and composes the plain Flight and Flight SQL servers.
@@ -108,8 +110,18 @@ func (s *Service) ServerOptions(maxMessageBytes int) []grpc.ServerOption {
 }
 
 // Close frees the Flight SQL handles and closes the engine, interrupting any query
-// still running.
-func (s *Service) Close() error {
+// still running. It is Shutdown without a deadline.
+func (s *Service) Close() error { return s.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx: when a query is still running in DuckDB as ctx
+// ends, it returns an engine.ErrStuck (each stuck query is logged) and leaves the
+// rest to the process's exit. Calls after the first return nil.
+func (s *Service) Shutdown(ctx context.Context) error {
+	first := false
+	s.closeOnce.Do(func() { first = true })
+	if !first {
+		return nil
+	}
 	s.SQL.Close()
-	return errors.Join(s.engine.Close())
+	return s.engine.Shutdown(ctx)
 }

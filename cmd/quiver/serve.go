@@ -37,6 +37,8 @@ type serveOptions struct {
 	limits limitOptions
 	// resultMemoryLimit bounds the result batches all streams hold; 0: no limit.
 	resultMemoryLimit int64
+	tempDir           string
+	maxTempSize       string
 
 	// TLS and authentication: serve_security.go.
 	security securityOptions
@@ -71,7 +73,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.Int64Var(&opts.maxBindBytes, "max-bind-bytes", flightsql.DefaultMaxBindBytes, "largest total of parameter rows one bind to a prepared statement may send, in bytes")
 	f.Int64Var(&opts.resultMemoryLimit, "result-memory-limit", flightsql.DefaultResultMemoryLimit,
 		"bytes of result batches all DoGet and SQL streams together may hold before gRPC takes them; a stream waits for room (0: no limit)")
-	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled")
+	f.StringVar(&opts.tempDir, "temp-dir", "", "directory in which DuckDB's spill directory (quiver-duckdb-*) is made; those of dead servers there are removed (default: $TMPDIR or /tmp)")
+	f.StringVar(&opts.maxTempSize, "max-temp-size", "", "most DuckDB may spill to disk, e.g. 20GB (default: 10GiB or a quarter of the free space, whichever is smaller)")
+	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled; the process exits at most 2s later, non-zero if a query would not stop")
 
 	// Limits on what clients hold at once: serve_limits.go.
 	addLimitFlags(f, &opts.limits)
@@ -131,6 +135,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 			Threads:      opts.threads,
 			MemoryLimit:  opts.memoryLimit,
 			QueryTimeout: opts.queryTimeout,
+			TempParent:   opts.tempDir,
+			MaxTempSize:  opts.maxTempSize,
 		},
 		Limits:            opts.limits.limits(),
 		HandleIdleTimeout: opts.limits.preparedIdle,
@@ -185,14 +191,43 @@ func serve(ctx context.Context, opts serveOptions) error {
 	}
 	ops.shuttingDown()
 	log.Info("shutting down: letting in-flight requests finish", "grace", opts.shutdownGrace)
+	return shutdown(log, gs, srv, served, opts.shutdownGrace)
+}
+
+// stopMargin is how long, after the grace period (or after the last request finished
+// within it), cancelled requests and the SQL engine get to stop before the server
+// gives up on them and exits anyway: at most grace + stopMargin after the signal.
+const stopMargin = 2 * time.Second
+
+// shutdown stops gs and srv within grace + stopMargin, whatever DuckDB is doing.
+// In-flight requests get the grace period; then they are cancelled and the engine
+// interrupts its queries. A query that ignores interrupts (DuckDB has such loops) is
+// logged at error level and left to the process's exit, and shutdown returns an
+// error so that the process exits non-zero; its memory goes with the process.
+func shutdown(log *slog.Logger, gs *grpc.Server, srv *flightsql.Service, served <-chan error, grace time.Duration) error {
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
 	select {
 	case <-stopped:
-	case <-time.After(opts.shutdownGrace):
+	case <-timer.C:
 		log.Warn("grace period over: cancelling the remaining requests")
-		gs.Stop()
-		<-stopped
+		// Stop waits for nothing a stuck handler holds, but it can wait for
+		// GracefulStop, which waits for every handler: neither may hold up the exit.
+		go gs.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopMargin)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error("shutdown incomplete: exiting with SQL queries still running", "err", err)
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		log.Error("shutdown incomplete: exiting with requests still running", "after_grace", stopMargin)
+		return fmt.Errorf("shutdown: requests still running %v after they were cancelled", stopMargin)
 	}
 	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("serve: %w", err)

@@ -80,7 +80,7 @@ func (e *Engine) describe(ctx context.Context, sql string) (*Description, error)
 	// Binding a view over many parts reads every footer: planning is bounded too.
 	ctx, cancel := e.Request(ctx)
 	defer cancel()
-	s, err := e.newSession()
+	s, err := e.newSessionFor(sql)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (e *Engine) explain(ctx context.Context, err error) error {
 	if closed {
 		return ErrClosed
 	}
-	return err
+	return e.unqueryable(err)
 }
 
 // arrowSchema converts DuckDB column types to an Arrow schema with DuckDB's own

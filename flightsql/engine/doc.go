@@ -66,4 +66,14 @@
 // runs), the last Release or Engine.Close interrupts DuckDB.
 // Regrouped batches are allocated with Config.Allocator; single-chunk batches keep the
 // buffers DuckDB allocated, freed by their release callback.
+//
+// # Where DuckDB is not trusted
+//
+// A hand-dropped file with a column nested deeper than catalog.MaxNestingDepth gets
+// no view (DuckDB's reader would spend exponential time on it, deaf to interrupts);
+// a query naming it fails with ErrUnqueryable (nesting.go). Engine.Shutdown gives up
+// on queries that ignore their interrupt when its context ends. A database that
+// reported an INTERNAL error is replaced in the background while it keeps serving
+// (recover.go). DuckDB spills into a directory of the engine's own, capped by
+// Config.MaxTempSize and swept when the process that made it is gone (tempdir.go).
 package engine

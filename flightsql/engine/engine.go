@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -30,7 +32,9 @@ type Config struct {
 	Threads      int           // 0 = DuckDB default
 	MemoryLimit  string        // e.g. "4GB"; "" = DuckDB default
 	QueryTimeout time.Duration // 0 = none; one deadline per Request (or per Query and Describe outside one)
-	TempDir      string        // DuckDB spill dir; "" = a dir the engine creates under os.TempDir and removes on Close
+	TempDir      string        // DuckDB spill dir, used as is; "" = a dir the engine makes under TempParent and removes on Close
+	TempParent   string        // where the engine makes its spill dir when TempDir is ""; "" = os.TempDir() (tempdir.go)
+	MaxTempSize  string        // DuckDB's max_temp_directory_size, e.g. "10GiB"; "" = DefaultMaxTempSize or a quarter of the free space
 	Logger       *slog.Logger
 	Allocator    memory.Allocator // nil = memory.DefaultAllocator
 
@@ -53,20 +57,30 @@ type Engine struct {
 	batchRows  int
 	batchBytes int64
 	tempDir    string
-	ownTemp    bool // tempDir was created by Open and is removed by Close
+	dbSeq      atomic.Uint64 // numbers the databases' spill directories inside tempDir
+	ownTemp    *tempDir      // the dir Open made (and locked) for tempDir, removed by Close; nil if given
+	maxTemp    string        // max_temp_directory_size
 
-	// syncMu serialises SyncTables and recovery, and guards admin and views.
+	// syncMu serialises SyncTables and the end of a recovery, and guards admin and views.
 	// Lock order: syncMu, then dbMu, then mu.
 	syncMu sync.Mutex
 	admin  bindings.Connection // runs the view DDL; never sees user SQL
 	views  map[string]viewState
 
-	// dbMu guards db, gen and broken: sessions connect under the read lock, recovery
-	// swaps the database under the write lock.
-	dbMu   sync.RWMutex
-	db     bindings.Database
-	gen    uint64 // counts databases opened; a session remembers the one it connected to
-	broken error  // why database gen must be replaced; nil while it is healthy
+	// refusedMu guards refused: the tables SyncTables made no view of because DuckDB
+	// could not read them safely, by lower-cased name (nesting.go). Written with
+	// syncMu held too; read by failing queries, which must not wait for a sync.
+	refusedMu sync.Mutex
+	refused   map[string]refusal
+
+	// dbMu guards db, gen, broken and rebuildDone: sessions connect under the read
+	// lock, recovery swaps the database under the write lock (recover.go).
+	dbMu        sync.RWMutex
+	db          bindings.Database
+	gen         uint64        // counts databases opened; a session remembers the one it connected to
+	broken      error         // why database gen must be replaced; nil while it is healthy
+	rebuildDone chan struct{} // closed when the running rebuild ends; nil when none runs
+	rebuildWG   sync.WaitGroup
 
 	// invalidateOnInternal keeps DuckDB's own reaction to an INTERNAL error, which
 	// invalidates the database, so that tests can exercise recovery from it.
@@ -133,12 +147,13 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 		e.batchBytes = catalog.DefaultBatchBytes
 	}
 	if e.tempDir == "" {
-		dir, err := os.MkdirTemp("", "quiver-duckdb-*")
+		own, err := makeTempDir(cfg.TempParent, e.log)
 		if err != nil {
-			return nil, fmt.Errorf("engine: temp dir: %w", err)
+			return nil, err
 		}
-		e.tempDir, e.ownTemp = dir, true
+		e.tempDir, e.ownTemp = own.path, own
 	}
+	e.maxTemp = maxTempSize(cfg.MaxTempSize, e.tempDir)
 	if adjust != nil {
 		adjust(e)
 	}
@@ -153,7 +168,7 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 		return nil, err
 	}
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
-		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir,
+		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir, "max_temp_size", e.maxTemp,
 		"query_timeout", cfg.QueryTimeout)
 	return e, nil
 }
@@ -174,7 +189,12 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 		{"allow_community_extensions", "false"},
 		{"allow_unsigned_extensions", "false"},
 		{"allow_persistent_secrets", "false"},
-		{"temp_directory", e.tempDir},
+		// A directory per database: one that closes deletes every duckdb_temp_* file
+		// in its temp directory, and during a recovery (recover.go) two databases
+		// spill at once. DuckDB makes the directory when it first spills and
+		// removes it when it closes.
+		{"temp_directory", filepath.Join(e.tempDir, "db-"+strconv.FormatUint(e.dbSeq.Add(1), 10))},
+		{"max_temp_directory_size", e.maxTemp},
 		// DuckDB's jemalloc kept what a large result had freed: after one
 		// SELECT repeat('x', 10000000) FROM range(100) the server stayed at 1.1 GB RSS,
 		// and the next such query peaked at 2.2 GB instead of 1.2 GB. Background
@@ -184,12 +204,11 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 		{"allocator_background_threads", "true"},
 		{"allocator_flush_threshold", "32MB"},
 	}
-	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own,
-	// such as "Invalid PhysicalType for GetTypeIdSize" for SELECT typeof($1),
-	// $1::VARCHAR with a VARCHAR bound): every query of every client would fail until
-	// it is reopened. The database holds nothing but views over read-only files, so
-	// the engine lets the failing query fail alone, and replaces the database before
-	// the next statement all the same (recover.go); queries running meanwhile finish.
+	// DuckDB invalidates the whole database on an INTERNAL error (a bug of its own):
+	// every query of every client would fail until it is reopened. The database holds
+	// nothing but views over read-only files, so the engine lets the failing query
+	// fail alone, and replaces the database in the background all the same
+	// (recover.go); queries running meanwhile finish.
 	if !e.invalidateOnInternal {
 		settings = append(settings, [2]string{"disable_database_invalidation", "true"})
 	}
@@ -215,6 +234,9 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 	lockdown := []string{
 		// The trailing separator keeps a sibling such as <root>2 out.
 		"SET allowed_directories = [" + quoteLiteral(e.root+string(filepath.Separator)) + "]",
+		// Also in the config above, where DuckDB 1.5.6 stores it without applying
+		// it: a spill past it succeeded until it was SET.
+		"SET max_temp_directory_size = " + quoteLiteral(e.maxTemp),
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
 	}
@@ -239,8 +261,18 @@ func exec(conn bindings.Connection, q string) error {
 }
 
 // Close interrupts running queries, waits for them to leave DuckDB, frees their
-// resources (their Rows then report ErrClosed) and closes the database.
-func (e *Engine) Close() error {
+// resources (their Rows then report ErrClosed) and closes the database. It is
+// Shutdown without a deadline: it waits as long as DuckDB takes to honour the
+// interrupts, which it does not always do (catalog.MaxNestingDepth).
+func (e *Engine) Close() error { return e.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx. When ctx ends before every query has left DuckDB,
+// Shutdown returns an ErrStuck naming the queries still inside, and leaves them, the
+// database and the temp dir to the process's exit: DuckDB cannot be closed under a
+// running query, and only the end of the process ends a query that ignores
+// interrupts. The closing goroutine then has no owner but the process. Calls after
+// the first return nil at once.
+func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -253,24 +285,69 @@ func (e *Engine) Close() error {
 	}
 	e.mu.Unlock()
 
+	// All at once first: shutdown waits for each session in turn, and one that
+	// ignores its interrupt must not keep the others running.
 	for _, s := range live {
-		s.shutdown(ErrClosed)
+		s.interrupt()
 	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for _, s := range live {
+			s.shutdown(ErrClosed)
+		}
+		e.syncMu.Lock()
+		bindings.Disconnect(&e.admin)
+		e.dbMu.Lock()
+		bindings.Close(&e.db)
+		e.dbMu.Unlock()
+		e.syncMu.Unlock()
+		e.rebuildWG.Wait() // a rebuild sees closed and discards its database
+		e.removeTemp()
+		e.log.Info("engine closed", "root", e.root)
+	}()
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+	}
+	stuck := e.stuckQueries()
+	for _, q := range stuck {
+		e.log.Error("engine: query still running in DuckDB at shutdown, despite interrupts",
+			"sql", clip(q.sql, 1000), "running", time.Since(q.started).Round(time.Millisecond))
+	}
+	return fmt.Errorf("%w: %d queries still running in DuckDB after interrupts: %w", ErrStuck, len(stuck), ctx.Err())
+}
 
-	e.syncMu.Lock()
-	bindings.Disconnect(&e.admin)
-	e.dbMu.Lock()
-	bindings.Close(&e.db)
-	e.dbMu.Unlock()
-	e.syncMu.Unlock()
-	e.removeTemp()
-	e.log.Info("engine closed", "root", e.root)
-	return nil
+// clip cuts s to at most n bytes, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// stuckQuery is a session that has not left DuckDB.
+type stuckQuery struct {
+	sql     string
+	started time.Time
+}
+
+// stuckQueries lists the sessions still registered, oldest first.
+func (e *Engine) stuckQueries() []stuckQuery {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]stuckQuery, 0, len(e.sessions))
+	for s := range e.sessions {
+		out = append(out, stuckQuery{sql: s.sql, started: s.started})
+	}
+	slices.SortFunc(out, func(a, b stuckQuery) int { return a.started.Compare(b.started) })
+	return out
 }
 
 func (e *Engine) removeTemp() {
-	if e.ownTemp {
-		if err := os.RemoveAll(e.tempDir); err != nil {
+	if e.ownTemp != nil {
+		if err := e.ownTemp.remove(); err != nil {
 			e.log.Warn("engine: remove temp dir", "dir", e.tempDir, "err", err)
 		}
 	}
@@ -281,8 +358,12 @@ func (e *Engine) removeTemp() {
 // Connecting costs a few microseconds in DuckDB, so there is no pool: a fresh
 // connection per query also means no state (an interrupt flag, a random seed)
 // leaks from one client's query into the next.
-func (e *Engine) newSession() (*session, error) {
-	s := &session{done: make(chan struct{})}
+func (e *Engine) newSession() (*session, error) { return e.newSessionFor("") }
+
+// newSessionFor is newSession for a session that runs sql, which Shutdown names if
+// the session outlives it.
+func (e *Engine) newSessionFor(sql string) (*session, error) {
+	s := &session{done: make(chan struct{}), sql: sql, started: time.Now()}
 	s.mu.Lock()
 	e.mu.Lock()
 	if e.closed {
@@ -323,8 +404,10 @@ func (e *Engine) newSession() (*session, error) {
 // can reach a connection that is busy inside a call holding mu. Nothing is freed
 // while watch's goroutine can still interrupt.
 type session struct {
-	eng *Engine
-	gen uint64 // the database conn belongs to
+	eng     *Engine
+	gen     uint64    // the database conn belongs to
+	sql     string    // what it runs, for Shutdown's report; "" if internal
+	started time.Time // when it was created
 
 	mu       sync.Mutex
 	stmt     bindings.PreparedStatement

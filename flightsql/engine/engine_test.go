@@ -489,7 +489,7 @@ func TestReleaseMidStreamAndClose(t *testing.T) {
 }
 
 func TestOwnTempDirRemovedOnClose(t *testing.T) {
-	e, err := Open(context.Background(), Config{Root: t.TempDir()})
+	e, err := Open(context.Background(), Config{Root: t.TempDir(), TempParent: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

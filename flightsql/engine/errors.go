@@ -31,6 +31,16 @@ var (
 	// ErrClosed reports use of an Engine, or of Rows, after Engine.Close.
 	ErrClosed = errors.New("engine is closed")
 
+	// ErrOutOfMemory reports a query that needed more memory than Config.MemoryLimit
+	// allows and more spill space than Config.MaxTempSize: DuckDB's "Out of Memory
+	// Error", with its message.
+	ErrOutOfMemory = errors.New("query needs more memory than the server allows")
+
+	// ErrStuck reports a Shutdown whose deadline passed while queries were still
+	// running in DuckDB, which ignored their interrupts. The wrapping error counts them;
+	// each is logged at error level.
+	ErrStuck = errors.New("queries did not stop")
+
 	// ErrDatabaseFailed reports an INTERNAL or FATAL error of DuckDB: a bug in it, after
 	// which it refuses every statement ("database has been invalidated"). The engine
 	// replaces the database before its next statement; queries that were running on
@@ -76,6 +86,8 @@ func duckError(typ bindings.ErrorType, msg string) error {
 		bindings.ErrorTypeExpression, bindings.ErrorTypeMissingExtension, bindings.ErrorTypeSequence,
 		bindings.ErrorTypeDependency:
 		return fmt.Errorf("%w: %s", ErrInvalidSQL, msg)
+	case bindings.ErrorTypeOutOfMemory:
+		return fmt.Errorf("%w: %s", ErrOutOfMemory, msg)
 	case bindings.ErrorTypeInternal, bindings.ErrorTypeFatal:
 		// DuckDB appends a native stack trace (addresses in our binary): noise in
 		// logs, and nothing for a client to see.
@@ -105,6 +117,7 @@ func errorTypeFromMessage(msg string) bindings.ErrorType {
 		{"Not implemented Error", bindings.ErrorTypeNotImplemented},
 		{"Invalid Error", bindings.ErrorTypeInvalidInput},
 		{"Missing Extension Error", bindings.ErrorTypeMissingExtension},
+		{"Out of Memory Error", bindings.ErrorTypeOutOfMemory},
 		{"Interrupt Error", bindings.ErrorTypeInterrupt},
 		{"INTERRUPT Error", bindings.ErrorTypeInterrupt},
 		{"INTERNAL Error", bindings.ErrorTypeInternal},

@@ -29,7 +29,7 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 		return nil, sqlError(sql, err)
 	}
 	ctx, cancel := e.Request(ctx)
-	s, err := e.newSession()
+	s, err := e.newSessionFor(sql)
 	if err != nil {
 		cancel()
 		return nil, sqlError(sql, err)

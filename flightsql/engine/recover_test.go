@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	bindings "github.com/duckdb/duckdb-go-bindings"
 )
 
 // strings1 is a one-row parameter batch of one utf8 column per value.
@@ -28,16 +31,39 @@ func strings1(t testing.TB, vals ...string) arrow.RecordBatch {
 	})
 }
 
+// settle starts replacing a failed database and waits until no replacement is due
+// or running.
+func settle(t testing.TB, e *Engine) {
+	t.Helper()
+	if err := e.recover(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		e.dbMu.RLock()
+		done, broken := e.rebuildDone, e.broken
+		e.dbMu.RUnlock()
+		switch {
+		case done != nil:
+			<-done
+		case broken != nil:
+			t.Fatalf("database still failed after its rebuild: %v", broken)
+		default:
+			return
+		}
+	}
+}
+
 // untypedThenTyped is a statement that DuckDB 1.5.6, planning without values as its C
 // API does, plans with $1 untyped in typeof and VARCHAR in the cast; executing it with
 // a VARCHAR bound fails with INTERNAL "Invalid PhysicalType for GetTypeIdSize".
 // (DuckDB's Python client plans with the values and answers VARCHAR, x.)
 const untypedThenTyped = "SELECT typeof($1) AS a, $1::VARCHAR AS b"
 
-// TestInternalErrorFailsOneQueryOnly: the statement DuckDB fails internally fails
-// alone. Another client's query, streaming meanwhile, finishes; the next statements
-// run on a fresh database with the same views.
-func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
+// TestUntypedParameterFailsAlone: the statements DuckDB fails internally for a
+// placeholder left untyped fail alone, as invalid SQL that says how to write them,
+// and cost no recovery: the database is not replaced, another client's query
+// streaming meanwhile finishes, and the same placeholder typed in its first use runs.
+func TestUntypedParameterFailsAlone(t *testing.T) {
 	e, root := testEngine(t, Config{BatchRows: 2048})
 	syncOrFail(t, e, Table{Name: "people", Files: []string{writePeople(t, root, "p.parquet", 0, 50000)}, Version: "1"})
 	ctx := context.Background()
@@ -57,15 +83,23 @@ func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
 		"SELECT hash($1) AS a, $1::VARCHAR AS b",
 	} {
 		_, err = e.Query(ctx, sql, strings1(t, "x"), 0)
-		if !errors.Is(err, ErrDatabaseFailed) {
-			t.Fatalf("%s: err %v, want ErrDatabaseFailed (did DuckDB fix its bug? then run it and find another trigger)", sql, err)
+		if !errors.Is(err, ErrInvalidSQL) || errors.Is(err, ErrDatabaseFailed) {
+			t.Fatalf("%s: err %v, want ErrInvalidSQL only (did DuckDB fix its bug? then this statement runs)", sql, err)
+		}
+		for _, want := range []string{"cast it at its first use", "GetTypeIdSize"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", sql, err, want)
+			}
 		}
 		if n := count(t, e, "people"); n != 50000 {
 			t.Fatalf("after %s: count %d, want 50000", sql, n)
 		}
 	}
-	if e.gen != 3 {
-		t.Errorf("database replaced %d times, want once per failure (3)", e.gen)
+	e.dbMu.RLock()
+	gen, broken, rebuilding := e.gen, e.broken, e.rebuildDone != nil
+	e.dbMu.RUnlock()
+	if gen != 0 || broken != nil || rebuilding {
+		t.Errorf("after the untyped parameters: generation %d, broken %v, rebuilding %v; want no recovery", gen, broken, rebuilding)
 	}
 	n, _, err := drain(t, running)
 	if err != nil || read+n != 50000 {
@@ -74,6 +108,44 @@ func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
 	// The same placeholder, typed in its first use, runs.
 	if got := queryAll(t, e, "SELECT $1::VARCHAR AS b, typeof($1) AS a", strings1(t, "x")); !reflect.DeepEqual(got, [][]any{{"x", "VARCHAR"}}) {
 		t.Fatalf("typed first: %v", got)
+	}
+	if got := queryAll(t, e, "SELECT typeof($1::VARCHAR) AS a, $1::VARCHAR AS b", strings1(t, "x")); !reflect.DeepEqual(got, [][]any{{"VARCHAR", "x"}}) {
+		t.Fatalf("cast at its first use, as the error advises: %v", got)
+	}
+}
+
+// TestInternalErrorFailsOneQueryOnly: any other INTERNAL error of DuckDB (reported
+// here through noteFailure, as Query reports one) fails its query alone: queries
+// streaming meanwhile finish, and the next statements run on a fresh database with
+// the same views.
+func TestInternalErrorFailsOneQueryOnly(t *testing.T) {
+	e, root := testEngine(t, Config{BatchRows: 2048})
+	syncOrFail(t, e, Table{Name: "people", Files: []string{writePeople(t, root, "p.parquet", 0, 50000)}, Version: "1"})
+	ctx := context.Background()
+	running, err := e.Query(ctx, "SELECT id FROM people", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !running.Next() {
+		t.Fatal(running.Err())
+	}
+	read := running.RecordBatch().NumRows()
+	for i := range 3 {
+		failure := duckError(bindings.ErrorTypeInternal, "INTERNAL Error: a bug\n\nStack Trace: 0x1")
+		if err := e.noteFailure(uint64(i), failure); !errors.Is(err, ErrDatabaseFailed) || strings.Contains(err.Error(), "Stack Trace") {
+			t.Fatalf("noteFailure = %v, want ErrDatabaseFailed without the stack trace", err)
+		}
+		if n := count(t, e, "people"); n != 50000 {
+			t.Fatalf("after failure %d: count %d, want 50000", i, n)
+		}
+		settle(t, e)
+	}
+	if e.gen != 3 {
+		t.Errorf("database replaced %d times, want once per failure (3)", e.gen)
+	}
+	n, _, err := drain(t, running)
+	if err != nil || read+n != 50000 {
+		t.Fatalf("the query running meanwhile read %d rows, err %v; want 50000", read+n, err)
 	}
 }
 
@@ -185,15 +257,134 @@ func TestRecoversFromInvalidatedDatabase(t *testing.T) {
 func TestRecoveryIgnoresReportsAboutOldDatabases(t *testing.T) {
 	e, _ := testEngine(t, Config{})
 	e.noteFailure(0, ErrDatabaseFailed)
-	if err := e.recover(); err != nil {
-		t.Fatal(err)
-	}
+	settle(t, e)
 	e.noteFailure(0, ErrDatabaseFailed) // from a session of database 0, now replaced
 	e.noteFailure(1, errors.New("an ordinary error"))
-	if err := e.recover(); err != nil {
+	settle(t, e)
+	if e.gen != 1 {
+		t.Fatalf("database replaced %d times, want 1", e.gen)
+	}
+}
+
+// TestRecoveryDoesNotStopQueries: replacing a failed database with 10,000 views (2,000
+// under -short) takes seconds; queries keep completing on the old database
+// meanwhile, SyncTables changes made during the rebuild reach the new database, and
+// the new database has every view.
+func TestRecoveryDoesNotStopQueries(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
+	e, root := testEngine(t, Config{})
+	file := writePeople(t, root, "p.parquet", 0, 3)
+	other := writePeople(t, root, "q.parquet", 100, 101)
+	tables := make([]Table, n)
+	for i := range tables {
+		tables[i] = Table{Name: "v" + itoa(int64(i)), Files: []string{file}, Version: "1"}
+	}
+	start := time.Now()
+	syncOrFail(t, e, tables...)
+	t.Logf("%d views created in %v", n, time.Since(start))
+
+	// Two clients run SELECT 1 in a loop, noting each one's latency and end.
+	type sample struct {
+		end     time.Time
+		latency time.Duration
+	}
+	var (
+		mu      sync.Mutex
+		samples []sample
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				rows, err := e.Query(context.Background(), "SELECT 1 AS one", nil, 0)
+				if err == nil {
+					_, _, err = drain(t, rows)
+					rows.Release()
+				}
+				if err != nil {
+					t.Errorf("SELECT 1 during recovery: %v", err)
+					return
+				}
+				mu.Lock()
+				samples = append(samples, sample{end: time.Now(), latency: time.Since(t0)})
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond) // leave the cores to the rebuild
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	failedAt := time.Now()
+	e.noteFailure(0, ErrDatabaseFailed)
+	if err := e.recover(); err != nil { // what the next session does: start the rebuild
 		t.Fatal(err)
+	}
+	// Changed while the new database is being built: v0 dropped, v1 replaced, late added.
+	changed := slices.Clone(tables[1:])
+	changed[0] = Table{Name: "v1", Files: []string{other}, Version: "2"}
+	changed = append(changed, Table{Name: "late", Files: []string{other}, Version: "1"})
+	syncOrFail(t, e, changed...)
+	e.dbMu.RLock()
+	during := e.rebuildDone != nil
+	e.dbMu.RUnlock()
+	settle(t, e)
+	rebuilt := time.Since(failedAt)
+	close(stop)
+	wg.Wait()
+	if !during {
+		t.Log("the rebuild ended before the concurrent SyncTables: its changes were not tested against a rebuild")
 	}
 	if e.gen != 1 {
 		t.Fatalf("database replaced %d times, want 1", e.gen)
+	}
+
+	var worst time.Duration
+	completed := 0
+	rebuiltAt := failedAt.Add(rebuilt)
+	for _, s := range samples {
+		if s.end.After(failedAt) && !s.end.After(rebuiltAt) {
+			completed++
+		}
+		if s.end.After(failedAt) && s.end.Add(-s.latency).Before(rebuiltAt) { // overlaps the rebuild
+			worst = max(worst, s.latency)
+		}
+	}
+	t.Logf("rebuild took %v; meanwhile %d SELECT 1 completed, the slowest in %v", rebuilt, completed, worst)
+	if completed < 20 || worst > rebuilt/2 {
+		t.Errorf("queries were held up by the rebuild: %d completed in %v, slowest %v", completed, rebuilt, worst)
+	}
+
+	// Every view is in the new database, with the changes made during the rebuild.
+	var res bindings.Result
+	defer bindings.DestroyResult(&res)
+	if bindings.Query(e.admin, "SELECT count(*) FROM duckdb_views() WHERE NOT internal", &res) == bindings.StateError {
+		t.Fatal(bindings.ResultError(&res))
+	}
+	if got := bindings.ValueInt64(&res, 0, 0); got != int64(n) {
+		t.Errorf("new database has %d views, want %d", got, n)
+	}
+	if _, err := e.Query(context.Background(), "SELECT * FROM v0", nil, 0); !errors.Is(err, ErrInvalidSQL) {
+		t.Errorf("v0, dropped during the rebuild: %v, want ErrInvalidSQL", err)
+	}
+	if got := queryAll(t, e, "SELECT id FROM v1", nil); !reflect.DeepEqual(got, [][]any{{int64(100)}}) {
+		t.Errorf("v1, replaced during the rebuild: %v", got)
+	}
+	if c := count(t, e, "late"); c != 1 {
+		t.Errorf("late, added during the rebuild: %d rows", c)
+	}
+	if c := count(t, e, "v"+itoa(int64(n-1))); c != 3 {
+		t.Errorf("last view: %d rows", c)
 	}
 }

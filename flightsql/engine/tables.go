@@ -37,15 +37,20 @@ type viewState struct {
 //
 // Tables that are invalid (name, paths) or whose view DuckDB refuses are reported in
 // the returned error, joined, and skipped; the others are applied anyway, and a table
-// that failed is tried again on the next call.
+// that failed is tried again on the next call. A table whose files DuckDB cannot read
+// safely (a column nested deeper than catalog.MaxNestingDepth) gets no view, and a
+// query naming it fails with ErrUnqueryable; it is reported by the call that first
+// sees that version of it.
 func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
+	// Starts replacing a failed database (recover.go); the views changed below on
+	// the old one reach the new one before the swap.
+	if err := e.recover(); err != nil {
+		return err
+	}
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	if e.admin.Ptr == nil {
 		return ErrClosed
-	}
-	if err := e.recoverLocked(); err != nil {
-		return err
 	}
 	gen := e.gen // written only with syncMu held too
 
@@ -65,6 +70,29 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		folded[key] = t.Name
 		want[t.Name] = t
 	}
+
+	// Tables DuckDB could not read safely get no view (nesting.go). They are checked
+	// again only when their files change, and reported only then.
+	refused := make(map[string]refusal, len(want))
+	for name, t := range want {
+		if r, ok := e.refusal(name); ok && r.version == t.Version && slices.Equal(r.files, t.Files) {
+			refused[strings.ToLower(name)] = r
+			delete(want, name)
+			continue
+		}
+		if v, ok := e.views[name]; ok && v.version == t.Version && slices.Equal(v.files, t.Files) {
+			continue
+		}
+		if err := checkNesting(t); err != nil {
+			e.log.Warn("dataset not queryable with SQL", "table", name, "err", err)
+			errs = append(errs, err)
+			refused[strings.ToLower(name)] = refusal{version: t.Version, files: slices.Clone(t.Files), err: err}
+			delete(want, name)
+		}
+	}
+	e.refusedMu.Lock()
+	e.refused = refused
+	e.refusedMu.Unlock()
 
 	// Drops first, so that a dataset renamed only in case ("A" to "a") is dropped
 	// before it is created again.
@@ -105,6 +133,14 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
 	}
 	return errors.Join(errs...)
+}
+
+// refusal returns the refusal SyncTables last recorded for table name. syncMu is held.
+func (e *Engine) refusal(name string) (refusal, bool) {
+	e.refusedMu.Lock()
+	defer e.refusedMu.Unlock()
+	r, ok := e.refused[strings.ToLower(name)]
+	return r, ok
 }
 
 // checkTable refuses what could not be quoted safely or that DuckDB would refuse later:
