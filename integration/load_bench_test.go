@@ -65,7 +65,7 @@ var (
 	flagLoadDuration  = flag.String("load.duration", "", "BenchmarkLoad: how long the clients run (env QUIVER_LOAD_DURATION; default 60s; 0 skips)")
 	flagLoadClients   = flag.String("load.clients", "", "BenchmarkLoad: concurrent clients, one connection each (env QUIVER_LOAD_CLIENTS; default 64)")
 	flagLoadMix       = flag.String("load.mix", "", "BenchmarkLoad: op=weight,... (env QUIVER_LOAD_MIX; default "+defaultLoadMix+")")
-	flagLoadPrincipal = flag.String("load.principals", "", "BenchmarkLoad: 0 = no auth file; N = an auth file of N write tokens, client i uses token i%N (env QUIVER_LOAD_PRINCIPALS; default 0)")
+	flagLoadPrincipal = flag.String("load.principals", "", "BenchmarkLoad: 0 = no auth file; N = an auth file of N write tokens, client i uses token i%N (env QUIVER_LOAD_PRINCIPALS; default 64: every client its own principal, as 64 real clients would be, so the per-client limits apply to each)")
 	flagLoadServeArgs = flag.String("load.serve-args", "", "BenchmarkLoad: extra `quiver serve` arguments, space-separated (env QUIVER_LOAD_SERVE_ARGS)")
 	flagLoadOrderRows = flag.String("load.orders-rows", "", "BenchmarkLoad: rows of the large dataset (env QUIVER_LOAD_ORDERS_ROWS; default 250000)")
 	flagLoadTimeout   = flag.String("load.op-timeout", "", "BenchmarkLoad: deadline of one operation (env QUIVER_LOAD_OP_TIMEOUT; default 60s)")
@@ -129,7 +129,7 @@ func loadConfigFromFlags() (loadConfig, error) {
 		min  int
 	}{
 		{"clients", setting(*flagLoadClients, "QUIVER_LOAD_CLIENTS", "64"), &cfg.clients, 1},
-		{"principals", setting(*flagLoadPrincipal, "QUIVER_LOAD_PRINCIPALS", "0"), &cfg.principals, 0},
+		{"principals", setting(*flagLoadPrincipal, "QUIVER_LOAD_PRINCIPALS", "64"), &cfg.principals, 0},
 		{"orders rows", setting(*flagLoadOrderRows, "QUIVER_LOAD_ORDERS_ROWS", "250000"), &cfg.ordersRows, 1000},
 	}
 	for _, v := range ints {

@@ -5,8 +5,11 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -35,17 +38,7 @@ type refusal struct {
 // DuckDB to report.
 func checkNesting(t Table) error {
 	for _, f := range t.Files {
-		rdr, err := file.OpenParquetFile(f, false)
-		if err != nil {
-			continue
-		}
-		md := rdr.MetaData()
-		schema, err := pqarrow.FromParquet(md.Schema, &pqarrow.ArrowReadProperties{}, md.KeyValueMetadata())
-		rdr.Close()
-		if err != nil {
-			continue
-		}
-		if err := catalog.CheckNesting(schema); err != nil {
+		if err := footerNesting(f); err != nil {
 			return fmt.Errorf("%w: table %q (%s): %w", ErrUnqueryable, t.Name, filepath.Base(f), err)
 		}
 	}
@@ -90,4 +83,90 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// parquetScans are the table functions a bound plan reads Parquet files with: a
+// view's (its macro calls read_parquet) and a statement's own read_parquet('x') or
+// FROM 'x.parquet'.
+var parquetScans = map[string]bool{"read_parquet": true, "parquet_scan": true}
+
+// checkFilesNesting refuses a plan that would have DuckDB read a Parquet file nested
+// deeper than catalog.MaxNestingDepth. Views are never made of such files
+// (SyncTables), but a principal whose grant has no dataset patterns may read files
+// under the root by path, and DuckDB would then spend exponential, uninterruptible
+// time in the file's schema however the query names it. The plan lists every file a
+// scan will open, globs expanded, so this sees them all; footers are read once per
+// file version (fileDepths).
+func (p boundPlan) checkFilesNesting() error {
+	for _, g := range p.gets {
+		if !parquetScans[g.name] {
+			continue
+		}
+		for _, f := range g.files {
+			if err := fileDepths.check(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fileDepths remembers which Parquet files were found nested too deeply, by path and
+// version (size and modification time), so that a query pays a stat per file, not a
+// footer read. It forgets everything when it grows past maxEntries.
+var fileDepths = depthCache{entries: make(map[string]depthEntry)}
+
+type depthCache struct {
+	mu      sync.Mutex
+	entries map[string]depthEntry
+}
+
+type depthEntry struct {
+	size  int64
+	mtime time.Time
+	err   error // nil: shallow enough, or no footer to judge (DuckDB reports that)
+}
+
+const maxDepthEntries = 1 << 16
+
+func (c *depthCache) check(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // DuckDB reports a missing or unreadable file itself
+	}
+	c.mu.Lock()
+	e, ok := c.entries[path]
+	c.mu.Unlock()
+	if ok && e.size == fi.Size() && e.mtime.Equal(fi.ModTime()) {
+		return e.err
+	}
+	e = depthEntry{size: fi.Size(), mtime: fi.ModTime()}
+	if err := footerNesting(path); err != nil {
+		e.err = fmt.Errorf("%w: file %q: %w", ErrUnqueryable, filepath.Base(path), err)
+	}
+	c.mu.Lock()
+	if len(c.entries) >= maxDepthEntries {
+		clear(c.entries)
+	}
+	c.entries[path] = e
+	c.mu.Unlock()
+	return e.err
+}
+
+// footerNesting reads path's Parquet footer and returns catalog.CheckNesting's error
+// if a column is nested too deeply. A footer that cannot be read is left for DuckDB
+// to report. Callers name the file by its base name only: no client learns the
+// server's paths.
+func footerNesting(path string) error {
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil
+	}
+	defer rdr.Close()
+	md := rdr.MetaData()
+	schema, err := pqarrow.FromParquet(md.Schema, &pqarrow.ArrowReadProperties{}, md.KeyValueMetadata())
+	if err != nil {
+		return nil
+	}
+	return catalog.CheckNesting(schema)
 }

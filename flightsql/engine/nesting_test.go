@@ -117,3 +117,45 @@ func TestDeeplyNestedFileGetsNoView(t *testing.T) {
 		t.Fatalf("query after the view went deep: %v, want ErrUnqueryable", err)
 	}
 }
+
+// TestDeepFileReadByPathIsRefused: a principal without dataset patterns may read
+// files under the root by path, but a file nested too deeply is refused before
+// DuckDB opens it, however it is named (read_parquet, a glob, FROM 'file'), instead
+// of pinning a core past the query timeout and past shutdown.
+func TestDeepFileReadByPathIsRefused(t *testing.T) {
+	e, root := testEngine(t, Config{QueryTimeout: 2 * time.Second})
+	ctx := context.Background()
+	deep := writeDeep(t, root, "deep.parquet", 30)
+	shallow := writeDeep(t, root, "shallow.parquet", 3)
+	for _, sql := range []string{
+		"SELECT * FROM read_parquet('" + deep + "')",
+		"SELECT count(*) FROM parquet_scan(['" + shallow + "', '" + deep + "'])",
+		"SELECT * FROM read_parquet('" + filepath.Join(root, "*.parquet") + "')",
+		"FROM '" + deep + "'",
+	} {
+		start := time.Now()
+		_, err := e.Query(ctx, sql, nil, 0)
+		if !errors.Is(err, ErrUnqueryable) || !errors.Is(err, catalog.ErrTooDeep) {
+			t.Fatalf("%s: err %v, want ErrUnqueryable", sql, err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("%s: refused after %v, want at once", sql, took)
+		}
+		if msg := err.Error(); !strings.Contains(msg, `file "deep.parquet"`) || strings.Contains(msg, root+"/deep") && !strings.Contains(msg, sql) {
+			t.Errorf("%s: error %q should name the file by its base name", sql, msg)
+		}
+	}
+	// A shallow file read by path still works, every time (the verdict is cached).
+	for range 2 {
+		rows, err := e.Query(ctx, "SELECT * FROM read_parquet('"+shallow+"')", nil, 0)
+		if err != nil {
+			t.Fatalf("shallow file by path: %v", err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Release()
+	}
+}

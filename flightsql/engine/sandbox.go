@@ -73,6 +73,9 @@ func prepareReadOnly(conn bindings.Connection, sql string) (bindings.PreparedSta
 	if err := plan.checkRevealing(); err != nil {
 		return st, err
 	}
+	if err := plan.checkFilesNesting(); err != nil {
+		return st, err
+	}
 
 	// Known now to be one SELECT: bind and plan it. Extracting first keeps this to
 	// exactly the one statement parsed above.
