@@ -22,18 +22,27 @@ import (
 var errPanic = errors.New("internal error: the server recovered from a bug and logged it")
 
 // recoveryOptions are the interceptors that turn a handler's panic into Internal,
-// logged at error level with its stack. Service.ServerOptions puts them first among
-// the service's interceptors.
+// logged at error level with its stack, and any other error that is not a gRPC
+// status into one through toStatus: arrow-go's Flight SQL DoGet, for one, returns the
+// bare context.Canceled of a client that went away, which gRPC would report (and the
+// request log record) as Unknown. Service.ServerOptions puts them first among the
+// service's interceptors.
 func recoveryOptions(log *slog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 			defer recoverCall(log, info.FullMethod, &err)
-			return handler(ctx, req)
+			resp, err = handler(ctx, req)
+			return resp, toStatus(err)
 		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-			defer recoverCall(log, info.FullMethod, &err)
-			return handler(srv, ss)
-		}),
+		grpc.ChainStreamInterceptor(recoverStream(log)),
+	}
+}
+
+// recoverStream is the stream half of recoveryOptions.
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer recoverCall(log, info.FullMethod, &err)
+		return toStatus(handler(srv, ss))
 	}
 }
 

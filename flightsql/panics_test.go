@@ -126,3 +126,26 @@ func wantCode(t *testing.T, what string, err error, code codes.Code, mention str
 		t.Errorf("%s: %v, want %v mentioning %q", what, err, code, mention)
 	}
 }
+
+// A handler that returns a bare error rather than a status (arrow-go's Flight SQL
+// DoGet returns the context's error when the client goes away) is answered with the
+// code toStatus gives it, not gRPC's Unknown: the request log then records a
+// cancelled DoGet as Canceled, not as a server error.
+func TestRecoverStreamMapsBareErrors(t *testing.T) {
+	icpt := recoverStream(slog.New(slog.DiscardHandler))
+	info := &grpc.StreamServerInfo{FullMethod: "/arrow.flight.protocol.FlightService/DoGet"}
+	for _, c := range []struct {
+		err  error
+		want codes.Code
+	}{
+		{context.Canceled, codes.Canceled},
+		{context.DeadlineExceeded, codes.DeadlineExceeded},
+		{status.Error(codes.NotFound, "kept as it is"), codes.NotFound},
+		{nil, codes.OK},
+	} {
+		err := icpt(nil, nil, info, func(any, grpc.ServerStream) error { return c.err })
+		if got := status.Code(err); got != c.want {
+			t.Errorf("handler error %v: code %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -100,6 +100,12 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 
+// RecoveryOptions are the interceptors that turn a panic into Internal, for the
+// very front of a chain that adds interceptors of its own (authentication, request
+// logs) before ServerOptions: a panic in those then ends one request too, not the
+// process. ServerOptions has them as well, around the handlers.
+func (s *Service) RecoveryOptions() []grpc.ServerOption { return recoveryOptions(s.log) }
+
 // ServerOptions are the gRPC server options to run s with: the interceptors that
 // turn a handler's panic into Internal (panics.go), GRPCOptions, the Flight SQL
 // server's interceptors and the stream limit (limits.go). The real server and the

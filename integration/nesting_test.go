@@ -142,6 +142,17 @@ func TestDeeplyNestedDatasets(t *testing.T) {
 			t.Errorf("%s refused after %v, want at once", sql, took)
 		}
 	}
+	// Read by path, which a grant without dataset patterns may do: refused the same,
+	// naming the file but not the directory it is in.
+	deepPath := filepath.Join(srv.Root, "deep.parquet")
+	for _, sql := range []string{"SELECT * FROM read_parquet('" + deepPath + "')", "FROM '" + filepath.Join(srv.Root, "*.parquet") + "'"} {
+		start := time.Now()
+		_, err := runQuery(ctx, cl, sql)
+		wantStatus(t, err, codes.FailedPrecondition, `file "deep.parquet"`, "nested 30 levels deep", "at most 16")
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s refused after %v, want at once", sql, took)
+		}
+	}
 
 	start = time.Now()
 	tinfo, err := cl.GetTables(ctx, &fsql.GetTablesOpts{IncludeSchema: true})

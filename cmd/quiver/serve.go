@@ -175,7 +175,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 			log.Warn("stop the metrics server", "err", err)
 		}
 	}()
-	gs := grpc.NewServer(slices.Concat(ops.serverOptions(), secOpts, ops.innerOptions(), srv.ServerOptions(opts.maxMessageBytes))...)
+	gs := grpc.NewServer(slices.Concat(srv.RecoveryOptions(), ops.serverOptions(), secOpts, ops.innerOptions(), srv.ServerOptions(opts.maxMessageBytes))...)
 	srv.Register(gs)
 	ops.register(gs)
 
