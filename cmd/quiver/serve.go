@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -66,11 +67,11 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	f.StringVar(&opts.addr, "addr", "localhost:8815", "listen address HOST:PORT (port 0 picks a free port)")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.IntVar(&opts.maxMessageBytes, "max-message-bytes", 256<<20, "largest gRPC message accepted (one record batch of an upload)")
-	f.DurationVar(&opts.queryTimeout, "query-timeout", 5*time.Minute, "longest a SQL query may run (0: no limit)")
+	f.IntVar(&opts.maxMessageBytes, "max-message-bytes", 256<<20, "largest gRPC message accepted or sent (one record batch); larger result batches are cut, a single larger row fails its stream")
+	f.DurationVar(&opts.queryTimeout, "query-timeout", 5*time.Minute, "longest one SQL request may run, planning and every parameter row together (0: no limit)")
 	f.StringVar(&opts.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80% of RAM)")
 	f.IntVar(&opts.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
-	f.Int64Var(&opts.maxBindBytes, "max-bind-bytes", flightsql.DefaultMaxBindBytes, "largest total of parameter rows one bind to a prepared statement may send, in bytes")
+	f.Int64Var(&opts.maxBindBytes, "max-bind-bytes", flightsql.DefaultMaxBindBytes, "largest total of parameter rows one bind to a prepared statement may send, in bytes (0: no limit of its own; --max-bound-bytes-per-client still applies)")
 	f.Int64Var(&opts.resultMemoryLimit, "result-memory-limit", flightsql.DefaultResultMemoryLimit,
 		"bytes of result batches all DoGet and SQL streams together may hold before gRPC takes them; a stream waits for room (0: no limit)")
 	f.StringVar(&opts.tempDir, "temp-dir", "", "directory in which DuckDB's spill directory (quiver-duckdb-*) is made; those of dead servers there are removed (default: $TMPDIR or /tmp)")
@@ -130,7 +131,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 		Store:        store,
 		Logger:       log,
 		Version:      version,
-		MaxBindBytes: opts.maxBindBytes,
+		MaxBindBytes: noLimitIfZero(opts.maxBindBytes),
 		Engine: engine.Config{
 			Threads:      opts.threads,
 			MemoryLimit:  opts.memoryLimit,
@@ -234,4 +235,13 @@ func shutdown(log *slog.Logger, gs *grpc.Server, srv *flightsql.Service, served 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// noLimitIfZero spells a flag's 0 ("no limit") as the largest value, for settings
+// whose zero value means "the default".
+func noLimitIfZero(v int64) int64 {
+	if v <= 0 {
+		return math.MaxInt64
+	}
+	return v
 }
