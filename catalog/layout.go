@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -80,9 +81,15 @@ func resolve(path string) (layout, error) {
 	for _, n := range names {
 		p := filepath.Join(path, n)
 		pst, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			if _, derr := os.Stat(path); derr != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			now, derr := os.Stat(path)
+			if derr != nil {
 				return layout{}, derr // the dataset went away (dropped) while we looked
+			}
+			if !now.IsDir() || !os.SameFile(now, st) {
+				// Dropped and put again as a file or a new directory while we looked:
+				// the caller looks again.
+				return layout{}, fmt.Errorf("dataset %s changed while it was read: %w", filepath.Base(path), fs.ErrNotExist)
 			}
 			// The directory is there but a part it lists is not: the dataset is
 			// broken, not missing. (Parts of the version read are pinned, so this is
