@@ -148,7 +148,7 @@ func (r *intakeReader) next() (ok bool) {
 		return false
 	}
 	for i, col := range rec.Columns() {
-		if err := array.ValidateFull(col); err != nil {
+		if err := validateColumn(col); err != nil {
 			r.err = intakeError(fmt.Errorf("batch %d, column %q is not laid out as the stream's schema says: %w", r.batches, rec.ColumnName(i), err))
 			return false
 		}
@@ -206,3 +206,57 @@ type badData struct{ err error }
 
 func (e badData) Error() string   { return e.err.Error() }
 func (e badData) Unwrap() []error { return []error{catalog.ErrInvalidData, e.err} }
+
+// validateColumn is array.ValidateFull, except that it accepts columns of Arrow's null
+// type as arrow-go's own IPC reader decodes them: with no buffer at all (the format
+// sends none), where ValidateFull wants the one, absent, validity buffer of the null
+// type's layout. ADBC binds a Python None as such a column. The check runs on a copy
+// whose null-typed nodes have that slot; the column itself is not changed.
+func validateColumn(col arrow.Array) error {
+	if !hasNullType(col.DataType()) {
+		return array.ValidateFull(col)
+	}
+	data := withNullSlots(col.Data())
+	defer data.Release()
+	fixed := array.MakeFromData(data)
+	defer fixed.Release()
+	return array.ValidateFull(fixed)
+}
+
+// hasNullType reports whether dt is, or nests, Arrow's null type.
+func hasNullType(dt arrow.DataType) bool {
+	switch t := dt.(type) {
+	case *arrow.NullType:
+		return true
+	case *arrow.DictionaryType:
+		return hasNullType(t.ValueType)
+	case arrow.NestedType:
+		for _, f := range t.Fields() {
+			if hasNullType(f.Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// withNullSlots returns a new reference to d, rebuilt where a null-typed node has no
+// buffer slot. The caller releases it.
+func withNullSlots(d arrow.ArrayData) arrow.ArrayData {
+	bufs := d.Buffers()
+	if d.DataType().ID() == arrow.NULL && len(bufs) == 0 {
+		bufs = []*memory.Buffer{nil}
+	}
+	children := make([]arrow.ArrayData, len(d.Children()))
+	for i, c := range d.Children() {
+		children[i] = withNullSlots(c)
+		defer children[i].Release()
+	}
+	out := array.NewData(d.DataType(), d.Len(), bufs, children, d.NullN(), d.Offset())
+	if d.DataType().ID() == arrow.DICTIONARY {
+		fixedDict := withNullSlots(d.Dictionary())
+		defer fixedDict.Release()
+		out.SetDictionary(fixedDict)
+	}
+	return out
+}

@@ -272,7 +272,8 @@ REFUSED = {
     "two-selects": ("SELECT 1; SELECT 2", "INVALID_ARGUMENT", "2 statements; multiple statements are not allowed"),
     "read-etc-passwd": ("SELECT * FROM read_csv('/etc/passwd')", "PERMISSION_DENIED", 'Cannot access file "/etc/passwd"'),
     "read-outside": ("SELECT * FROM read_csv('{outside}/secret.csv')", "PERMISSION_DENIED", 'Cannot access file "{outside}/secret.csv"'),
-    "traversal": ("SELECT * FROM read_parquet('{root}/../sales.parquet')", "PERMISSION_DENIED", 'Cannot access file "{root}/../sales.parquet"'),
+    # The dataset root is shown as <root>: no client learns the server's paths.
+    "traversal": ("SELECT * FROM read_parquet('{root}/../sales.parquet')", "PERMISSION_DENIED", 'Cannot access file "<root>/../sales.parquet"'),
     "logging": ("SELECT * FROM enable_logging(storage := 'file', storage_path := '{root}/logs')", "PERMISSION_DENIED", "function enable_logging is not allowed"),
 }
 
@@ -290,6 +291,7 @@ def test_sandbox_refusals(server: Server, tmp_path: Path, case: tuple[str, str, 
     with server.adbc() as conn, conn.cursor() as cur:
         message = expect_error(code, lambda: query(cur, sql))
         assert says.format(root=server.root, outside=outside) in message
+        assert str(server.root) not in message  # shown as <root>, even where the SQL named it
         assert f'sql "{sql[:40]}' in message  # the statement is quoted (long ones cut)
         if code == "PERMISSION_DENIED" and "statement type" in says:
             assert "Quiver's SQL is read-only" in message
