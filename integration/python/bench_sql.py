@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,6 +92,55 @@ class Session:
             return cur.fetch_arrow_table()
 
 
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def statement_query(sql: str) -> bytes:
+    """A Flight SQL CommandStatementQuery packed in a protobuf Any, as drivers send it.
+
+    Encoded by hand (two length-delimited fields each) so that the benchmark can
+    time GetFlightInfo and DoGet apart with the plain pyarrow Flight client."""
+    query = sql.encode()
+    command = b"\x0a" + varint(len(query)) + query
+    type_url = b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery"
+    return b"\x0a" + varint(len(type_url)) + type_url + b"\x12" + varint(len(command)) + command
+
+
+class Split:
+    """Runs a statement as a Flight SQL client does, timing GetFlightInfo and DoGet apart."""
+
+    def __init__(self, server: Server, sql: str) -> None:
+        self.server = server
+        self.descriptor = flight.FlightDescriptor.for_command(statement_query(sql))
+        self.client = server.connect()
+        self.info = Figure("  its GetFlightInfo", server.kind)
+        self.get = Figure("  its DoGet", server.kind)
+
+    def __call__(self) -> None:
+        start = time.perf_counter()
+        info = self.client.get_flight_info(self.descriptor)
+        middle = time.perf_counter()
+        rows = 0
+        for endpoint in info.endpoints:
+            rows += self.client.do_get(endpoint.ticket).read_all().num_rows
+        end = time.perf_counter()
+        assert rows == 1, f"{self.server.kind}: {rows} rows"
+        self.info.seconds.append(middle - start)
+        self.get.seconds.append(end - middle)
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def check_group_by(table: pa.Table, kind: str) -> None:
     assert table.num_rows == min(100, ROWS), f"{kind}: GROUP BY gave {table.num_rows} groups"
     assert pa.compute.sum(table["n"]).as_py() == ROWS, kind
@@ -132,6 +182,7 @@ def test_bench_sql(
         keys = random.Random(11).sample(range(ROWS), min(POINTS, ROWS))
         points: dict[str, Figure] = {}
         trivial: dict[str, Figure] = {}
+        splits: dict[str, tuple[Figure, Figure]] = {}
         for s in servers:
             session = sessions[s.kind]
             calls = [
@@ -140,6 +191,13 @@ def test_bench_sql(
             points[s.kind] = latencies(s, "point, WHERE id = lit", calls)
             calls = [lambda: session.table("SELECT 1 AS one") for _ in range(POINTS)]
             trivial[s.kind] = latencies(s, "SELECT 1", calls)
+            split = Split(s, "SELECT 1 AS one")
+            try:
+                for _ in range(POINTS):
+                    split()
+            finally:
+                split.close()
+            splits[s.kind] = (split.info, split.get)
     finally:
         for s in sessions.values():
             s.close()
@@ -155,6 +213,13 @@ def test_bench_sql(
     lines.append(LATENCY_HEADER)
     for figures in (points, trivial):
         lines += [latency_row(f, figures[QUIVER]) for f in figures.values()]
+    lines.append("SELECT 1 through pyarrow's plain Flight client (no ADBC), its two calls timed apart:")
+    for i in range(2):
+        ours = splits[QUIVER][i]
+        for kind in (QUIVER, ROAPI):
+            f = splits[kind][i]
+            f.peak_rss = trivial[kind].peak_rss
+            lines.append(latency_row(f, ours))
     lines.append(
         f"peak RSS before the figures: quiver {put_peak / (1 << 20):.0f} MiB after the put, "
         f"roapi {load_peak / (1 << 20):.0f} MiB after loading the file"
