@@ -9,8 +9,9 @@ marked `bench`). Run it, with the SQL benchmark, with:
 In one run, against a real `quiver serve` and the Arrow cookbook's two
 pyarrow servers (cookbook_server.py: "cookbook", the first one, which reads
 whole tables into memory with `read_all` and `write_table`; and
-"cookbook-streaming", which streams batches to and from Parquet), it times
-for two datasets:
+"cookbook-streaming", which streams batches to and from Parquet), and
+beside them the transport's ceiling ("flight-memory", memory_server.py: pyarrow
+Flight keeping uploads in memory, no Parquet), it times for two datasets:
 
 - big: BENCH_ROWS rows (default 10M) x (int64, float64, 16-character string,
   timestamp), put in 64Ki-row batches;
@@ -22,7 +23,8 @@ read batch by batch. The servers take turns, BENCH_REPEAT times (default 3).
 Each line shows the best and worst seconds, MB/s (Arrow in-memory bytes) and
 rows/s of the best, the server's peak RSS over the runs, and for each peer
 the peer's best time over Quiver's (above 1: Quiver is faster; in
-parentheses the worst case either way). DoGet lines note what the client
+parentheses the worst case either way; on the ceiling's line, the share of
+the ceiling Quiver reaches). DoGet lines note what the client
 received: the number of batches and the first batch's latency.
 """
 
@@ -46,10 +48,10 @@ from benchlib import (
     interleaved,
     throughput_row,
 )
-from conftest import COOKBOOK, COOKBOOK_STREAMING, QUIVER, Server
+from conftest import COOKBOOK, COOKBOOK_STREAMING, FLIGHT_MEMORY, QUIVER, Server
 
 BATCH_ROWS = 64 * 1024
-SERVERS = (QUIVER, COOKBOOK_STREAMING, COOKBOOK)
+SERVERS = (QUIVER, COOKBOOK_STREAMING, COOKBOOK, FLIGHT_MEMORY)
 
 
 def put_table(server: Server, name: str, table: pa.Table) -> None:

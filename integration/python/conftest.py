@@ -7,7 +7,8 @@ Three kinds of server answer the same client code:
 - "cookbook" and "cookbook-streaming": the Arrow cookbook's two pyarrow
   servers (cookbook_server.py), the reference Quiver is compared with.
 
-The benchmarks also start ROAPI ("roapi", a Flight SQL server over Parquet
+The benchmarks also start memory_server.py ("flight-memory", pyarrow
+Flight with uploads kept in memory: their ceiling) and ROAPI ("roapi", a Flight SQL server over Parquet
 files it loads into memory) with `start_roapi`; it comes from
 requirements-bench.txt, which run.sh installs only for a benchmark run.
 
@@ -44,6 +45,8 @@ COOKBOOK = "cookbook"
 COOKBOOK_STREAMING = "cookbook-streaming"
 ALL_SERVERS = (COOKBOOK, COOKBOOK_STREAMING, QUIVER)
 ROAPI = "roapi"
+# memory_server.py: uploads kept in memory, no Parquet; the benchmarks' ceiling.
+FLIGHT_MEMORY = "flight-memory"
 
 START_TIMEOUT = 30.0  # seconds until a server must have logged its address
 STOP_TIMEOUT = 20.0  # seconds a server gets to shut down after SIGTERM
@@ -211,6 +214,10 @@ class Servers:
             location = f"grpc://127.0.0.1:{free_port()}"
             argv = [sys.executable, str(HERE / "cookbook_server.py"), variant, location, str(root)]
             proc = self._spawn(argv, log)
+            wait_for_log(proc, log, COOKBOOK_READY)
+        elif kind == FLIGHT_MEMORY:
+            location = f"grpc://127.0.0.1:{free_port()}"
+            proc = self._spawn([sys.executable, str(HERE / "memory_server.py"), location], log)
             wait_for_log(proc, log, COOKBOOK_READY)
         else:
             raise ValueError(f"unknown server kind {kind!r}")
