@@ -18,7 +18,11 @@ because ROAPI rejects bound parameters:
 - a GROUP BY of 100 groups with count, sum, min and max (BENCH_REPEAT runs);
 - a point query `SELECT * FROM bench WHERE id = <literal>` (BENCH_POINTS runs,
   default 200, the same random ids for both servers): p50 and p99;
-- `SELECT 1` (BENCH_POINTS runs): the round trip of a trivial query.
+- `SELECT 1` (BENCH_POINTS runs): the round trip of a trivial query, through
+  ADBC and through pyarrow's plain Flight client with its GetFlightInfo and
+  DoGet timed apart.
+
+The latency figures take turns call by call.
 
 Every line carries the server's peak RSS; the ratios are ROAPI's time over
 Quiver's (above 1: Quiver is faster).
@@ -34,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.flight as flight
 import pytest
 
@@ -143,7 +148,7 @@ class Split:
 
 def check_group_by(table: pa.Table, kind: str) -> None:
     assert table.num_rows == min(100, ROWS), f"{kind}: GROUP BY gave {table.num_rows} groups"
-    assert pa.compute.sum(table["n"]).as_py() == ROWS, kind
+    assert pc.sum(table["n"]).as_py() == ROWS, kind
 
 
 def check_point(table: pa.Table, kind: str, key: int) -> None:
@@ -180,24 +185,22 @@ def test_bench_sql(
         groups = interleaved(servers, "GROUP BY, 100 groups", lambda s: check_group_by(sessions[s.kind].table(GROUP_BY), s.kind))
 
         keys = random.Random(11).sample(range(ROWS), min(POINTS, ROWS))
-        points: dict[str, Figure] = {}
-        trivial: dict[str, Figure] = {}
-        splits: dict[str, tuple[Figure, Figure]] = {}
-        for s in servers:
-            session = sessions[s.kind]
-            calls = [
-                lambda k=k: check_point(session.table(f"SELECT * FROM {TABLE} WHERE id = {k}"), s.kind, k) for k in keys
-            ]
-            points[s.kind] = latencies(s, "point, WHERE id = lit", calls)
-            calls = [lambda: session.table("SELECT 1 AS one") for _ in range(POINTS)]
-            trivial[s.kind] = latencies(s, "SELECT 1", calls)
-            split = Split(s, "SELECT 1 AS one")
-            try:
-                for _ in range(POINTS):
-                    split()
-            finally:
-                split.close()
-            splits[s.kind] = (split.info, split.get)
+
+        def point(s: Server, i: int) -> None:
+            check_point(sessions[s.kind].table(f"SELECT * FROM {TABLE} WHERE id = {keys[i]}"), s.kind, keys[i])
+
+        def trivial_query(s: Server, i: int) -> None:
+            assert sessions[s.kind].table("SELECT 1 AS one")["one"][0].as_py() == 1
+
+        points = latencies(servers, "point, WHERE id = lit", point, len(keys))
+        trivial = latencies(servers, "SELECT 1", trivial_query, POINTS)
+        splitters = {s.kind: Split(s, "SELECT 1 AS one") for s in servers}
+        try:
+            latencies(servers, "SELECT 1, split", lambda s, i: splitters[s.kind](), POINTS)
+        finally:
+            for splitter in splitters.values():
+                splitter.close()
+        splits = {kind: (sp.info, sp.get) for kind, sp in splitters.items()}
     finally:
         for s in sessions.values():
             s.close()

@@ -91,16 +91,21 @@ def interleaved(servers: list[Server], op: str, run: Callable[[Server], None], r
     return figures
 
 
-def latencies(server: Server, op: str, calls: list[Callable[[], None]]) -> Figure:
-    """Times each call separately (a latency figure: read its quantiles)."""
-    figure = Figure(op, server.kind)
-    server.reset_peak_rss()
-    for call in calls:
-        start = time.perf_counter()
-        call()
-        figure.seconds.append(time.perf_counter() - start)
-    figure.peak_rss = server.peak_rss()
-    return figure
+def latencies(servers: list[Server], op: str, call: Callable[[Server, int], None], runs: int) -> dict[str, Figure]:
+    """Times call(server, i) for i in range(runs), servers taking turns call by call.
+
+    One Figure per server, a time per call: read its quantiles."""
+    figures = {s.kind: Figure(op, s.kind) for s in servers}
+    for s in servers:
+        s.reset_peak_rss()
+    for i in range(runs):
+        for s in servers:
+            start = time.perf_counter()
+            call(s, i)
+            figures[s.kind].seconds.append(time.perf_counter() - start)
+    for s in servers:
+        figures[s.kind].peak_rss = s.peak_rss()
+    return figures
 
 
 def throughput_row(f: Figure, megabytes: float, rows: int, ours: Figure | None) -> str:
