@@ -1,127 +1,147 @@
-"""Throughput of Quiver with the pyarrow client, beside the cookbook's server.
+"""Plain Flight with the pyarrow client: Quiver beside both cookbook servers.
 
 Not part of the default run (the file name is not test_*.py, and the test is
-marked `bench`). Run it with:
+marked `bench`). Run it, with the SQL benchmark, with:
 
-    QUIVER_BIN=bin/quiver integration/python/run.sh bench_pyarrow.py -m bench -s
+    QUIVER_BIN=bin/quiver integration/python/run.sh bench_pyarrow.py bench_sql.py -m bench -s
     # or, with the venv's python:  python bench_pyarrow.py
 
-In one run, against a real `quiver serve` and the cookbook's streaming pyarrow
-server (the reference: pyarrow.parquet and pyarrow.flight in one Python
-process), it times:
+In one run, against a real `quiver serve` and the Arrow cookbook's two
+pyarrow servers (cookbook_server.py: "cookbook", the first one, which reads
+whole tables into memory with `read_all` and `write_table`; and
+"cookbook-streaming", which streams batches to and from Parquet), and
+beside them the transport's ceiling ("flight-memory", memory_server.py: pyarrow
+Flight keeping uploads in memory, no Parquet), it times for two datasets:
 
-- DoPut of a BENCH_ROWS-row (default 10M), 4-column dataset (int64, float64,
-  int64, 16-character string) in 64Ki-row batches, until the server has
-  answered the put;
-- DoGet of the whole dataset, batch by batch, as a client would stream it;
-- `SELECT * FROM bench` through ADBC Python (Quiver only: the cookbook's
-  server has no SQL), read batch by batch.
+- big: BENCH_ROWS rows (default 10M) x (int64, float64, 16-character string,
+  timestamp), put in 64Ki-row batches;
+- ints: the cookbook's streamed dataset, one 4096-row int64 batch put 1024
+  times, as its client does;
 
-Each is repeated BENCH_REPEAT times (default 3); the best time is reported
-(the least disturbed on a shared machine), with MB/s (Arrow in-memory bytes
-of the dataset), rows/s and the ratio Quiver/cookbook. Row counts are
-checked each time.
+a DoPut until the server has answered it, and a DoGet of the whole dataset
+read batch by batch. The servers take turns, BENCH_REPEAT times (default 3).
+Each line shows the best and worst seconds, MB/s (Arrow in-memory bytes) and
+rows/s of the best, the server's peak RSS over the runs, and for each peer
+the peer's best time over Quiver's (above 1: Quiver is faster; in
+parentheses the worst case either way; on the ceiling's line, the share of
+the ceiling Quiver reaches). DoGet lines note what the client
+received: the number of batches and the first batch's latency.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.flight as flight
 import pytest
 
-from conftest import COOKBOOK_STREAMING, QUIVER, Server
+from benchlib import (
+    REPEAT,
+    ROWS,
+    THROUGHPUT_HEADER,
+    Figure,
+    big_table,
+    cookbook_ints,
+    interleaved,
+    throughput_row,
+)
+from conftest import COOKBOOK, COOKBOOK_STREAMING, FLIGHT_MEMORY, QUIVER, Server
 
-ROWS = int(os.environ.get("BENCH_ROWS", 10_000_000))
-REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 BATCH_ROWS = 64 * 1024
-NAME = "bench.parquet"
+SERVERS = (QUIVER, COOKBOOK_STREAMING, COOKBOOK, FLIGHT_MEMORY)
 
 
-def bench_table(rows: int) -> pa.Table:
-    ids = pa.array(np.arange(rows, dtype=np.int64))
-    return pa.table(
-        {
-            "id": ids,
-            "value": pc.multiply(ids.cast(pa.float64()), 0.5),
-            "bucket": pc.bit_wise_and(ids, 1023),
-            "name": pc.utf8_lpad(ids.cast(pa.string()), width=16, padding="0"),
-        }
-    )
-
-
-def best_of(run: Callable[[], int], want_rows: int) -> float:
-    """The shortest of REPEAT runs, in seconds; run returns the rows it moved."""
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        rows = run()
-        times.append(time.perf_counter() - start)
-        assert rows == want_rows
-    return min(times)
-
-
-def do_put(server: Server, table: pa.Table) -> int:
+def put_table(server: Server, name: str, table: pa.Table) -> None:
     with server.connect() as client:
-        writer, reader = client.do_put(flight.FlightDescriptor.for_path(NAME), table.schema)
+        writer, _ = client.do_put(flight.FlightDescriptor.for_path(name), table.schema)
         with writer:
             writer.write_table(table, max_chunksize=BATCH_ROWS)
-    return table.num_rows
 
 
-def do_get(server: Server) -> int:
-    rows = 0
+def put_batches(server: Server, name: str, batch: pa.RecordBatch, times: int) -> None:
+    """The cookbook client's streamed upload: the same batch, times times."""
     with server.connect() as client:
-        for chunk in client.do_get(flight.Ticket(NAME.encode())):
-            rows += chunk.data.num_rows
-    return rows
+        writer, _ = client.do_put(flight.FlightDescriptor.for_path(name), batch.schema)
+        with writer:
+            for _ in range(times):
+                writer.write_batch(batch)
 
 
-def select_star(server: Server) -> int:
-    rows = 0
-    with server.adbc() as conn, conn.cursor() as cur:
-        cur.execute("SELECT * FROM bench")
-        for batch in cur.fetch_record_batch():
-            rows += batch.num_rows
-    return rows
+class Getter:
+    """Reads a dataset batch by batch, checking its row count and noting what came."""
+
+    def __init__(self, name: str, want_rows: int) -> None:
+        self.name = name
+        self.want_rows = want_rows
+        self.batches: dict[str, int] = {}
+        self.first_batch: dict[str, list[float]] = {}
+
+    def __call__(self, server: Server) -> None:
+        rows = batches = 0
+        first = 0.0
+        with server.connect() as client:
+            start = time.perf_counter()
+            for chunk in client.do_get(flight.Ticket(self.name.encode())):
+                if batches == 0:
+                    first = time.perf_counter() - start
+                rows += chunk.data.num_rows
+                batches += 1
+        assert rows == self.want_rows, f"{server.kind} sent {rows} rows of {self.name}, want {self.want_rows}"
+        self.batches[server.kind] = batches
+        self.first_batch.setdefault(server.kind, []).append(first)
+
+    def annotate(self, figures: dict[str, Figure]) -> None:
+        for kind, figure in figures.items():
+            figure.notes["batches"] = self.batches[kind]
+            figure.notes["first_batch_ms"] = round(min(self.first_batch[kind]) * 1e3, 1)
+
+
+def run_dataset(
+    servers: list[Server], label: str, name: str, rows: int, put: Callable[[Server], None]
+) -> list[dict[str, Figure]]:
+    puts = interleaved(servers, f"DoPut {label}", put)
+    getter = Getter(name, rows)
+    gets = interleaved(servers, f"DoGet {label}", getter)
+    getter.annotate(gets)
+    return [puts, gets]
 
 
 @pytest.mark.bench
 @pytest.mark.timeout(3600)
 def test_bench_pyarrow(start_server: Callable[[str], Server], capsys: pytest.CaptureFixture[str]) -> None:
-    table = bench_table(ROWS)
-    assert table.num_rows == ROWS
-    megabytes = table.nbytes / 1e6
-    results: dict[tuple[str, str], float] = {}
-    for kind in (QUIVER, COOKBOOK_STREAMING):
-        server = start_server(kind)
-        results[("DoPut", kind)] = best_of(lambda: do_put(server, table), ROWS)
-        results[("DoGet", kind)] = best_of(lambda: do_get(server), ROWS)
-        if server.is_quiver:
-            results[("SELECT * (ADBC)", kind)] = best_of(lambda: select_star(server), ROWS)
+    table = big_table(ROWS)
+    batch, times = cookbook_ints()
+    servers = [start_server(kind) for kind in SERVERS]
+
+    sections = [
+        (
+            f"big: {ROWS:,} rows x (int64, float64, 16-char string, timestamp), {table.nbytes / 1e6:.0f} MB in Arrow",
+            table.nbytes,
+            ROWS,
+            run_dataset(servers, "big", "big.parquet", ROWS, lambda s: put_table(s, "big.parquet", table)),
+        ),
+        (
+            f"ints: the cookbook's 1024 x 4096-row int64 batches, {batch.nbytes * times / 1e6:.0f} MB in Arrow",
+            batch.nbytes * times,
+            batch.num_rows * times,
+            run_dataset(
+                servers, "ints", "ints.parquet", batch.num_rows * times, lambda s: put_batches(s, "ints.parquet", batch, times)
+            ),
+        ),
+    ]
 
     lines = [
-        f"{ROWS:,} rows x 4 columns (int64, float64, int64, 16-char string), {megabytes:.0f} MB in Arrow; "
-        f"best of {REPEAT}; pyarrow {pa.__version__}; {os.cpu_count()} CPUs",
-        "quiver/cookbook: Quiver's throughput over the cookbook server's (above 1: Quiver is faster);"
-        " for SELECT *, over the cookbook's DoGet of the same data",
-        f"{'operation':<16} {'server':<19} {'seconds':>8} {'MB/s':>8} {'Mrows/s':>8} {'quiver/cookbook':>20}",
+        f"plain Flight, pyarrow {pa.__version__} client; servers take turns, {REPEAT} runs each; "
+        f"peak MiB: server VmHWM over its runs; peer/quiver time above 1: Quiver is faster",
     ]
-    for (op, kind), seconds in results.items():
-        ratio = ""
-        if kind == QUIVER and (op, COOKBOOK_STREAMING) in results:
-            ratio = f"{results[(op, COOKBOOK_STREAMING)] / seconds:.2f}x"
-        elif kind == QUIVER and op.startswith("SELECT"):
-            ratio = f"{results[('DoGet', COOKBOOK_STREAMING)] / seconds:.2f}x (cookbook DoGet)"
-        lines.append(
-            f"{op:<16} {kind:<19} {seconds:>8.2f} {megabytes / seconds:>8.0f} {ROWS / seconds / 1e6:>8.2f} {ratio:>20}"
-        )
+    for title, nbytes, rows, groups in sections:
+        lines += ["", title, THROUGHPUT_HEADER]
+        for figures in groups:
+            ours = figures[QUIVER]
+            lines += [throughput_row(f, nbytes / 1e6, rows, ours) for f in figures.values()]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
 

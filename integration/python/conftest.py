@@ -7,6 +7,11 @@ Three kinds of server answer the same client code:
 - "cookbook" and "cookbook-streaming": the Arrow cookbook's two pyarrow
   servers (cookbook_server.py), the reference Quiver is compared with.
 
+The benchmarks also start memory_server.py ("flight-memory", pyarrow
+Flight with uploads kept in memory: their ceiling) and ROAPI ("roapi", a Flight SQL server over Parquet
+files it loads into memory) with `start_roapi`; it comes from
+requirements-bench.txt, which run.sh installs only for a benchmark run.
+
 Quiver's cases skip when there is no binary and no source, except under
 CI=true, where a suite that cannot run must fail.
 """
@@ -39,13 +44,19 @@ QUIVER = "quiver"
 COOKBOOK = "cookbook"
 COOKBOOK_STREAMING = "cookbook-streaming"
 ALL_SERVERS = (COOKBOOK, COOKBOOK_STREAMING, QUIVER)
+ROAPI = "roapi"
+# memory_server.py: uploads kept in memory, no Parquet; the benchmarks' ceiling.
+FLIGHT_MEMORY = "flight-memory"
 
 START_TIMEOUT = 30.0  # seconds until a server must have logged its address
 STOP_TIMEOUT = 20.0  # seconds a server gets to shut down after SIGTERM
+ROAPI_LOAD_TIMEOUT = 300.0  # ROAPI reads its tables whole before it listens
 
 # quiver logs its bound address in a slog line, e.g. addr=grpc://127.0.0.1:41234.
 QUIVER_ADDRESS = re.compile(r"grpc://127\.0\.0\.1:([1-9][0-9]*)")
 COOKBOOK_READY = re.compile(r"^listening on (grpc://127\.0\.0\.1:[0-9]+)$", re.M)
+# ROAPI logs this once its tables are loaded and its Flight SQL port is bound.
+ROAPI_READY = re.compile(r"Listening on 127\.0\.0\.1:([0-9]+) for FlightSQL traffic")
 
 
 def in_ci() -> bool:
@@ -88,6 +99,25 @@ class Server:
         with self.connect() as client:
             return client.do_get(flight.Ticket(name.encode())).read_all()
 
+    def peak_rss(self) -> int:
+        """The process's peak resident set size (VmHWM) in bytes."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        m = re.search(r"^VmHWM:\s+([0-9]+) kB$", status, re.M)
+        if m is None:
+            raise RuntimeError(f"no VmHWM in /proc/{self.pid}/status")
+        return int(m.group(1)) * 1024
+
+    def reset_peak_rss(self) -> bool:
+        """Restarts the peak_rss count from the current RSS (Linux's clear_refs 5).
+
+        Returns False where the kernel does not allow it; peak_rss is then the
+        peak since the process started."""
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        except OSError:
+            return False
+        return True
+
 
 @pytest.fixture(scope="session")
 def quiver_bin() -> Path:
@@ -128,14 +158,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+def roapi_bin() -> Path:
+    """ROAPI's binary: ROAPI_BIN, or the one `pip install roapi` put beside python."""
+    env = os.environ.get("ROAPI_BIN")
+    found = env or shutil.which("roapi", path=str(Path(sys.executable).parent))
+    if not found:
+        pytest.skip("no roapi: pip install -r requirements-bench.txt (run.sh does for a bench run) or set ROAPI_BIN")
+    path = Path(found)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"ROAPI_BIN={env} is not an executable file")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_for_log(proc: subprocess.Popen, log: Path, pattern: re.Pattern[str]) -> re.Match[str]:
-    deadline = time.monotonic() + START_TIMEOUT
+def wait_for_log(proc: subprocess.Popen, log: Path, pattern: re.Pattern[str], timeout: float = START_TIMEOUT) -> re.Match[str]:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if m := pattern.search(log.read_text(errors="replace")):
             return m
@@ -145,7 +187,7 @@ def wait_for_log(proc: subprocess.Popen, log: Path, pattern: re.Pattern[str]) ->
     proc.kill()
     proc.wait()
     raise RuntimeError(
-        f"{proc.args!r} did not log {pattern.pattern!r} within {START_TIMEOUT}s "
+        f"{proc.args!r} did not log {pattern.pattern!r} within {timeout}s "
         f"(exit code {proc.returncode}); its output:\n{log.read_text(errors='replace')}"
     )
 
@@ -173,12 +215,40 @@ class Servers:
             argv = [sys.executable, str(HERE / "cookbook_server.py"), variant, location, str(root)]
             proc = self._spawn(argv, log)
             wait_for_log(proc, log, COOKBOOK_READY)
+        elif kind == FLIGHT_MEMORY:
+            location = f"grpc://127.0.0.1:{free_port()}"
+            proc = self._spawn([sys.executable, str(HERE / "memory_server.py"), location], log)
+            wait_for_log(proc, log, COOKBOOK_READY)
         else:
             raise ValueError(f"unknown server kind {kind!r}")
         server = Server(kind, location, root, log, proc.pid)
         self._running.append((server, proc))
         with server.connect() as client:
             client.wait_for_available(timeout=START_TIMEOUT)
+        return server
+
+    def start_roapi(self, tables: dict[str, Path]) -> Server:
+        """Starts ROAPI serving each Parquet file (or directory) as the named table.
+
+        Every one of its listeners is bound to a free loopback port; ROAPI
+        reads the tables into memory before it binds its Flight SQL port."""
+        binary = roapi_bin()
+        root = self._tmp / f"{ROAPI}-root"
+        root.mkdir()
+        log = self._tmp / f"{ROAPI}.log"
+        port = free_port()
+        argv = [
+            str(binary),
+            "--addr-http", f"127.0.0.1:{free_port()}",
+            "--addr-postgres", f"127.0.0.1:{free_port()}",
+            "--addr-flight-sql", f"127.0.0.1:{port}",
+        ]
+        for name, path in tables.items():
+            argv += ["-t", f"{name}={path}"]
+        proc = self._spawn(argv, log)
+        wait_for_log(proc, log, ROAPI_READY, timeout=ROAPI_LOAD_TIMEOUT)
+        server = Server(ROAPI, f"grpc://127.0.0.1:{port}", root, log, proc.pid)
+        self._running.append((server, proc))
         return server
 
     @staticmethod
@@ -213,8 +283,20 @@ class Servers:
 @pytest.fixture
 def start_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Server]]:
     """A function that starts a server of the given kind for this test."""
+    yield from stopped_at_end(tmp_path, request, lambda servers: servers.start)
+
+
+@pytest.fixture
+def start_roapi(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[dict[str, Path]], Server]]:
+    """A function that starts ROAPI on the given {table: Parquet path} for this test."""
+    yield from stopped_at_end(tmp_path / "roapi", request, lambda servers: servers.start_roapi)
+
+
+def stopped_at_end(tmp_path: Path, request: pytest.FixtureRequest, starter: Callable[[Servers], Callable]) -> Iterator[Callable]:
+    """Yields starter's function, then stops what it started and reports problems."""
+    tmp_path.mkdir(exist_ok=True)
     servers = Servers(tmp_path, request)
-    yield servers.start
+    yield starter(servers)
     problems = servers.stop_all()
     call = getattr(request.node, "report_call", None)
     if problems or call is None or call.failed:

@@ -5,7 +5,9 @@
 #
 # Creates integration/python/.venv with the pinned requirements (again whenever
 # requirements.txt or the Python version changes), builds the quiver binary
-# into bin/quiver unless QUIVER_BIN names one, then runs pytest.
+# into bin/quiver unless QUIVER_BIN names one, then runs pytest. When an
+# argument names a benchmark (bench_*.py, or `-m bench`), it also installs
+# requirements-bench.txt (ROAPI), which the default run does not need.
 # Without python3 it skips on a developer's machine and fails under CI=true.
 set -euo pipefail
 
@@ -37,6 +39,19 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 	"$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
 		-r "$here/requirements.txt"
 	echo "$want" >"$stamp"
+fi
+
+wants_bench=false
+for arg in "$@"; do
+	[[ "$arg" == *bench* ]] && wants_bench=true
+done
+bench_stamp="$venv/.requirements-bench.sha256"
+bench_want="$(sha256sum "$here/requirements-bench.txt" | cut -d' ' -f1)"
+if $wants_bench && [[ ! -f "$bench_stamp" || "$(cat "$bench_stamp")" != "$bench_want" ]]; then
+	echo "integration/python: installing requirements-bench.txt" >&2
+	"$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
+		-r "$here/requirements-bench.txt"
+	echo "$bench_want" >"$bench_stamp"
 fi
 
 if [[ -n "${QUIVER_BIN:-}" ]]; then
