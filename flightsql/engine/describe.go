@@ -88,7 +88,7 @@ func (e *Engine) describe(ctx context.Context, sql string) (*Description, error)
 	defer s.destroyLocked(nil)
 	s.watch(ctx) // binding a view over many parts reads every footer
 
-	st, err := prepareReadOnly(s.conn, sql)
+	st, err := e.prepareReadOnly(s, sql)
 	if err != nil {
 		return nil, sqlError(sql, e.noteFailure(s.gen, e.explain(ctx, err)))
 	}
