@@ -142,6 +142,12 @@ func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.syncViews(ctx, infos)
+	return infos, nil
+}
+
+// syncViews brings the engine's views in step with a listing of the store.
+func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
 	tables := make([]engine.Table, len(infos))
 	for i, info := range infos {
 		tables[i] = engine.Table{Name: info.Table(), Dataset: info.Name, Files: info.Files, Version: info.Version}
@@ -150,7 +156,6 @@ func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
 		s.log.Warn("some datasets are not queryable", "err", err)
 	}
-	return infos, nil
 }
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's
