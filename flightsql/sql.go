@@ -61,6 +61,8 @@ type SQLServer struct {
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
 	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
+	// viewSync shares a listing of the store among concurrent requests (viewsync.go).
+	viewSync viewSync
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
@@ -129,21 +131,18 @@ func (s *SQLServer) Close() {
 }
 
 // syncTables brings the engine's views in step with the store: datasets put, ingested,
-// dropped or changed on disk since the last call. Callers hold a store pin (so the
+// dropped or changed on disk before this call. Callers hold a store pin (so the
 // files the views name stay on disk) for as long as a query that uses them runs.
+// Concurrent calls share one listing (viewsync.go).
 func (s *SQLServer) syncTables(ctx context.Context) error {
-	_, err := s.syncedTables(ctx)
-	return err
-}
-
-// syncedTables is syncTables that also returns the listing the views were synced to.
-func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
-	infos, err := s.store.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.syncViews(ctx, infos)
-	return infos, nil
+	return s.viewSync.do(ctx, func(ctx context.Context) error {
+		infos, err := s.store.List(ctx)
+		if err != nil {
+			return err
+		}
+		s.syncViews(ctx, infos)
+		return nil
+	})
 }
 
 // syncViews brings the engine's views in step with a listing of the store.
