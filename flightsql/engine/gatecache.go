@@ -20,7 +20,10 @@ import (
 // database's, and a statement whose plan reads Parquet files other than exactly the
 // files of a view is never remembered: what a path or a glob names can change on
 // disk without the views changing, and the nesting check (checkFilesNesting) must see
-// it again. Views are made only of files SyncTables has checked.
+// it again. Views are made only of files SyncTables has checked, and the files a
+// remembered plan scans are checked for nesting again whenever it is used (a stat
+// each), as the whole gate would: a file overwritten in place between a sync and a
+// query is caught either way.
 
 // gateCacheBytes bounds the statement text the cache holds; gateCacheMaxSQL the text
 // of one statement it remembers.
@@ -42,6 +45,9 @@ type gateEntry struct {
 	// admitted: the whole read-only gate passed it (prepareReadOnly). Only this
 	// lets a statement skip the gate.
 	admitted bool
+	// files are the Parquet files its plan scans (all of them views' files), checked
+	// again for nesting each time the verdict is used: a stat each (fileDepths).
+	files []string
 	// reads is ReadTables' analysis, once it has run: the tables the statement
 	// names (folded to as written) and whether its plan reads only through them.
 	reads *readsVerdict
@@ -64,16 +70,18 @@ type gateCache struct {
 
 func newGateCache() *gateCache { return &gateCache{byKey: make(map[gateKey]*list.Element)} }
 
-// admitted reports whether the whole gate admitted k before.
-func (c *gateCache) admitted(k gateKey) bool {
+// admitted reports whether the whole gate admitted k before, and the Parquet files
+// its plan scans.
+func (c *gateCache) admitted(k gateKey) ([]string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byKey[k]
 	if !ok {
-		return false
+		return nil, false
 	}
 	c.order.MoveToFront(el)
-	return el.Value.(*gateEntry).admitted
+	e := el.Value.(*gateEntry)
+	return e.files, e.admitted
 }
 
 // reads returns ReadTables' verdict on k, if known.
@@ -88,8 +96,10 @@ func (c *gateCache) reads(k gateKey) *readsVerdict {
 	return el.Value.(*gateEntry).reads
 }
 
-// admit remembers that the whole gate admitted k.
-func (c *gateCache) admit(k gateKey) { c.put(k, func(e *gateEntry) { e.admitted = true }) }
+// admit remembers that the whole gate admitted k, whose plan scans files.
+func (c *gateCache) admit(k gateKey, files []string) {
+	c.put(k, func(e *gateEntry) { e.admitted, e.files = true, files })
+}
 
 // putReads remembers ReadTables' verdict on k.
 func (c *gateCache) putReads(k gateKey, r *readsVerdict) {
@@ -133,26 +143,29 @@ func (e *Engine) gateKeyFor(sql string, gen uint64) gateKey {
 	return gateKey{sql: sql, views: e.viewsGen.Load(), db: gen}
 }
 
-// cacheable reports whether a verdict on plan may be remembered: every Parquet scan
-// in it reads exactly the files of one of the views.
-func (e *Engine) cacheable(plan boundPlan) bool {
+// cacheable reports whether a verdict on plan may be remembered, and the files its
+// Parquet scans read: it may if every Parquet scan in it reads exactly the files of
+// one of the views.
+func (e *Engine) cacheable(plan boundPlan) ([]string, bool) {
 	var scans [][]string
+	var files []string
 	for _, g := range plan.gets {
 		if parquetScans[g.name] {
 			scans = append(scans, g.files)
+			files = append(files, g.files...)
 		}
 	}
 	if len(scans) == 0 {
-		return true
+		return nil, true
 	}
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
-	for _, files := range scans {
-		if !e.isViewFiles(files) {
-			return false
+	for _, f := range scans {
+		if !e.isViewFiles(f) {
+			return nil, false
 		}
 	}
-	return true
+	return files, true
 }
 
 // isViewFiles reports whether files is exactly the file list of a view. syncMu is held.

@@ -161,20 +161,46 @@ func TestReadTablesRemembersOnlyWhatIsGrantFree(t *testing.T) {
 func TestGateCacheIsBounded(t *testing.T) {
 	c := newGateCache()
 	long := strings.Repeat("x", gateCacheMaxSQL+1)
-	c.admit(gateKey{sql: long})
-	if c.len() != 0 || c.admitted(gateKey{sql: long}) {
+	c.admit(gateKey{sql: long}, nil)
+	if _, ok := c.admitted(gateKey{sql: long}); c.len() != 0 || ok {
 		t.Fatalf("a %d-byte text was remembered", len(long))
 	}
 	text := strings.Repeat("y", 1000)
 	n := 0
 	for i := 0; c.bytes <= gateCacheBytes && i < 2*gateCacheBytes/1000; i++ {
-		c.admit(gateKey{sql: text, views: uint64(i)})
+		c.admit(gateKey{sql: text, views: uint64(i)}, nil)
 		n++
 	}
 	if c.bytes > gateCacheBytes || c.len() > gateCacheBytes/1000 {
 		t.Fatalf("cache holds %d bytes in %d entries, bound %d bytes", c.bytes, c.len(), gateCacheBytes)
 	}
-	if !c.admitted(gateKey{sql: text, views: uint64(n - 1)}) || c.admitted(gateKey{sql: text, views: 0}) {
+	_, newest := c.admitted(gateKey{sql: text, views: uint64(n - 1)})
+	_, oldest := c.admitted(gateKey{sql: text, views: 0})
+	if !newest || oldest {
 		t.Fatal("the newest entry must be kept and the oldest evicted")
+	}
+}
+
+// TestGateVerdictChecksNestingAgain: a view's file overwritten by hand between a sync
+// and a query, with one nested too deeply, is refused even when the statement's
+// verdict is remembered: the files of a remembered plan are checked each time.
+func TestGateVerdictChecksNestingAgain(t *testing.T) {
+	e, root := testEngine(t, Config{})
+	path := writePeople(t, root, "people.parquet", 0, 10)
+	syncOrFail(t, e, Table{Name: "people", Files: []string{path}, Version: "1"})
+	const sql = "SELECT count(*) FROM people"
+	for range 2 {
+		queryAll(t, e, sql, nil)
+	}
+	if err := os.Rename(writeDeep(t, root, "deep.parquet", 20), path); err != nil {
+		t.Fatal(err)
+	}
+	runs := e.gateRuns.Load()
+	_, err := e.Query(context.Background(), sql, nil, 0)
+	if !errors.Is(err, ErrUnqueryable) || !strings.Contains(err.Error(), "people.parquet") {
+		t.Fatalf("query over a view whose file went deep: %v, want ErrUnqueryable naming people.parquet", err)
+	}
+	if n := e.gateRuns.Load() - runs; n != 0 {
+		t.Fatalf("the refusal took %d whole-gate runs; want it from the remembered verdict's check", n)
 	}
 }

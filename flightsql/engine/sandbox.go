@@ -61,7 +61,12 @@ func (e *Engine) prepareReadOnly(s *session, sql string) (bindings.PreparedState
 	}
 	key := e.gateKeyFor(sql, s.gen)
 	stable := key.views%2 == 0 // odd: SyncTables is changing views
-	if stable && e.gates.admitted(key) {
+	if files, ok := e.gates.admitted(key); ok && stable {
+		for _, f := range files {
+			if err := fileDepths.check(f); err != nil {
+				return st, err
+			}
+		}
 		st, err := prepareOne(s.conn, sql)
 		if err == nil && e.viewsGen.Load() == key.views {
 			return st, nil
@@ -75,8 +80,10 @@ func (e *Engine) prepareReadOnly(s *session, sql string) (bindings.PreparedState
 	if err != nil {
 		return st, err
 	}
-	if stable && e.viewsGen.Load() == key.views && e.cacheable(plan) {
-		e.gates.admit(key)
+	if stable && e.viewsGen.Load() == key.views {
+		if files, ok := e.cacheable(plan); ok {
+			e.gates.admit(key, files)
+		}
 	}
 	return st, nil
 }
