@@ -210,8 +210,7 @@ func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.
 		return c, nil
 	}
 
-	sql := "SELECT * FROM " + quoteIdent(name)
-	d, err := s.engine.Describe(ctx, sql)
+	d, err := s.engine.DescribeTable(ctx, name)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -224,7 +223,7 @@ func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.
 		}
 		return annotate(name, info.Schema, nil), nil
 	}
-	types, err := s.duckTypes(ctx, sql, d.Schema.NumFields())
+	types, err := s.engine.ColumnTypes(ctx, name, d.Schema.NumFields())
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -297,40 +296,9 @@ func (s *SQLServer) forgetTables(listed []catalog.Info, complete bool) {
 	}
 }
 
-// duckTypes returns DuckDB's names of the column types of sql's result ("INTEGER",
-// "DECIMAL(18,3)", "VARCHAR[]", ...). DESCRIBE binds the query without running it.
-func (s *SQLServer) duckTypes(ctx context.Context, sql string, n int) ([]string, error) {
-	rows, err := s.engine.Query(ctx, "DESCRIBE "+sql, nil, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Release()
-	idx := rows.Schema().FieldIndices("column_type")
-	if len(idx) != 1 {
-		return nil, fmt.Errorf("DESCRIBE has no column_type column: %s", rows.Schema())
-	}
-	types := make([]string, 0, n)
-	for rows.Next() {
-		col, ok := rows.RecordBatch().Column(idx[0]).(*array.String)
-		if !ok {
-			return nil, fmt.Errorf("DESCRIBE column_type is %s, not utf8", rows.RecordBatch().Column(idx[0]).DataType())
-		}
-		for i := range col.Len() {
-			types = append(types, strings.Clone(col.Value(i)))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(types) != n {
-		return nil, fmt.Errorf("DESCRIBE lists %d columns, the query has %d", len(types), n)
-	}
-	return types, nil
-}
-
 // annotate returns schema with the Flight SQL column metadata on each field (keeping
 // what a field already has, such as extension type keys). duckTypes names the DuckDB
-// types; where it is nil they are named from the Arrow types.
+// types (Engine.ColumnTypes); where it is nil they are named from the Arrow types.
 func annotate(table string, schema *arrow.Schema, duckTypes []string) *arrow.Schema {
 	fields := make([]arrow.Field, schema.NumFields())
 	for i, f := range schema.Fields() {
