@@ -61,6 +61,8 @@ type SQLServer struct {
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
 	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
+	// viewSync shares a listing of the store among concurrent requests (viewsync.go).
+	viewSync viewSync
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
@@ -129,19 +131,22 @@ func (s *SQLServer) Close() {
 }
 
 // syncTables brings the engine's views in step with the store: datasets put, ingested,
-// dropped or changed on disk since the last call. Callers hold a store pin (so the
+// dropped or changed on disk before this call. Callers hold a store pin (so the
 // files the views name stay on disk) for as long as a query that uses them runs.
+// Concurrent calls share one listing (viewsync.go).
 func (s *SQLServer) syncTables(ctx context.Context) error {
-	_, err := s.syncedTables(ctx)
-	return err
+	return s.viewSync.do(ctx, func(ctx context.Context) error {
+		infos, err := s.store.List(ctx)
+		if err != nil {
+			return err
+		}
+		s.syncViews(ctx, infos)
+		return nil
+	})
 }
 
-// syncedTables is syncTables that also returns the listing the views were synced to.
-func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
-	infos, err := s.store.List(ctx)
-	if err != nil {
-		return nil, err
-	}
+// syncViews brings the engine's views in step with a listing of the store.
+func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
 	tables := make([]engine.Table, len(infos))
 	for i, info := range infos {
 		tables[i] = engine.Table{Name: info.Table(), Dataset: info.Name, Files: info.Files, Version: info.Version}
@@ -150,7 +155,6 @@ func (s *SQLServer) syncedTables(ctx context.Context) ([]catalog.Info, error) {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
 		s.log.Warn("some datasets are not queryable", "err", err)
 	}
-	return infos, nil
 }
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's

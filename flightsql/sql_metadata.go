@@ -30,7 +30,8 @@ import (
 //     The engine implements datasets as DuckDB views, but to a client they are stored
 //     tables, and BI tools list only "TABLE" by default.
 //   - Columns and their types are what `SELECT * FROM "t"` returns, learned from the
-//     engine without running the query, and cached per dataset version.
+//     engine without running the query, and cached while the dataset's files keep
+//     their schema (schemaKey).
 //
 // Filter patterns are SQL LIKE patterns: '%' any run, '_' one character, '\' escapes
 // the next character (SqlInfo SQL_SEARCH_STRING_ESCAPE). They match names exactly as
@@ -52,10 +53,11 @@ type metadataCache struct {
 	keywords []string               // nil until first loaded
 }
 
-// tableSchema is a table's column schema, annotated for Flight SQL, at one version.
+// tableSchema is a table's column schema, annotated for Flight SQL, for one
+// schemaKey.
 type tableSchema struct {
-	version string
-	schema  *arrow.Schema
+	key    string
+	schema *arrow.Schema
 }
 
 // metadataInfo is the FlightInfo of a metadata command: its fixed result schema, and
@@ -153,7 +155,7 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 	// The pin keeps the files the views name on disk while their schemas are read.
 	unpin := s.store.Pin()
 	defer unpin()
-	infos, err := s.syncedTables(ctx)
+	infos, err := s.store.List(ctx)
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
@@ -170,6 +172,11 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 	})
 	slices.SortFunc(infos, func(a, b catalog.Info) int { return strings.Compare(a.Table(), b.Table()) })
 
+	// Views are synced only when a schema must be learned from DuckDB: under load,
+	// listing tables must not wait for the view DDL of every other request.
+	if cmd.GetIncludeSchema() && !s.schemasCached(infos) {
+		s.syncViews(ctx, infos)
+	}
 	b := array.NewRecordBuilder(s.mem, schema)
 	defer b.Release()
 	for _, info := range infos {
@@ -194,19 +201,16 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 const maxPatternLength = 4096
 
 // tableSchema returns the schema `SELECT * FROM "t"` produces for info's table, with
-// the Flight SQL column metadata, from the cache when the dataset is unchanged. Views
-// must be synced and the store pinned.
+// the Flight SQL column metadata, from the cache when the dataset's files have the
+// same schema as when it was learned. Views must be synced (schemasCached tells
+// when they need not be) and the store pinned.
 func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.Schema, error) {
 	name := info.Table()
-	s.meta.mu.Lock()
-	c, ok := s.meta.tables[name]
-	s.meta.mu.Unlock()
-	if ok && c.version == info.Version {
-		return c.schema, nil
+	if c, ok := s.cachedSchema(info); ok {
+		return c, nil
 	}
 
-	sql := "SELECT * FROM " + quoteIdent(name)
-	d, err := s.engine.Describe(ctx, sql)
+	d, err := s.engine.DescribeTable(ctx, name)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -219,7 +223,7 @@ func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.
 		}
 		return annotate(name, info.Schema, nil), nil
 	}
-	types, err := s.duckTypes(ctx, sql, d.Schema.NumFields())
+	types, err := s.engine.ColumnTypes(ctx, name, d.Schema.NumFields())
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -232,10 +236,45 @@ func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.
 		if s.meta.tables == nil {
 			s.meta.tables = make(map[string]tableSchema)
 		}
-		s.meta.tables[name] = tableSchema{version: info.Version, schema: schema}
+		s.meta.tables[name] = tableSchema{key: schemaKey(info), schema: schema}
 		s.meta.mu.Unlock()
 	}
 	return schema, nil
+}
+
+// schemaKey is what decides the columns DuckDB shows for a dataset: the Arrow schema
+// of its Parquet files (names, types, nullability) and the schema metadata in which
+// pqarrow keeps a stored Arrow schema. An append or a replace with the same columns
+// keeps the key, so listing tables while data arrives asks DuckDB nothing. Without
+// a schema, the version decides.
+func schemaKey(info catalog.Info) string {
+	if info.Schema != nil {
+		if fp := info.Schema.Fingerprint(); fp != "" {
+			return "schema:" + fp + "\x00" + info.Schema.Metadata().String()
+		}
+	}
+	return "version:" + info.Version
+}
+
+// cachedSchema returns info's table schema if it is cached for its schemaKey.
+func (s *SQLServer) cachedSchema(info catalog.Info) (*arrow.Schema, bool) {
+	s.meta.mu.Lock()
+	defer s.meta.mu.Unlock()
+	c, ok := s.meta.tables[info.Table()]
+	if !ok || c.key != schemaKey(info) {
+		return nil, false
+	}
+	return c.schema, true
+}
+
+// schemasCached reports whether every listed table's schema is cached.
+func (s *SQLServer) schemasCached(infos []catalog.Info) bool {
+	for _, info := range infos {
+		if _, ok := s.cachedSchema(info); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // forgetTables drops cached schemas of tables no longer listed. Only a complete
@@ -257,40 +296,9 @@ func (s *SQLServer) forgetTables(listed []catalog.Info, complete bool) {
 	}
 }
 
-// duckTypes returns DuckDB's names of the column types of sql's result ("INTEGER",
-// "DECIMAL(18,3)", "VARCHAR[]", ...). DESCRIBE binds the query without running it.
-func (s *SQLServer) duckTypes(ctx context.Context, sql string, n int) ([]string, error) {
-	rows, err := s.engine.Query(ctx, "DESCRIBE "+sql, nil, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Release()
-	idx := rows.Schema().FieldIndices("column_type")
-	if len(idx) != 1 {
-		return nil, fmt.Errorf("DESCRIBE has no column_type column: %s", rows.Schema())
-	}
-	types := make([]string, 0, n)
-	for rows.Next() {
-		col, ok := rows.RecordBatch().Column(idx[0]).(*array.String)
-		if !ok {
-			return nil, fmt.Errorf("DESCRIBE column_type is %s, not utf8", rows.RecordBatch().Column(idx[0]).DataType())
-		}
-		for i := range col.Len() {
-			types = append(types, strings.Clone(col.Value(i)))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(types) != n {
-		return nil, fmt.Errorf("DESCRIBE lists %d columns, the query has %d", len(types), n)
-	}
-	return types, nil
-}
-
 // annotate returns schema with the Flight SQL column metadata on each field (keeping
 // what a field already has, such as extension type keys). duckTypes names the DuckDB
-// types; where it is nil they are named from the Arrow types.
+// types (Engine.ColumnTypes); where it is nil they are named from the Arrow types.
 func annotate(table string, schema *arrow.Schema, duckTypes []string) *arrow.Schema {
 	fields := make([]arrow.Field, schema.NumFields())
 	for i, f := range schema.Fields() {

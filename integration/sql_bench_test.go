@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -196,24 +197,90 @@ func BenchmarkSQL(b *testing.B) {
 	}
 }
 
-// BenchmarkSmallQueryLatency measures a point query through ADBC: p50 and p99.
+// BenchmarkSmallQueryLatency measures a point query through ADBC, a new literal each
+// time (p50_ms, p99_ms), beside the same query run by an in-process DuckDB on the
+// same file, interleaved query by query so that both see the same machine
+// (in_process_p50_ms); overhead_p50_ms is the difference of the two p50s.
 func BenchmarkSmallQueryLatency(b *testing.B) {
 	srv := startServer(b)
 	putNumbers(b, srv.client(b), "numbers.parquet", 1000)
+	file := filepath.Join(srv.Root, "numbers.parquet")
+	latencyVersusInProcess(b, srv,
+		func(i int) string { return fmt.Sprintf("SELECT name FROM numbers WHERE id = %d", i%1000) },
+		func(i int) string {
+			return fmt.Sprintf("SELECT name FROM read_parquet('%s') WHERE id = %d", file, i%1000)
+		},
+		1)
+}
+
+// BenchmarkTrivialQueryLatency is the round trip of SELECT 1, the same text every
+// time, against SELECT 1 in process: what Quiver adds to a query that does nothing.
+func BenchmarkTrivialQueryLatency(b *testing.B) {
+	srv := startServer(b)
+	latencyVersusInProcess(b, srv,
+		func(int) string { return "SELECT 1" },
+		func(int) string { return "SELECT 1" },
+		1)
+}
+
+// BenchmarkPointQuery is a lookup by key on the 10M-row file (10 row groups of 1Mi
+// rows), a new literal each time, through Quiver and in process.
+func BenchmarkPointQuery(b *testing.B) {
+	if testing.Short() {
+		b.Skip("10M-row dataset: skipped with -short")
+	}
+	root := sqlBenchRoot(b)
+	srv := startServerAt(b, root)
+	file := filepath.Join(root, "wide.parquet")
+	key := func(i int) int { return (i * 7919993) % sqlBenchRows }
+	latencyVersusInProcess(b, srv,
+		func(i int) string { return fmt.Sprintf("SELECT * FROM wide WHERE a = %d", key(i)) },
+		func(i int) string { return fmt.Sprintf("SELECT * FROM read_parquet('%s') WHERE a = %d", file, key(i)) },
+		1)
+}
+
+// latencyVersusInProcess runs quiver(i) through ADBC and local(i) in process, in
+// turn, b.N times each, checks that each returns want rows, and reports both
+// latency distributions.
+func latencyVersusInProcess(b *testing.B, srv *testServer, quiver, local func(i int) string, want int64) {
 	conn := srv.adbcConn(b)
+	ar := inProcessDuckDB(b)
 	ctx := context.Background()
-	lat := make([]time.Duration, 0, b.N)
+	ours := make([]time.Duration, 0, b.N)
+	theirs := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		rows, _, err := adbcRun(ctx, conn, fmt.Sprintf("SELECT name FROM numbers WHERE id = %d", i%1000))
-		if err != nil || rows != 1 {
-			b.Fatalf("rows %d err %v", rows, err)
+		rows, _, err := adbcRun(ctx, conn, quiver(i))
+		if err != nil || rows != want {
+			b.Fatalf("quiver: rows %d err %v", rows, err)
 		}
-		lat = append(lat, time.Since(start))
+		ours = append(ours, time.Since(start))
+
+		start = time.Now()
+		rdr, err := ar.QueryContext(ctx, local(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rows, _, err = drain(rdr); err != nil || rows != want {
+			b.Fatalf("in process: rows %d err %v", rows, err)
+		}
+		theirs = append(theirs, time.Since(start))
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+	p50, p99 := percentiles(ours)
+	ip50, ip99 := percentiles(theirs)
+	b.ReportMetric(p50, "p50_ms")
+	b.ReportMetric(p99, "p99_ms")
+	b.ReportMetric(ip50, "in_process_p50_ms")
+	b.ReportMetric(ip99, "in_process_p99_ms")
+	b.ReportMetric(p50-ip50, "overhead_p50_ms")
+}
+
+// percentiles returns the p50 and p99 of lat, in milliseconds.
+func percentiles(lat []time.Duration) (p50, p99 float64) {
+	sorted := slices.Clone(lat)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(sorted[len(sorted)/2]), ms(sorted[len(sorted)*99/100])
 }

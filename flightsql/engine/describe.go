@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	bindings "github.com/duckdb/duckdb-go-bindings"
 )
 
@@ -26,6 +28,47 @@ type Description struct {
 func (e *Engine) Describe(ctx context.Context, sql string) (*Description, error) {
 	return e.describe(ctx, sql)
 }
+
+// DescribeTable describes the result of `SELECT * FROM table`, a dataset's table
+// named as in SQL, without running it: what GetTables lists as its columns.
+func (e *Engine) DescribeTable(ctx context.Context, table string) (*Description, error) {
+	return e.describe(ctx, selectAll(table))
+}
+
+// ColumnTypes returns DuckDB's names of the column types of `SELECT * FROM table`
+// ("INTEGER", "DECIMAL(18,3)", "VARCHAR[]", ...), which want columns it must have.
+// DESCRIBE binds the query without running it.
+func (e *Engine) ColumnTypes(ctx context.Context, table string, want int) ([]string, error) {
+	rows, err := e.Query(ctx, "DESCRIBE "+selectAll(table), nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Release()
+	idx := rows.Schema().FieldIndices("column_type")
+	if len(idx) != 1 {
+		return nil, fmt.Errorf("DESCRIBE has no column_type column: %s", rows.Schema())
+	}
+	types := make([]string, 0, want)
+	for rows.Next() {
+		col, ok := rows.RecordBatch().Column(idx[0]).(*array.String)
+		if !ok {
+			return nil, fmt.Errorf("DESCRIBE column_type is %s, not utf8", rows.RecordBatch().Column(idx[0]).DataType())
+		}
+		for i := range col.Len() {
+			types = append(types, strings.Clone(col.Value(i)))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(types) != want {
+		return nil, fmt.Errorf("DESCRIBE lists %d columns, the query has %d", len(types), want)
+	}
+	return types, nil
+}
+
+// selectAll is the query of every column of table.
+func selectAll(table string) string { return "SELECT * FROM " + quoteIdent(table) }
 
 // DescribeBound is Describe for sql with row `row` of params bound: its Schema is the
 // one Query streams for those parameters. They differ where a result column's type
@@ -88,7 +131,7 @@ func (e *Engine) describe(ctx context.Context, sql string) (*Description, error)
 	defer s.destroyLocked(nil)
 	s.watch(ctx) // binding a view over many parts reads every footer
 
-	st, err := prepareReadOnly(s.conn, sql)
+	st, err := e.prepareReadOnly(s, sql)
 	if err != nil {
 		return nil, sqlError(sql, e.noteFailure(s.gen, e.explain(ctx, err)))
 	}

@@ -66,6 +66,13 @@ type Engine struct {
 	syncMu sync.Mutex
 	admin  bindings.Connection // runs the view DDL; never sees user SQL
 	views  map[string]viewState
+	// viewsGen counts changes to the views, as a sequence lock: odd while SyncTables
+	// is changing them. Gate verdicts hold for one even value (gatecache.go).
+	viewsGen atomic.Uint64
+	gates    *gateCache
+	// gateRuns counts statements that went through the whole gate (parse, plan,
+	// checks), not through a remembered verdict: for tests and benchmarks.
+	gateRuns atomic.Uint64
 
 	// refusedMu guards refused: the tables SyncTables made no view of because DuckDB
 	// could not read them safely, by lower-cased name (nesting.go). Written with
@@ -132,6 +139,7 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 		batchRows: cfg.BatchRows,
 		tempDir:   cfg.TempDir,
 		views:     make(map[string]viewState),
+		gates:     newGateCache(),
 		sessions:  make(map[*session]struct{}),
 	}
 	if e.log == nil {

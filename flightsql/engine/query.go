@@ -54,7 +54,7 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 // start prepares, binds and starts executing sql on the session's connection, keeping
 // the prepared statement and the streaming result in the session. s.mu is held.
 func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, error) {
-	st, err := prepareReadOnly(s.conn, sql)
+	st, err := s.eng.prepareReadOnly(s, sql)
 	if err != nil {
 		return nil, err
 	}

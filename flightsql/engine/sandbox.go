@@ -47,38 +47,82 @@ var deniedFunctions = map[string]bool{
 	"arrow_scan": true, "arrow_scan_dumb": true, "read_duckdb": true,
 }
 
-// prepareReadOnly prepares sql on conn if, and only if, it is a single SELECT that
-// calls none of deniedFunctions. The caller destroys the returned statement.
-func prepareReadOnly(conn bindings.Connection, sql string) (bindings.PreparedStatement, error) {
+// prepareReadOnly prepares sql on the session's connection if, and only if, it is a
+// single SELECT that calls none of deniedFunctions. The caller destroys the returned
+// statement.
+//
+// A statement text the gate admitted before on the same catalog (gatecache.go) is
+// only extracted and prepared: one parse and one bind. If the views changed while it
+// was prepared, it goes through the whole gate again.
+func (e *Engine) prepareReadOnly(s *session, sql string) (bindings.PreparedStatement, error) {
 	var st bindings.PreparedStatement
 	if strings.TrimSpace(sql) == "" {
 		return st, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
 	}
-	stmts, err := parseChecked(conn, sql)
+	key := e.gateKeyFor(sql, s.gen)
+	stable := key.views%2 == 0 // odd: SyncTables is changing views
+	if files, ok := e.gates.admitted(key); ok && stable {
+		for _, f := range files {
+			if err := fileDepths.check(f); err != nil {
+				return st, err
+			}
+		}
+		st, err := prepareOne(s.conn, sql)
+		if err == nil && e.viewsGen.Load() == key.views {
+			return st, nil
+		}
+		if err == nil {
+			bindings.DestroyPrepare(&st)
+		}
+	}
+	e.gateRuns.Add(1)
+	st, plan, err := gateAndPrepare(s.conn, sql)
 	if err != nil {
 		return st, err
 	}
+	if stable && e.viewsGen.Load() == key.views {
+		if files, ok := e.cacheable(plan); ok {
+			e.gates.admit(key, files)
+		}
+	}
+	return st, nil
+}
+
+// gateAndPrepare is the whole gate: it parses sql, binds its plan and checks both,
+// then prepares it, and returns the prepared statement and the plan it checked.
+func gateAndPrepare(conn bindings.Connection, sql string) (bindings.PreparedStatement, boundPlan, error) {
+	var st bindings.PreparedStatement
+	stmts, err := parseChecked(conn, sql)
+	if err != nil {
+		return st, boundPlan{}, err
+	}
 	n := len(stmts)
 	if n == 0 {
-		return st, fmt.Errorf("%w: no statement", ErrInvalidSQL)
+		return st, boundPlan{}, fmt.Errorf("%w: no statement", ErrInvalidSQL)
 	}
 	if n > 1 {
-		return st, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, n)
+		return st, boundPlan{}, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, n)
 	}
 	// What the statement reads once its views and macros are expanded (plan.go).
 	plan, err := bindPlan(conn, sql, stmts[0])
 	if err != nil {
-		return st, err
+		return st, boundPlan{}, err
 	}
 	if err := plan.checkRevealing(); err != nil {
-		return st, err
+		return st, boundPlan{}, err
 	}
 	if err := plan.checkFilesNesting(); err != nil {
-		return st, err
+		return st, boundPlan{}, err
 	}
+	st, err = prepareOne(conn, sql)
+	return st, plan, err
+}
 
-	// Known now to be one SELECT: bind and plan it. Extracting first keeps this to
-	// exactly the one statement parsed above.
+// prepareOne prepares sql, known to the gate to be one SELECT. Extracting first keeps
+// this to exactly one statement: were sql several, preparing it whole would execute
+// all but the last.
+func prepareOne(conn bindings.Connection, sql string) (bindings.PreparedStatement, error) {
+	var st bindings.PreparedStatement
 	var ex bindings.ExtractedStatements
 	defer bindings.DestroyExtracted(&ex)
 	if k := int(bindings.ExtractStatements(conn, sql, &ex)); k != 1 {

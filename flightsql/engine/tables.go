@@ -53,6 +53,20 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		return ErrClosed
 	}
 	gen := e.gen // written only with syncMu held too
+	// The first change makes viewsGen odd, the end even again: a gate verdict
+	// reached or used meanwhile is not trusted (gatecache.go).
+	changing := false
+	change := func() {
+		if !changing {
+			changing = true
+			e.viewsGen.Add(1)
+		}
+	}
+	defer func() {
+		if changing {
+			e.viewsGen.Add(1)
+		}
+	}()
 
 	var errs []error
 	want := make(map[string]Table, len(tables))
@@ -103,6 +117,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
+		change()
 		if err := exec(e.admin, dropViewSQL(name)); err != nil {
 			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
@@ -124,6 +139,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
+		change()
 		if err := exec(e.admin, viewSQL(t)); err != nil {
 			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
