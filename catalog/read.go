@@ -34,9 +34,16 @@ type Reader struct {
 	bytes int64 // most bytes per batch, but for a single row larger than that
 
 	refs atomic.Int64
-	next int // index of the next part to open
-	pf   *file.Reader
-	part pqarrow.RecordReader
+	next int          // index of the next part to open
+	pf   *file.Reader // the open part; nil between parts
+	// The open part's top-level fields, and whether each is a flat string column
+	// read by the next of strs (flatstrings.go); pqarrow reads the others (part,
+	// nil when there are none).
+	fields   []pqarrow.SchemaField
+	flat     []bool
+	strs     []*flatStrings
+	part     pqarrow.RecordReader
+	partRows int64 // rows per batch read from the open part
 	// whole is the part reader's current batch, sent in slices of at most bytes from
 	// row at on; nil when there is none.
 	whole arrow.RecordBatch
@@ -161,7 +168,7 @@ func (r *Reader) Next() bool {
 			}
 			r.dropWhole()
 		}
-		if r.part == nil {
+		if r.pf == nil {
 			if r.next >= len(r.files) {
 				return false
 			}
@@ -171,22 +178,22 @@ func (r *Reader) Next() bool {
 			}
 			r.next++
 		}
-		if r.part.Next() {
-			rec := r.part.RecordBatch()
-			if err := validateDecoded(rec); err != nil {
-				r.err = fmt.Errorf("%w: dataset %q part %d: %w", ErrUnreadable, r.info.Name, r.next, err)
-				return false
-			}
-			r.whole = rec
-			r.whole.Retain()
-			r.at = 0
-			continue
-		}
-		if err := r.part.Err(); err != nil {
+		rec, err := r.partBatch()
+		if err != nil {
 			r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
 			return false
 		}
-		r.closePart()
+		if rec == nil {
+			r.closePart()
+			continue
+		}
+		if err := validateDecoded(rec); err != nil {
+			rec.Release()
+			r.err = fmt.Errorf("%w: dataset %q part %d: %w", ErrUnreadable, r.info.Name, r.next, err)
+			return false
+		}
+		r.whole = rec
+		r.at = 0
 	}
 	return false
 }
@@ -264,13 +271,101 @@ func (r *Reader) openPart(i int) error {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
 	makeReadable(fr.Manifest.Fields)
-	rr, err := fr.GetRecordReader(r.ctx, nil, nil)
-	if err != nil {
-		pf.Close()
-		return fmt.Errorf("read dataset %q part %d: %w", r.info.Name, i, err)
+	r.fields = fr.Manifest.Fields
+	r.flat = make([]bool, len(r.fields))
+	r.strs = nil
+	var leaves []int
+	for j, f := range r.fields {
+		if r.flat[j] = flatString(pf, f); r.flat[j] {
+			r.strs = append(r.strs, newFlatStrings(pf, f, r.mem))
+		} else {
+			leaves = appendLeaves(leaves, f)
+		}
 	}
-	r.pf, r.part = pf, rr
+	r.partRows = fr.Props.BatchSize
+	r.part = nil
+	if len(leaves) > 0 {
+		rr, err := fr.GetRecordReader(r.ctx, leaves, nil)
+		if err != nil {
+			return fmt.Errorf("read dataset %q part %d: %w", r.info.Name, i, err)
+		}
+		r.part = rr
+	}
+	r.pf = pf
 	return nil
+}
+
+// appendLeaves appends the leaf column indices of f to leaves.
+func appendLeaves(leaves []int, f pqarrow.SchemaField) []int {
+	if f.IsLeaf() {
+		return append(leaves, f.ColIndex)
+	}
+	for _, c := range f.Children {
+		leaves = appendLeaves(leaves, c)
+	}
+	return leaves
+}
+
+// partBatch reads the open part's next batch, a new reference, or nil at its end:
+// pqarrow's batch of the other columns with the flat string columns of the same
+// rows put in their places.
+func (r *Reader) partBatch() (arrow.RecordBatch, error) {
+	if len(r.strs) == 0 {
+		if !r.part.Next() {
+			return nil, r.part.Err()
+		}
+		rec := r.part.RecordBatch()
+		rec.Retain()
+		return rec, nil
+	}
+	n := r.partRows
+	var rest arrow.RecordBatch
+	if r.part != nil {
+		if !r.part.Next() {
+			return nil, r.part.Err()
+		}
+		rest = r.part.RecordBatch()
+		n = rest.NumRows()
+	}
+	cols := make([]arrow.Array, 0, len(r.fields))
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	fields := make([]arrow.Field, 0, len(r.fields))
+	si, pi := 0, 0
+	for j := range r.fields {
+		if !r.flat[j] {
+			c := rest.Column(pi)
+			c.Retain()
+			cols = append(cols, c)
+			fields = append(fields, rest.Schema().Field(pi))
+			pi++
+			continue
+		}
+		c, err := r.strs[si].next(n)
+		si++
+		if err != nil {
+			return nil, err
+		}
+		if rest == nil && len(cols) == 0 {
+			// A part of string columns only: the first decides the batch's rows.
+			if c == nil {
+				return nil, nil // read to its end
+			}
+			n = int64(c.Len())
+		}
+		if c == nil || int64(c.Len()) != n {
+			if c != nil {
+				c.Release()
+			}
+			return nil, fmt.Errorf("%w: column %q", errShortColumn, r.fields[j].Field.Name)
+		}
+		cols = append(cols, c)
+		fields = append(fields, *r.fields[j].Field)
+	}
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, n), nil
 }
 
 // partBatchRows is how many rows the part reader of pf decodes at a time: the row
@@ -300,6 +395,10 @@ func (r *Reader) closePart() {
 		r.part.Release()
 		r.part = nil
 	}
+	for _, c := range r.strs {
+		c.close()
+	}
+	r.strs, r.fields, r.flat = nil, nil, nil
 	if r.pf != nil {
 		// Closing the file reader would close our *os.File too; Release closes those.
 		r.pf = nil

@@ -1,12 +1,12 @@
 package flightsql
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
@@ -88,8 +88,15 @@ func (s *Server) datasetSchema(ctx context.Context, desc *flight.FlightDescripto
 }
 
 // getDataset streams the version of a dataset current when the call starts.
+//
+// Decoding Parquet and sending IPC each keep a core busy, so they run side by side:
+// a goroutine decodes (readAhead) while this one writes to gRPC. Besides the batch
+// being written, at most sendAhead+1 decoded batches wait (in the channel, and the
+// one the decoder holds until there is room), each holding its share of the result
+// memory budget until it is written.
 func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	ctx := stream.Context()
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
 	name, err := datasetFromTicket(t.GetTicket())
 	if err != nil {
 		return toStatus(err)
@@ -101,36 +108,41 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 	defer rdr.Release()
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(rdr.Schema()), ipc.WithAllocator(s.mem))
 	defer w.Close()
-	var rows int64
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		var sendErr error
-		err := s.out.split(rec, func(b arrow.RecordBatch) bool {
-			defer b.Release()
-			// The reservation covers the batch while gRPC encodes it: what the
-			// budget bounds on this path is batches being written at once.
-			res, err := s.out.reserve(ctx, catalog.BatchBytes(b))
-			if err != nil {
-				sendErr = err
-				return false
+
+	batches := make(chan heldBatch, sendAhead)
+	var (
+		rows              int64
+		limitErr, readErr error
+		done              = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		defer close(batches)
+		// A panic here would end the server: the interceptors recover only the
+		// handler's goroutine.
+		defer func() {
+			if p := recover(); p != nil {
+				readErr = panicError(s.log, fmt.Sprintf("read dataset %q", name), p)
 			}
-			defer res.release()
-			if err := w.Write(b); err != nil {
+		}()
+		rows, limitErr, readErr = s.out.readAhead(ctx, rdr, batches)
+	}()
+	var sendErr error
+	for b := range batches {
+		if sendErr == nil {
+			if err := w.Write(b.rec); err != nil {
 				sendErr = fmt.Errorf("send: %w", err)
-				return false
+				cancel() // stop the decoding; the batches still queued are dropped below
 			}
-			return true
-		})
-		if err == nil {
-			err = sendErr
 		}
-		if err != nil {
-			return toStatus(fmt.Errorf("dataset %q: %w", name, err))
-		}
-		rows += rec.NumRows()
+		b.release()
 	}
-	if err := rdr.Err(); err != nil {
-		return toStatus(err)
+	<-done // the reader is ours again: rdr.Release may run
+	if err := cmp.Or(sendErr, limitErr); err != nil {
+		return toStatus(fmt.Errorf("dataset %q: %w", name, err))
+	}
+	if readErr != nil {
+		return toStatus(readErr) // the reader's errors name the dataset
 	}
 	s.log.Debug("dataset sent", "dataset", name, "rows", rows)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"golang.org/x/sync/semaphore"
 
@@ -242,6 +243,57 @@ func (o *outgoing) settle(ctx context.Context, last *reservation) {
 	case <-ctx.Done():
 		last.release()
 	}
+}
+
+// sendAhead is how many batches a plain DoGet decodes ahead of the one it writes.
+const sendAhead = 1
+
+// heldBatch is a batch cut to fit one message, holding its share of the result
+// memory budget until it is written.
+type heldBatch struct {
+	rec arrow.RecordBatch
+	res *reservation
+}
+
+func (h heldBatch) release() {
+	h.rec.Release()
+	h.res.release()
+}
+
+// readAhead reads rdr to the end and passes its batches on out, cut to fit messages,
+// each holding a reservation that the receiver releases with the batch. It returns
+// the rows read, the error of a batch refused by the limits (or of ctx ending while
+// it waited for room or for the receiver), and rdr's own error. The caller must not
+// touch rdr until readAhead returns, and must receive from out until then.
+func (o *outgoing) readAhead(ctx context.Context, rdr array.RecordReader, out chan<- heldBatch) (rows int64, limitErr, readErr error) {
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		err := o.split(rec, func(b arrow.RecordBatch) bool {
+			res, err := o.reserve(ctx, catalog.BatchBytes(b))
+			if err != nil {
+				b.Release()
+				limitErr = err
+				return false
+			}
+			select {
+			case out <- heldBatch{rec: b, res: res}:
+				return true
+			case <-ctx.Done():
+				b.Release()
+				res.release()
+				limitErr = ctx.Err()
+				return false
+			}
+		})
+		if err != nil {
+			return rows, err, nil
+		}
+		if limitErr != nil {
+			return rows, limitErr, nil
+		}
+		rows += rec.NumRows()
+	}
+	return rows, nil, rdr.Err()
 }
 
 // byteSize formats n bytes for a message: "300.0 MiB".

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/catalog"
 )
 
 // TestResultBudget checks the budget's accounting: a reservation waits while the
@@ -159,3 +162,88 @@ func oneRow(mem memory.Allocator) arrow.RecordBatch {
 	b.Field(0).(*array.Int64Builder).Append(1)
 	return b.NewRecordBatch()
 }
+
+// TestReadAhead: readAhead passes batches on with their reservations, counts rows,
+// tells the reader's error from a refusal by the limits, and, when the receiver
+// stops taking batches and the call ends, returns without holding any batch or any
+// of the budget.
+func TestReadAhead(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	one := oneRow(memory.DefaultAllocator)
+	rowBytes := catalog.BatchBytes(one)
+	one.Release()
+	recs := []arrow.RecordBatch{oneRow(mem), oneRow(mem), oneRow(mem)}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	readerOf := func(err error) array.RecordReader {
+		rdr, e := array.NewRecordReader(recs[0].Schema(), recs)
+		if e != nil {
+			t.Fatal(e)
+		}
+		return &failingReader{RecordReader: rdr, err: err}
+	}
+
+	t.Run("every batch, then the reader's error", func(t *testing.T) {
+		o := newOutgoing(ResultLimits{MemoryLimit: 10 * rowBytes})
+		out := make(chan heldBatch, len(recs))
+		broken := errors.New("part 2 is unreadable")
+		rdr := readerOf(broken)
+		defer rdr.Release()
+		rows, limitErr, readErr := o.readAhead(context.Background(), rdr, out)
+		close(out)
+		if rows != 3 || limitErr != nil || !errors.Is(readErr, broken) {
+			t.Fatalf("rows %d, limit error %v, read error %v; want 3, none, %v", rows, limitErr, readErr, broken)
+		}
+		if o.budget.TryAcquire(8 * rowBytes) {
+			t.Fatal("three batches held, yet more than seven of ten batches' bytes free")
+		}
+		for b := range out {
+			b.release()
+		}
+		if !o.budget.TryAcquire(10 * rowBytes) {
+			t.Fatal("every batch released, yet the budget is not whole")
+		}
+	})
+
+	t.Run("receiver gone", func(t *testing.T) {
+		o := newOutgoing(ResultLimits{MemoryLimit: 10 * rowBytes})
+		out := make(chan heldBatch) // nobody receives
+		rdr := readerOf(nil)
+		defer rdr.Release()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		rows, limitErr, readErr := o.readAhead(ctx, rdr, out)
+		if rows != 0 || !errors.Is(limitErr, context.DeadlineExceeded) || readErr != nil {
+			t.Fatalf("rows %d, limit error %v, read error %v; want 0, the deadline, none", rows, limitErr, readErr)
+		}
+		if !o.budget.TryAcquire(10 * rowBytes) {
+			t.Fatal("the batch no one took still holds its reservation")
+		}
+	})
+
+	t.Run("batch over the budget", func(t *testing.T) {
+		o := newOutgoing(ResultLimits{MemoryLimit: rowBytes - 1})
+		out := make(chan heldBatch, 1)
+		rdr := readerOf(nil)
+		defer rdr.Release()
+		_, limitErr, readErr := o.readAhead(context.Background(), rdr, out)
+		if !errors.Is(limitErr, errResultMemory) || readErr != nil {
+			t.Fatalf("limit error %v, read error %v; want %v", limitErr, readErr, errResultMemory)
+		}
+		if len(out) != 0 {
+			t.Fatal("a batch over the budget was passed on")
+		}
+	})
+}
+
+// failingReader is a RecordReader that reports err once its batches are read.
+type failingReader struct {
+	array.RecordReader
+	err error
+}
+
+func (r *failingReader) Err() error { return r.err }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -246,6 +248,7 @@ func BenchmarkDoPut(b *testing.B) {
 // SetBytes) and rows/s, and returns bytes/s.
 func runBench(b *testing.B, d *benchData, op func() int64) float64 {
 	b.SetBytes(d.bytes)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if rows := op(); rows != d.rows {
@@ -253,9 +256,21 @@ func runBench(b *testing.B, d *benchData, op func() int64) float64 {
 		}
 	}
 	b.StopTimer()
+	// Client and server share the process: this is the CPU of both.
+	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 	secs := b.Elapsed().Seconds()
 	b.ReportMetric(float64(d.rows)*float64(b.N)/secs, "rows/s")
 	return float64(d.bytes) * float64(b.N) / secs
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far. On a shared
+// machine it varies less than wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchGet reads the whole dataset, batch by batch, and returns the row count.
