@@ -82,7 +82,11 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$QUIVER_BIN" serve --root "$root" --addr 127.0.0.1:0 </dev/null >"$log" 2>&1 &
+# The log exists before the server starts: the loop below may read it before the
+# child has opened it, and under `set -e -o pipefail` a sed that cannot read it
+# would end this script (and SIGTERM a server still starting up).
+: >"$log"
+"$QUIVER_BIN" serve --root "$root" --addr 127.0.0.1:0 </dev/null >>"$log" 2>&1 &
 pid=$!
 
 port=""
