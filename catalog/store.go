@@ -62,7 +62,10 @@ type Options struct {
 // 122,880) BenchmarkPointQuery's p50 through Quiver went from 42-50 ms to 13-14 ms,
 // and in-process DuckDB on the same file from 25-50 ms to 6-12 ms. The file is the
 // same size (51.93 MiB against 51.90 for 2M rows); see dictionaryPageLimit for the
-// write cost. Smaller groups also bound what a put and a read hold in memory.
+// write cost. Scans do not suffer: in-process DuckDB on the 10M-row file, SELECT *
+// 0.90-0.98 s against 0.91-1.11 s, a GROUP BY 0.19-0.40 s against 0.37-0.80 s (more
+// groups to spread over threads); DoGet took the same CPU. Smaller groups also bound
+// what a put and a read hold in memory.
 const DefaultRowGroupRows = 128 << 10
 
 // Store is a directory of Parquet datasets. It is safe for concurrent use, also by
