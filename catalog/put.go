@@ -135,6 +135,23 @@ func sameColumns(have, got *arrow.Schema) error {
 	return nil
 }
 
+// dictionaryPageLimit is the dictionary size at which a column chunk gives up its
+// dictionary and falls back to plain encoding.
+//
+// Every row group starts its dictionaries afresh, so a column of many distinct values
+// hashes this much into a dictionary it then throws away, once per row group. At
+// arrow-go's 1 MiB, a float64 column of 100k distinct values kept its dictionary
+// through every 1Mi-row group and hashing it was a fifth of a put's CPU; 256 KiB
+// (32Ki int64 values) cut the 10M x 4 write from 2.0-2.9 s to 1.4-2.0 s. With
+// 128Ki-row groups 256 KiB is a quarter of each group hashed in vain: BenchmarkPut
+// (catalog, 2M x 4, interleaved) took 388-500 CPU-ms per put against 299-374 with
+// 1Mi-row groups. At 64 KiB (8Ki int64 values, ~3k 16-character strings) it took
+// 305-358, and the file is byte for byte the same size: the columns that keep a
+// dictionary (1000 distinct values here) fit either way. On the 10M x 4 dataset
+// (integration's BenchmarkEncode, interleaved): 1300-1337 CPU-ms per put, against
+// 1200-1333 with 1Mi-row groups and 256 KiB.
+const dictionaryPageLimit = 64 << 10
+
 // writeParquet streams rdr into a new Parquet file at path and fsyncs it.
 func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordReader) (rows int64, err error) {
 	schema := rdr.Schema()
@@ -152,14 +169,7 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		parquet.WithCompression(s.opts.Compression),
 		parquet.WithMaxRowGroupLength(s.opts.RowGroupRows),
 		parquet.WithStats(true),
-		// A column chunk starts dictionary-encoded and falls back to plain once its
-		// dictionary outgrows this limit. At arrow-go's 1 MiB, a float64 column of
-		// 100k distinct values kept its dictionary through every 1Mi-row group and
-		// hashing it was a fifth of a put's CPU; at 256 KiB (32Ki int64 values,
-		// ~13k 16-char strings) columns of few distinct values keep their dictionary
-		// and the others give it up early. Measured, 10M x 4 Parquet write with fast
-		// Snappy: 2.0-2.9 s -> 1.4-2.0 s, file 260 MB -> 272 MB.
-		parquet.WithDictionaryPageSizeLimit(256<<10),
+		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
 	)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
 	// The writer must not close f: we fsync it first. onlyWriter hides f's Close.

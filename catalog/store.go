@@ -44,7 +44,8 @@ type Options struct {
 	Allocator memory.Allocator // nil: memory.DefaultAllocator
 	// Compression of written Parquet files; zero value: Snappy.
 	Compression compress.Compression
-	// RowGroupRows is the number of rows per Parquet row group written; 0: 1Mi.
+	// RowGroupRows is the number of rows per Parquet row group written; 0:
+	// DefaultRowGroupRows.
 	RowGroupRows int64
 	// ReadBatchRows is the number of rows per record batch read; 0: 64Ki.
 	ReadBatchRows int64
@@ -52,6 +53,20 @@ type Options struct {
 	// larger than it makes a batch of its own); 0: DefaultBatchBytes.
 	ReadBatchBytes int64
 }
+
+// DefaultRowGroupRows is the row-group size Put writes unless Options say otherwise.
+//
+// A row group is the unit an engine skips by its min/max statistics, so it bounds what
+// a lookup decodes: a point query (`WHERE id = k`) on a 10M-row dataset with 1Mi-row
+// groups decoded a million rows. At 128Ki rows (DuckDB's own Parquet writer uses
+// 122,880) BenchmarkPointQuery's p50 through Quiver went from 42-50 ms to 13-14 ms,
+// and in-process DuckDB on the same file from 25-50 ms to 6-12 ms. The file is the
+// same size (51.93 MiB against 51.90 for 2M rows); see dictionaryPageLimit for the
+// write cost. Scans do not suffer: in-process DuckDB on the 10M-row file, SELECT *
+// 0.90-0.98 s against 0.91-1.11 s, a GROUP BY 0.19-0.40 s against 0.37-0.80 s (more
+// groups to spread over threads); DoGet took the same CPU. Smaller groups also bound
+// what a put and a read hold in memory.
+const DefaultRowGroupRows = 128 << 10
 
 // Store is a directory of Parquet datasets. It is safe for concurrent use, also by
 // several goroutines writing the same dataset: the last commit wins.
@@ -89,7 +104,7 @@ func Open(root string, opts Options) (*Store, error) {
 		opts.Compression = compress.Codecs.Snappy
 	}
 	if opts.RowGroupRows <= 0 {
-		opts.RowGroupRows = 1 << 20
+		opts.RowGroupRows = DefaultRowGroupRows
 	}
 	if opts.ReadBatchRows <= 0 {
 		opts.ReadBatchRows = 64 << 10

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -230,18 +231,43 @@ func BenchmarkDoPut(b *testing.B) {
 		quiver := srv.client(b)
 		inmem := (&testServer{Addr: startMemServer(b, nil)}).client(b)
 
-		var ceiling float64
+		var ceiling, ceilingCPU float64
 		b.Run("inmem", func(b *testing.B) {
+			cpu0 := ownCPU()
 			ceiling = runBench(b, d, func() int64 { putRecords(b, inmem, "bench.parquet", d.schema, d.recs...); return d.rows })
+			ceilingCPU = reportCPU(b, cpu0)
 		})
 		b.Run("quiver", func(b *testing.B) {
 			mem.reportPeak(b)
+			cpu0 := ownCPU()
 			rate := runBench(b, d, func() int64 { putRecords(b, quiver, "bench.parquet", d.schema, d.recs...); return d.rows })
+			cpu := reportCPU(b, cpu0)
 			if ceiling > 0 {
 				b.ReportMetric(rate/ceiling, "quiver/inmem")
 			}
+			if ceilingCPU > 0 {
+				b.ReportMetric(cpu/ceilingCPU, "cpu-quiver/inmem")
+			}
 		})
 	})
+}
+
+// ownCPU is the CPU time this process has used: client and server together, as
+// both run here. On a shared machine it moves far less than wall time when other
+// work competes for the cores.
+func ownCPU() time.Duration {
+	cpu, err := processCPU(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return cpu
+}
+
+// reportCPU reports the process CPU per op since cpu0, in ms, and returns it.
+func reportCPU(b *testing.B, cpu0 time.Duration) float64 {
+	ms := float64((ownCPU() - cpu0).Milliseconds()) / float64(b.N)
+	b.ReportMetric(ms, "cpu-ms/op")
+	return ms
 }
 
 // runBench runs op b.N times, checks every run moved all rows, reports MB/s (via
