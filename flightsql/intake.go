@@ -173,7 +173,7 @@ func validateColumn(col arrow.Array) error {
 	case *array.LargeString:
 		return validateStrings(col, arrow.Int64Traits.CastFromBytes)
 	}
-	return array.ValidateFull(col)
+	return validateFull(col)
 }
 
 // validateStrings checks a string array whose offsets buffer castOffsets reads.
@@ -271,12 +271,12 @@ type badData struct{ err error }
 func (e badData) Error() string   { return e.err.Error() }
 func (e badData) Unwrap() []error { return []error{catalog.ErrInvalidData, e.err} }
 
-// validateColumn is array.ValidateFull, except that it accepts columns of Arrow's null
+// validateFull is array.ValidateFull, except that it accepts columns of Arrow's null
 // type as arrow-go's own IPC reader decodes them: with no buffer at all (the format
 // sends none), where ValidateFull wants the one, absent, validity buffer of the null
 // type's layout. ADBC binds a Python None as such a column. The check runs on a copy
 // whose null-typed nodes have that slot; the column itself is not changed.
-func validateColumn(col arrow.Array) error {
+func validateFull(col arrow.Array) error {
 	if !hasNullType(col.DataType()) {
 		return array.ValidateFull(col)
 	}

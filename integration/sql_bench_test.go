@@ -223,9 +223,11 @@ func BenchmarkTrivialQueryLatency(b *testing.B) {
 		1)
 }
 
-// BenchmarkPointQuery is a lookup by key on the 10M-row file (10 row groups of 1Mi
-// rows), a new literal each time, through Quiver and in process.
-func BenchmarkPointQuery(b *testing.B) {
+// BenchmarkPointQueryLatency is a lookup by key on the 10M-row file (10 row groups of
+// 1Mi rows, written by pqarrow directly, not through a put), a new literal each time,
+// through Quiver and in process, alternating: the service's cost per lookup.
+// BenchmarkPointQuery (point_bench_test.go) measures the layout Quiver writes.
+func BenchmarkPointQueryLatency(b *testing.B) {
 	if testing.Short() {
 		b.Skip("10M-row dataset: skipped with -short")
 	}
