@@ -2,12 +2,9 @@ package catalog
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // BenchmarkRead measures the Reader alone: Parquet pages to record batches, no
@@ -60,32 +57,10 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// wideBatches is rows rows of (id int64, price float64, qty int64, sku string) in
-// 64Ki-row batches.
+// wideBatches is benchWide's batches as a reader.
 func wideBatches(rows int64) array.RecordReader {
-	const batch = 64 << 10
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "price", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "qty", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "sku", Type: arrow.BinaryTypes.String},
-	}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
-	defer b.Release()
-	id, price := b.Field(0).(*array.Int64Builder), b.Field(1).(*array.Float64Builder)
-	qty, sku := b.Field(2).(*array.Int64Builder), b.Field(3).(*array.StringBuilder)
-	var recs []arrow.RecordBatch
-	for start := int64(0); start < rows; start += batch {
-		n := min(batch, rows-start)
-		for i := start; i < start+n; i++ {
-			id.Append(i)
-			price.Append(float64(i%100000) / 100)
-			qty.Append(i % 1000)
-			sku.Append(fmt.Sprintf("%016x", uint64(i)*0x9E3779B97F4A7C15))
-		}
-		recs = append(recs, b.NewRecordBatch())
-	}
-	rdr, err := array.NewRecordReader(schema, recs)
+	recs := benchWide(rows)
+	rdr, err := array.NewRecordReader(recs[0].Schema(), recs)
 	if err != nil {
 		panic(err)
 	}

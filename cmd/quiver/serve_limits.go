@@ -49,26 +49,22 @@ func flagName(flag string) string { return flag[len("--"):] }
 // limits is the flightsql.Limits of the flags: 0 on the command line means no limit,
 // which flightsql.Limits spells as a negative number.
 func (o limitOptions) limits() flightsql.Limits {
-	off := func(v int) int {
-		if v <= 0 {
-			return -1
-		}
-		return v
-	}
-	off64 := func(v int64) int64 {
-		if v <= 0 {
-			return -1
-		}
-		return v
-	}
 	return flightsql.Limits{
-		Streams:             off(o.streams),
-		StreamsPerClient:    off(o.streamsPerClient),
-		Queries:             off(o.queries),
-		QueriesPerClient:    off(o.queriesPerClient),
-		PreparedPerClient:   off(o.preparedPerClient),
-		BoundBytes:          off64(o.boundBytes),
-		BoundBytesPerClient: off64(o.boundBytesPerClient),
-		QueueWait:           time.Duration(off64(int64(o.queueWait))), // 0: refuse at once
+		Streams:             noLimit(o.streams),
+		StreamsPerClient:    noLimit(o.streamsPerClient),
+		Queries:             noLimit(o.queries),
+		QueriesPerClient:    noLimit(o.queriesPerClient),
+		PreparedPerClient:   noLimit(o.preparedPerClient),
+		BoundBytes:          noLimit(o.boundBytes),
+		BoundBytesPerClient: noLimit(o.boundBytesPerClient),
+		QueueWait:           time.Duration(noLimit(int64(o.queueWait))), // 0: refuse at once
 	}
+}
+
+// noLimit spells a flag's 0 ("no limit") as flightsql.Limits does: negative.
+func noLimit[T int | int64](v T) T {
+	if v <= 0 {
+		return -1
+	}
+	return v
 }
