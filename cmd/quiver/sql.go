@@ -34,9 +34,11 @@ func newSQLCommand() *cobra.Command {
 		Long: `Run a read-only SQL query through Flight SQL and print the result. Every dataset is a
 table named after the dataset without its .parquet suffix: sales.parquet is sales.
 
---format table (the default) prints an aligned table of at most --max-rows rows; csv,
-json (one object per line) and arrow (an Arrow IPC stream, not to a terminal) stream
-every row with bounded memory.
+--format table (the default) prints an aligned table as DuckDB's CLI does: column
+types under the names, numbers as DuckDB prints them, and for a result longer than
+--max-rows its first and last rows with the total row count. csv, json (one object
+per line) and arrow (an Arrow IPC stream, not to a terminal) print every row. Every
+format streams with bounded memory.
 
 Without a query, with stdin a terminal, it opens a prompt with history (in the user
 cache directory): end a statement with ;, \d lists datasets, \q quits. With stdin
@@ -48,6 +50,9 @@ not a terminal, the query is read from stdin.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := parseSQLFormat(so.format); err != nil {
 				return err
+			}
+			if so.maxRows < 0 {
+				return usageErrorf("--max-rows %d: want 0 (all rows) or more", so.maxRows)
 			}
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
@@ -79,7 +84,7 @@ not a terminal, the query is read from stdin.`,
 	addClientFlags(cmd, &o)
 	f := cmd.Flags()
 	f.StringVarP(&so.format, "format", "f", "table", "output format: table, csv, json or arrow")
-	f.Int64Var(&so.maxRows, "max-rows", 1000, "rows a table shows at most; 0 shows all (held in memory)")
+	f.Int64Var(&so.maxRows, "max-rows", 40, "rows a table shows at most: the first and last half of them; 0 shows all (held in memory)")
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "csv", "json", "arrow"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -145,23 +150,18 @@ func runQuery(ctx context.Context, out, errOut io.Writer, s *session, query stri
 	return w.Close()
 }
 
-// queryTable prints at most maxRows rows as an aligned table, then a row count.
+// queryTable prints the result as an aligned table: every row when the result has at
+// most maxRows rows, else the first and last rows, then the row count. It reads the
+// whole result to count it but holds at most maxRows rows (0: all of them).
 func queryTable(ctx context.Context, out, errOut io.Writer, s *session, info *flight.FlightInfo, schema *arrow.Schema, maxRows int64) error {
-	var rt *recordTable
-	full := false
+	var rt *resultTable
 	for _, ep := range info.GetEndpoint() {
-		if full {
-			break
-		}
 		_, err := readTicket(ctx, s.fc, ep.GetTicket(), func(rdr array.RecordReader) error {
 			if rt == nil {
-				rt = newRecordTable(out, rdr.Schema(), maxRows)
+				rt = newResultTable(rdr.Schema(), schema, maxRows)
 			}
 			for rdr.Next() {
-				if !rt.add(rdr.RecordBatch()) {
-					full = true
-					return nil
-				}
+				rt.add(rdr.RecordBatch())
 			}
 			return rdr.Err()
 		})
@@ -174,11 +174,11 @@ func queryTable(ctx context.Context, out, errOut io.Writer, s *session, info *fl
 			fmt.Fprintln(errOut, "(no result)")
 			return nil
 		}
-		rt = newRecordTable(out, schema, maxRows)
+		rt = newResultTable(schema, schema, maxRows)
 	}
-	rt.render()
-	if full {
-		fmt.Fprintf(errOut, "(first %s shown; --max-rows 0 shows all, --format csv streams them)\n", plural(rt.rows, "row", "rows"))
+	rt.render(out)
+	if rt.truncated() {
+		fmt.Fprintf(errOut, "(%s (%d shown); --max-rows 0 shows all, --format csv streams them)\n", plural(rt.rows, "row", "rows"), rt.shown())
 	} else {
 		fmt.Fprintf(errOut, "(%s)\n", plural(rt.rows, "row", "rows"))
 	}
