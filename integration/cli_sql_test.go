@@ -21,6 +21,9 @@ func TestCLISQLOutputLikeDuckDB(t *testing.T) {
 	if strings.Contains(r.stdout, "e+08") {
 		t.Errorf("a double printed with an exponent:\n%s", r.stdout)
 	}
+	if r := srv.ok(t, dir, "sql", "SELECT 249443097.17::DOUBLE AS total, 3::DOUBLE AS whole", "--format", "csv"); r.stdout != "total,whole\n249443097.17,3.0\n" {
+		t.Errorf("--format csv = %q", r.stdout)
+	}
 
 	r = srv.ok(t, dir, "sql", "SELECT range AS n FROM range(100000)", "--max-rows", "10")
 	if r.stderr != "(100000 rows (10 shown); --max-rows 0 shows all, --format csv streams them)\n" {

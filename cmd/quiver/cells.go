@@ -1,7 +1,6 @@
 package main
 
 import (
-	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/quiverdata/quiver/cmd/quiver/internal/fileformat"
 )
 
 // How `quiver sql` prints one value in its table: the way DuckDB's CLI prints it, so
@@ -108,27 +109,8 @@ func quoteNested(s string, nested bool) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// formatFloat prints f as DuckDB does: the shortest string that reads back as the same
-// value, positional between 1e-4 and 1e16 (with ".0" on whole numbers), with an
-// exponent outside that range; nan, inf and -inf for the special values.
-func formatFloat(f float64, bits int) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-4 || abs >= 1e16) {
-		return strconv.FormatFloat(f, 'e', -1, bits)
-	}
-	s := strconv.FormatFloat(f, 'f', -1, bits)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
-}
+// formatFloat prints f as DuckDB does, as CSV output does too.
+func formatFloat(f float64, bits int) string { return fileformat.FormatFloat(f, bits) }
 
 // formatDecimal prints the decimal whose unscaled value is n exactly: no float on the way.
 func formatDecimal(n *big.Int, scale int32) string {
