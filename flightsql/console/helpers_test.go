@@ -202,6 +202,10 @@ func (c *client) do(method, path string, body string, hdr ...string) response {
 		req.Header.Set(csrfHeader, c.csrf)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		if hdr[i+1] == "" {
 			req.Header.Del(hdr[i])
 			continue
