@@ -207,10 +207,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 	}
 	ops.shuttingDown()
 	log.Info("shutting down: letting in-flight requests finish", "grace", opts.shutdownGrace)
-	waitConsole := cons.stop(opts.shutdownGrace)
-	err = shutdown(log, gs, srv, served, opts.shutdownGrace)
-	waitConsole()
-	return err
+	// The console's requests get the same grace, and the engine outlives them too.
+	return shutdown(log, gs, srv, served, opts.shutdownGrace, cons.stop(opts.shutdownGrace))
 }
 
 // stopMargin is how long, after the grace period (or after the last request finished
@@ -220,12 +218,14 @@ const stopMargin = 2 * time.Second
 
 // shutdown stops gs and srv within grace + stopMargin, whatever DuckDB is doing.
 // In-flight requests get the grace period; then they are cancelled and the engine
-// interrupts its queries. A query that ignores interrupts (DuckDB has such loops) is
-// logged at error level and left to the process's exit, and shutdown returns an
-// error so that the process exits non-zero; its memory goes with the process.
-func shutdown(log *slog.Logger, gs *grpc.Server, srv *flightsql.Service, served <-chan error, grace time.Duration) error {
+// interrupts its queries. waitAlso waits for the other servers over srv (the web
+// console), stopping alongside gs within the same grace. A query that ignores
+// interrupts (DuckDB has such loops) is logged at error level and left to the
+// process's exit, and shutdown returns an error so that the process exits non-zero;
+// its memory goes with the process.
+func shutdown(log *slog.Logger, gs *grpc.Server, srv *flightsql.Service, served <-chan error, grace time.Duration, waitAlso func()) error {
 	stopped := make(chan struct{})
-	go func() { gs.GracefulStop(); close(stopped) }()
+	go func() { gs.GracefulStop(); waitAlso(); close(stopped) }()
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {

@@ -152,3 +152,56 @@ func TestServeConsoleTLSAndAuth(t *testing.T) {
 		t.Fatal("the console still accepts connections after serve returned")
 	}
 }
+
+// TestServeConsoleStopsWithLongQuery stops the server while a console query runs:
+// the query gets the grace period, is then interrupted, and serve returns within
+// grace + stopMargin.
+func TestServeConsoleStopsWithLongQuery(t *testing.T) {
+	ready := make(chan net.Addr, 1)
+	opts := serveOptions{
+		root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error",
+		maxMessageBytes: 1 << 20, shutdownGrace: 500 * time.Millisecond, queryTimeout: time.Minute, threads: 1,
+		console: consoleOptions{addr: "127.0.0.1:0", ready: func(a net.Addr) { ready <- a }},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, opts) }()
+	var addr net.Addr
+	select {
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case addr = <-ready:
+	}
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr.String()+"/api/query", "application/json",
+			strings.NewReader(`{"sql":"SELECT count(*) FROM range(1000000000000)"}`))
+		if err != nil {
+			answered <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- strconv.Itoa(resp.StatusCode) + " " + string(b)
+	}()
+	time.Sleep(300 * time.Millisecond) // the query is running
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(opts.shutdownGrace + stopMargin + 2*time.Second):
+		t.Fatal("serve did not return after the grace period and the stop margin")
+	}
+	if d := time.Since(start); d < opts.shutdownGrace-50*time.Millisecond {
+		t.Fatalf("serve returned after %v, before the grace period was over", d)
+	}
+	select {
+	case a := <-answered:
+		if strings.HasPrefix(a, "200") {
+			t.Fatalf("the interrupted query answered %s", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the console request was left hanging")
+	}
+}
