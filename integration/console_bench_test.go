@@ -99,4 +99,21 @@ func BenchmarkConsoleQuery(b *testing.B) {
 			reportCPU(b, cpu0)
 		})
 	}
+	// Describe: the schema and one scan for every column's statistics.
+	b.Run("console-describe", func(b *testing.B) {
+		cpu0 := ownCPU()
+		for i := 0; i < b.N; i++ {
+			resp, err := http.Get(web.URL + "/api/datasets/wide.parquet")
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatalf("%d %v", resp.StatusCode, err)
+			}
+		}
+		b.ReportMetric(float64(consoleBenchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		reportCPU(b, cpu0)
+	})
 }

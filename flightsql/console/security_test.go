@@ -161,6 +161,9 @@ func TestGrantsApply(t *testing.T) {
 	if r := alice.do("GET", "/api/datasets/sales.parquet/rows?limit=1", ""); r.status != 200 {
 		t.Fatalf("alice's preview: %d %s", r.status, r.body)
 	}
+	if r := alice.do("GET", "/api/datasets/sales.parquet", ""); r.status != 200 || !strings.Contains(string(r.body), `"distinct_estimate"`) {
+		t.Fatalf("alice's describe: %d %s", r.status, r.body)
+	}
 	var st statusAnswer
 	decode(t, alice.do("GET", "/api/status", ""), &st)
 	if st.Datasets != 1 || st.Version != "test" {
