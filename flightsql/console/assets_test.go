@@ -20,6 +20,7 @@ func TestAssetsServesFiles(t *testing.T) {
 		{"/", "text/html; charset=utf-8", `<script src="console.js"`},
 		{"/index.html", "", ""}, // FileServer redirects to "/"
 		{"/console.js", "text/javascript; charset=utf-8", `"use strict"`},
+		{"/chart.js", "text/javascript; charset=utf-8", "QuiverChart"},
 		{"/console.css", "text/css; charset=utf-8", "body"},
 	}
 	for _, c := range cases {

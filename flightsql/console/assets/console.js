@@ -1,1 +1,500 @@
+// console.js: the Quiver web console. Plain JavaScript, no build step, no CDN.
+// Everything the server sends is rendered with textContent (never innerHTML), and
+// every POST carries the session's CSRF token in X-Quiver-CSRF.
 "use strict";
+
+// ---- state and API ---------------------------------------------------------------
+
+const state = {
+  session: null,      // the answer of GET /api/session
+  sql: "",            // the SQL editor's text, kept across page changes
+  result: null,       // the last JSON query result
+  timer: null,        // the status page's refresh timer
+  seq: 0,             // bumped on every route change; stale answers are dropped
+};
+
+// ApiError is a failed /api call: HTTP status plus the server's code and message.
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// api calls the server and returns the parsed JSON (or the Response when raw is set).
+async function api(path, { method = "GET", body, accept = "application/json", raw = false } = {}) {
+  const headers = { Accept: accept };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && state.session && state.session.csrf_token) {
+    headers["X-Quiver-CSRF"] = state.session.csrf_token;
+  }
+  const resp = await fetch(path, {
+    method, headers, credentials: "same-origin", cache: "no-store",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!resp.ok) {
+    let code = "HTTP " + resp.status, message = resp.statusText || "request failed";
+    try {
+      const e = (await resp.json()).error;
+      if (e) { code = e.code || code; message = e.message || message; }
+    } catch (_) { /* not a JSON error body */ }
+    if (resp.status === 401 && path !== "/api/login" && state.session && state.session.auth_required) {
+      state.session.user = null;
+      state.session.csrf_token = null;
+      location.hash = "#/login";
+    }
+    throw new ApiError(resp.status, code, message);
+  }
+  if (raw) return resp;
+  if (resp.status === 204) return null;
+  return resp.json();
+}
+
+// ---- DOM helpers -------------------------------------------------------------------
+
+// el builds an element. attrs may hold "class", "dataset" (an object), "on" (event
+// name to handler) and plain attributes; children are nodes or strings (as text).
+function el(tag, attrs, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") n.className = v;
+    else if (k === "dataset") Object.assign(n.dataset, v);
+    else if (k === "on") for (const [ev, fn] of Object.entries(v)) n.addEventListener(ev, fn);
+    else if (k === "value") n.value = v;
+    else n.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    n.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+  }
+  return n;
+}
+
+function showError(err) {
+  const box = document.getElementById("error");
+  if (!err) { box.hidden = true; box.textContent = ""; return; }
+  box.textContent = err instanceof ApiError ? `${err.code}: ${err.message}` : String(err.message || err);
+  box.hidden = false;
+}
+
+// view replaces the main area with a new page and returns the route's sequence
+// number; async work compares it with state.seq before touching the page.
+function view(name, ...children) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...children);
+  main.dataset.view = name;
+  delete main.dataset.ready;
+  return state.seq;
+}
+
+function ready() { document.getElementById("main").dataset.ready = "true"; }
+
+function fmtBytes(n) {
+  n = Number(n);
+  if (!Number.isFinite(n)) return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i === 0 ? String(n) : n.toFixed(1)) + " " + units[i];
+}
+
+function fmtCount(n) {
+  const v = Number(n);
+  return Number.isSafeInteger(v) ? v.toLocaleString("en-US") : String(n);
+}
+
+function fmtTime(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso || "");
+  return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z").replace(/Z$/, " UTC");
+}
+
+function fmtDuration(sec) {
+  sec = Math.floor(Number(sec) || 0);
+  const d = Math.floor(sec / 86400), h = Math.floor(sec % 86400 / 3600), m = Math.floor(sec % 3600 / 60), s = sec % 60;
+  return (d ? d + "d " : "") + (d || h ? h + "h " : "") + (d || h || m ? m + "m " : "") + s + "s";
+}
+
+// cell renders one JSON value of a result as text; null is marked, nested values
+// are shown as JSON.
+function cell(v) {
+  if (v === null || v === undefined) return el("td", { class: "null" }, "NULL");
+  if (typeof v === "object") return el("td", { class: "nested" }, JSON.stringify(v));
+  return el("td", { class: typeof v === "number" ? "num" : undefined }, String(v));
+}
+
+// resultTable renders columns [{name, type}] and rows [[...]] as a table.
+function resultTable(id, columns, rows) {
+  return el("div", { class: "scroll" },
+    el("table", { id, class: "grid-table" },
+      el("thead", {}, el("tr", {}, columns.map((c) => el("th", { title: c.type }, c.name, el("span", { class: "type" }, c.type))))),
+      el("tbody", {}, rows.map((r) => el("tr", {}, r.map(cell))))));
+}
+
+function isNumericType(t) {
+  return /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|DECIMAL|NUMERIC|INT\d*|UINT\d*|FLOAT\d*)\b/i.test(String(t || ""));
+}
+
+// ---- routing ----------------------------------------------------------------------
+
+// route reads location.hash: "#/datasets/NAME?x=1" -> {parts: ["datasets", "NAME"], query}.
+function parseHash() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const q = h.indexOf("?");
+  const path = q < 0 ? h : h.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? "" : h.slice(q + 1));
+  const parts = path.split("/").filter(Boolean).map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
+  return { parts, query };
+}
+
+async function route() {
+  state.seq++;
+  if (state.timer) { clearInterval(state.timer); state.timer = null; }
+  showError(null);
+  const s = state.session;
+  const { parts, query } = parseHash();
+  const needLogin = s && s.auth_required && !s.user;
+  document.getElementById("nav").hidden = !!needLogin;
+  if (needLogin && parts[0] !== "login") { location.replace("#/login"); return; }
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.route === (parts[0] || "datasets"));
+  }
+  try {
+    switch (parts[0] || "datasets") {
+      case "login": return needLogin ? renderLogin() : location.replace("#/datasets");
+      case "datasets": return parts.length > 1 ? await renderDataset(parts[1], Number(query.get("offset")) || 0) : await renderDatasets(query.get("filter") || "");
+      case "sql": return renderSQL(query.get("q"));
+      case "status": return await renderStatus();
+      default: location.replace("#/datasets");
+    }
+  } catch (err) {
+    showError(err);
+    ready();
+  }
+}
+
+function updateHeader() {
+  const s = state.session;
+  const who = document.getElementById("whoami");
+  who.textContent = s && s.user ? s.user : (s && !s.auth_required ? "no login required" : "");
+  document.getElementById("logout").hidden = !(s && s.auth_required && s.user);
+}
+
+// ---- login ------------------------------------------------------------------------
+
+function renderLogin() {
+  const user = el("input", { id: "login-user", name: "user", autocomplete: "username", required: true, autofocus: true });
+  const pass = el("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const msg = el("p", { id: "login-error", class: "form-error", role: "alert", hidden: true });
+  const button = el("button", { id: "login-submit", type: "submit" }, "Log in");
+  const form = el("form", { id: "login-form", class: "card login", on: { submit: async (e) => {
+    e.preventDefault();
+    msg.hidden = true;
+    button.disabled = true;
+    try {
+      const r = await api("/api/login", { method: "POST", body: { user: user.value, password: pass.value } });
+      state.session.user = r.user;
+      state.session.csrf_token = r.csrf_token;
+      updateHeader();
+      location.hash = "#/datasets";
+    } catch (err) {
+      msg.textContent = err.status === 401 ? "Wrong user name or password." : `${err.code || "Error"}: ${err.message}`;
+      msg.hidden = false;
+      pass.value = "";
+      pass.focus();
+    } finally {
+      button.disabled = false;
+    }
+  } } },
+  el("h1", {}, "Log in to Quiver"),
+  el("label", { for: "login-user" }, "User"), user,
+  el("label", { for: "login-password" }, "Password"), pass,
+  msg, button);
+  view("login", form);
+  user.focus();
+  ready();
+}
+
+async function logout() {
+  try { await api("/api/logout", { method: "POST" }); } catch (err) { showError(err); }
+  await loadSession();
+  location.hash = "#/login"; // hashchange routes to the login form
+}
+
+// ---- datasets list ----------------------------------------------------------------
+
+async function renderDatasets(filterText) {
+  const filter = el("input", { id: "filter", type: "search", placeholder: "Filter by name", value: filterText, "aria-label": "Filter datasets" });
+  const count = el("span", { id: "dataset-count", class: "muted" });
+  const tbody = el("tbody");
+  const seq = view("datasets",
+    el("div", { class: "toolbar" }, el("h1", {}, "Datasets"), filter, count),
+    el("div", { class: "scroll" }, el("table", { id: "datasets-table", class: "grid-table" },
+      el("thead", {}, el("tr", {}, ["Name", "Rows", "Size", "Columns", "Parts", "Modified"].map((h) => el("th", {}, h)))),
+      tbody)));
+  const { datasets } = await api("/api/datasets");
+  if (seq !== state.seq) return;
+  datasets.sort((a, b) => a.name.localeCompare(b.name));
+  const apply = () => {
+    const f = filter.value.trim().toLowerCase();
+    const shown = datasets.filter((d) => d.name.toLowerCase().includes(f) || String(d.table || "").toLowerCase().includes(f));
+    tbody.replaceChildren(...shown.map((d) => el("tr", { dataset: { name: d.name } },
+      el("td", {}, el("a", { href: "#/datasets/" + encodeURIComponent(d.name) }, d.name)),
+      el("td", { class: "num" }, fmtCount(d.rows)),
+      el("td", { class: "num" }, fmtBytes(d.bytes)),
+      el("td", { class: "num" }, fmtCount(d.columns)),
+      el("td", { class: "num" }, fmtCount(d.parts)),
+      el("td", {}, fmtTime(d.modified)))));
+    if (datasets.length === 0) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No datasets yet.")));
+    else if (shown.length === 0) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No dataset matches the filter.")));
+    count.textContent = `${shown.length} of ${datasets.length}`;
+    history.replaceState(null, "", "#/datasets" + (filter.value ? "?filter=" + encodeURIComponent(filter.value) : ""));
+  };
+  filter.addEventListener("input", apply);
+  apply();
+  ready();
+}
+
+// ---- one dataset ------------------------------------------------------------------
+
+const PAGE = 50;
+
+function quoteIdent(name) { return '"' + String(name).replace(/"/g, '""') + '"'; }
+
+async function renderDataset(name, offset) {
+  const seq = view("dataset", el("p", { class: "muted" }, "Loading " + name + "…"));
+  const [d, page] = await Promise.all([
+    api("/api/datasets/" + encodeURIComponent(name)),
+    api(`/api/datasets/${encodeURIComponent(name)}/rows?offset=${offset}&limit=${PAGE}`),
+  ]);
+  if (seq !== state.seq) return;
+  const stats = new Map((d.stats || []).map((s) => [s.column, s]));
+  const show = (v) => (v === null || v === undefined ? el("span", { class: "null" }, "—") : String(v));
+  const querySQL = `SELECT * FROM ${quoteIdent(d.table || d.name)} LIMIT 100`;
+  const total = Number(page.total);
+  const last = Math.min(offset + page.rows.length, total);
+  const pageLink = (o, label, id) => el("a", { id, class: "button ghost" + (o === null ? " disabled" : ""),
+    href: o === null ? undefined : `#/datasets/${encodeURIComponent(name)}?offset=${o}`, "aria-disabled": o === null ? "true" : undefined }, label);
+  view("dataset",
+    el("p", { class: "crumbs" }, el("a", { href: "#/datasets" }, "Datasets"), " / "),
+    el("div", { class: "toolbar" }, el("h1", { id: "dataset-name" }, d.name),
+      el("a", { class: "button", id: "query-dataset", href: "#/sql?q=" + encodeURIComponent(querySQL) }, "Query in SQL")),
+    el("dl", { class: "facts", id: "dataset-facts" },
+      el("dt", {}, "Table"), el("dd", {}, el("code", {}, d.table || d.name)),
+      el("dt", {}, "Rows"), el("dd", {}, fmtCount(d.rows)),
+      el("dt", {}, "Size"), el("dd", {}, fmtBytes(d.bytes)),
+      el("dt", {}, "Parts"), el("dd", {}, fmtCount(d.parts)),
+      el("dt", {}, "Modified"), el("dd", {}, fmtTime(d.modified))),
+    el("h2", {}, "Schema and statistics"),
+    el("div", { class: "scroll" }, el("table", { id: "schema-table", class: "grid-table" },
+      el("thead", {}, el("tr", {}, ["Column", "Type", "Nullable", "Nulls", "Min", "Max", "Distinct (est.)"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, (d.schema || []).map((c) => {
+        const s = stats.get(c.name) || {};
+        return el("tr", { dataset: { column: c.name } },
+          el("td", {}, c.name), el("td", {}, el("code", {}, c.type)), el("td", {}, c.nullable ? "yes" : "no"),
+          el("td", { class: "num" }, show(s.nulls)), el("td", {}, show(s.min)), el("td", {}, show(s.max)),
+          el("td", { class: "num" }, show(s.distinct_estimate)));
+      })))),
+    el("div", { class: "toolbar" }, el("h2", {}, "Rows"),
+      el("span", { id: "rows-range", class: "muted" }, total === 0 ? "no rows" : `${fmtCount(offset + 1)}–${fmtCount(last)} of ${fmtCount(total)}`),
+      pageLink(offset > 0 ? Math.max(0, offset - PAGE) : null, "‹ Previous", "rows-prev"),
+      pageLink(last < total ? offset + PAGE : null, "Next ›", "rows-next")),
+    resultTable("rows-table", page.columns, page.rows));
+  ready();
+}
+
+// ---- SQL ----------------------------------------------------------------------------
+
+const DOWNLOADS = [
+  { label: "CSV", accept: "text/csv", ext: "csv" },
+  { label: "Parquet", accept: "application/vnd.apache.parquet", ext: "parquet" },
+  { label: "Arrow", accept: "application/vnd.apache.arrow.stream", ext: "arrows" },
+];
+
+function renderSQL(fromLink) {
+  if (fromLink) state.sql = fromLink;
+  const editor = el("textarea", { id: "sql-editor", spellcheck: "false", rows: 8, "aria-label": "SQL",
+    placeholder: "SELECT * FROM my_dataset LIMIT 10" });
+  editor.value = state.sql;
+  const limit = el("select", { id: "sql-limit", "aria-label": "Row limit" },
+    [100, 1000, 10000].map((n) => el("option", { value: n, selected: n === 1000 }, `${n.toLocaleString("en-US")} rows`)));
+  const run = el("button", { id: "run", type: "button", title: "Ctrl+Enter" }, "Run");
+  const out = el("div", { id: "result" });
+  const go = () => runQuery(editor.value, Number(limit.value), out, run);
+  run.addEventListener("click", go);
+  editor.addEventListener("input", () => { state.sql = editor.value; });
+  editor.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); go(); }
+  });
+  view("sql",
+    el("h1", {}, "SQL"),
+    editor,
+    el("div", { class: "toolbar" }, run, limit, el("span", { class: "muted" }, "Ctrl+Enter runs the query. Reads only; the same sandbox and grants as Flight SQL.")),
+    out);
+  if (state.result && state.result.sql === editor.value) showResult(state.result, out);
+  editor.focus();
+  ready();
+}
+
+async function runQuery(sql, limit, out, button) {
+  if (!sql.trim()) return;
+  state.sql = sql;
+  showError(null);
+  button.disabled = true;
+  document.getElementById("main").dataset.ready = "running";
+  const seq = state.seq;
+  try {
+    const r = await api("/api/query", { method: "POST", body: { sql, limit } });
+    r.sql = sql;
+    state.result = r;
+    if (seq === state.seq) showResult(r, out);
+  } catch (err) {
+    if (seq === state.seq) {
+      out.replaceChildren(el("p", { id: "query-error", class: "form-error" }, `${err.code || "Error"}: ${err.message}`));
+    }
+  } finally {
+    button.disabled = false;
+    if (seq === state.seq) ready();
+  }
+}
+
+function showResult(r, out) {
+  const meta = el("p", { id: "result-meta", class: "meta" },
+    el("strong", { id: "row-count" }, fmtCount(r.row_count)), r.row_count === 1 ? " row" : " rows",
+    ` in ${Number(r.elapsed_ms).toLocaleString("en-US", { maximumFractionDigits: 1 })} ms`,
+    r.truncated ? el("span", { id: "truncated", class: "warn" }, ` — showing the first ${fmtCount(r.rows.length)}; download for all`) : null);
+  const downloads = el("span", { class: "downloads" }, "Download:",
+    DOWNLOADS.map((f) => el("button", { type: "button", class: "ghost", id: "download-" + f.ext,
+      on: { click: (e) => download(r.sql, f, e.currentTarget) } }, f.label)));
+  out.replaceChildren(
+    el("div", { class: "toolbar" }, meta, downloads),
+    resultTable("result-table", r.columns, r.rows),
+    chartPanel(r));
+}
+
+// download fetches the whole result in another format and saves it as a file.
+async function download(sql, f, button) {
+  button.disabled = true;
+  try {
+    const resp = await api("/api/query", { method: "POST", body: { sql }, accept: f.accept, raw: true });
+    const blob = await resp.blob();
+    const url = URL.createObjectURL(blob);
+    const a = el("a", { href: url, download: "result." + f.ext, hidden: true });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) {
+    showError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- chart of a result -------------------------------------------------------------
+
+function chartPanel(r) {
+  const cols = r.columns.map((c, i) => ({ ...c, i }));
+  const numeric = cols.filter((c) => isNumericType(c.type) || (r.rows.length > 0 && r.rows.every((row) => row[c.i] === null || Number.isFinite(Number(row[c.i])))));
+  const panel = el("section", { id: "chart-panel", class: "card" }, el("h2", {}, "Chart"));
+  if (r.rows.length === 0 || numeric.length === 0) {
+    panel.appendChild(el("p", { class: "muted" }, "A chart needs at least one numeric column and one row."));
+    return panel;
+  }
+  const pick = (id, list, sel) => el("select", { id, "aria-label": id }, list.map((c) => el("option", { value: c.i, selected: c.i === sel }, c.name)));
+  const kind = el("select", { id: "chart-kind", "aria-label": "Chart type" },
+    el("option", { value: "bar" }, "Bar"), el("option", { value: "line" }, "Line"), el("option", { value: "histogram" }, "Histogram"));
+  const firstOther = cols.find((c) => c.i !== numeric[0].i) || cols[0];
+  const xSel = pick("chart-x", cols, firstOther.i);
+  const ySel = pick("chart-y", numeric, numeric[numeric.length - 1].i);
+  const bins = el("input", { id: "chart-bins", type: "number", min: 1, max: 200, value: 20, "aria-label": "Bins" });
+  const xLabel = el("label", {}, "X ", xSel);
+  const yLabel = el("label", {}, "Y ", ySel);
+  const binsLabel = el("label", {}, "Bins ", bins);
+  const area = el("div", { id: "chart", class: "chart-area" });
+  const note = el("p", { id: "chart-note", class: "muted" });
+  const MAX_BARS = 500;
+  const num = (v) => (v === null || v === undefined || v === "" ? NaN : Number(v));
+  const draw = () => {
+    const k = kind.value;
+    xLabel.hidden = k === "histogram";
+    binsLabel.hidden = k !== "histogram";
+    yLabel.firstChild.textContent = k === "histogram" ? "Column " : "Y ";
+    const xi = Number(xSel.value), yi = Number(ySel.value);
+    const ys = r.rows.map((row) => num(row[yi]));
+    let svg;
+    note.textContent = "";
+    if (k === "histogram") {
+      const n = Math.max(1, Math.min(200, Math.floor(Number(bins.value)) || 20));
+      svg = QuiverChart.histogram(`Histogram of ${r.columns[yi].name}`, ys, n);
+    } else {
+      const rows = k === "bar" ? r.rows.slice(0, MAX_BARS) : r.rows;
+      if (rows.length < r.rows.length) note.textContent = `Showing the first ${MAX_BARS} of ${r.rows.length} rows.`;
+      const xs = rows.map((row) => row[xi]);
+      const title = `${r.columns[yi].name} by ${r.columns[xi].name}`;
+      svg = k === "bar"
+        ? QuiverChart.bars(title, xs.map((v) => (v === null ? "NULL" : typeof v === "object" ? JSON.stringify(v) : String(v))), ys.slice(0, rows.length))
+        : QuiverChart.line(title, isNumericType(r.columns[xi].type) ? xs.map(num) : xs.map(String), ys);
+    }
+    svg.dataset.kind = k;
+    area.replaceChildren(svg);
+  };
+  for (const c of [kind, xSel, ySel, bins]) c.addEventListener("change", draw);
+  panel.append(el("div", { class: "toolbar" }, el("label", {}, "Type ", kind), xLabel, yLabel, binsLabel), area, note);
+  draw();
+  return panel;
+}
+
+// ---- status --------------------------------------------------------------------------
+
+async function renderStatus() {
+  const body = el("dl", { id: "status", class: "facts wide" });
+  const stamp = el("span", { id: "status-time", class: "muted" });
+  const seq = view("status",
+    el("div", { class: "toolbar" }, el("h1", {}, "Server status"), stamp,
+      el("button", { type: "button", class: "ghost", id: "status-refresh", on: { click: () => load() } }, "Refresh")),
+    body);
+  const load = async () => {
+    try {
+      const s = await api("/api/status");
+      if (seq !== state.seq) return;
+      const rows = [
+        ["Version", s.version], ["Commit", s.commit || "—"], ["Uptime", fmtDuration(s.uptime_seconds)],
+        ["Open streams", fmtCount(s.open_streams)], ["Queries running", fmtCount(s.queries_running)],
+        ["Datasets", fmtCount(s.datasets)], ["Requests served", fmtCount(s.requests_total)],
+      ];
+      body.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dataset: { key: k } }, String(v ?? "—"))]));
+      stamp.textContent = "as of " + new Date().toLocaleTimeString("en-GB");
+      showError(null);
+    } catch (err) {
+      if (seq === state.seq) showError(err);
+    }
+    if (seq === state.seq) ready();
+  };
+  await load();
+  if (seq === state.seq) state.timer = setInterval(load, 5000);
+}
+
+// ---- start ----------------------------------------------------------------------------
+
+async function loadSession() {
+  state.session = await api("/api/session");
+  updateHeader();
+}
+
+async function start() {
+  document.getElementById("logout").addEventListener("click", logout);
+  window.addEventListener("hashchange", route);
+  try {
+    await loadSession();
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  if (!location.hash || location.hash === "#" || location.hash === "#/") history.replaceState(null, "", "#/datasets");
+  route();
+}
+
+start();
