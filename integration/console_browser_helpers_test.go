@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chromedp/cdproto/browser"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -159,7 +160,16 @@ func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
 	}); err != nil {
 		t.Fatalf("set download behaviour: %v", err)
 	}
+	// Uncaught exceptions and security messages (a Content-Security-Policy refusal)
+	// fail the test: the page must run whole under the server's strict policy.
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	entries := chromedp.Events(ctx, cdplog.EntryAdded)
+	report := func(msg string) {
+		select {
+		case b.errs <- msg:
+		default:
+		}
+	}
 	go func() {
 		for ev, err := range exceptions {
 			if err != nil {
@@ -169,16 +179,23 @@ func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
 			if ev.ExceptionDetails.Exception != nil {
 				msg += " " + ev.ExceptionDetails.Exception.Description
 			}
-			select {
-			case b.errs <- msg:
-			default:
+			report("uncaught exception: " + msg)
+		}
+	}()
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			if e := ev.Entry; e.Source == cdplog.EntrySourceSecurity || (e.Source == cdplog.EntrySourceJavascript && e.Level == cdplog.EntryLevelError) {
+				report(fmt.Sprintf("%s %s: %s (%s)", e.Source, e.Level, e.Text, e.URL))
 			}
 		}
 	}()
 	t.Cleanup(func() {
 		select {
 		case msg := <-b.errs:
-			t.Errorf("uncaught exception in the page: %s", msg)
+			t.Errorf("the page logged %s", msg)
 		default:
 		}
 	})
