@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/chromedp/chromedp"
 )
 
@@ -147,8 +149,25 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 		t.Errorf("second page: %d rows starting %q, want 50 from 51", len(page), first(page))
 	}
 
+	// "Query in SQL" opens the editor on the dataset; Run runs it.
+	b.click("#query-dataset", "sql")
+	if sql := eval[string](b, `document.getElementById("sql-editor").value`); sql != `SELECT * FROM "sales" LIMIT 100` {
+		t.Errorf("Query in SQL fills the editor with %q", sql)
+	}
+	b.click("#run", "sql")
+	if n := len(b.cells("#result-table")); n != 100 || b.text("#row-count") != "100" {
+		t.Errorf("SELECT * FROM sales LIMIT 100 shows %d rows, count %q; want 100", n, b.text("#row-count"))
+	}
+
+	// A result longer than the chosen limit says so.
+	b.setSelect("sql-limit", "100")
+	b.runSQL(`SELECT * FROM sales ORDER BY id`)
+	if n := len(b.cells("#result-table")); n != 100 || !strings.Contains(b.text("#result-meta"), "more rows not shown") {
+		t.Errorf("120 rows at limit 100: %d shown, meta %q; want 100 and a truncation note", n, b.text("#result-meta"))
+	}
+	b.setSelect("sql-limit", "1000")
+
 	// SQL: the result table matches /api/query, the row count and timing show.
-	b.open("#/sql", "sql")
 	b.runSQL(consoleGroupSQL)
 	var want struct {
 		Rows     [][]any `json:"rows"`
@@ -182,6 +201,15 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	csv := b.download("download-csv")
 	if wantCSV := api.query(t, consoleGroupSQL, "text/csv"); !bytes.Equal(csv, wantCSV) || !bytes.HasPrefix(csv, []byte("city,n,total")) {
 		t.Errorf("downloaded CSV:\n%s\nwant (from /api/query):\n%s", csv, wantCSV)
+	}
+
+	// Parquet and Arrow downloads are whole files of their format with every row.
+	pq := b.download("download-parquet")
+	if pr, err := file.NewParquetReader(bytes.NewReader(pq)); err != nil || pr.NumRows() != 5 {
+		t.Errorf("the Parquet download (%d bytes): %v, want a Parquet file of 5 rows", len(pq), err)
+	}
+	if rows, err := ipcRows(b.download("download-arrows")); err != nil || rows != 5 {
+		t.Errorf("the Arrow download: %d rows, %v; want an Arrow IPC stream of 5 rows", rows, err)
 	}
 
 	b.runSQL(`SELECT amount FROM sales`)
@@ -218,6 +246,20 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 		t.Errorf("status page = %q, want version, uptime, open streams and queries running", status)
 	}
 	b.screenshot("status")
+}
+
+// ipcRows counts the rows of an Arrow IPC stream.
+func ipcRows(data []byte) (int64, error) {
+	rdr, err := ipc.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return 0, err
+	}
+	defer rdr.Release()
+	var n int64
+	for rdr.Next() {
+		n += rdr.RecordBatch().NumRows()
+	}
+	return n, rdr.Err()
 }
 
 func column3(rows [][]string) [][]string {

@@ -22,6 +22,7 @@ func TestAssetsServesFiles(t *testing.T) {
 		{"/console.js", "text/javascript; charset=utf-8", `"use strict"`},
 		{"/chart.js", "text/javascript; charset=utf-8", "QuiverChart"},
 		{"/console.css", "text/css; charset=utf-8", "body"},
+		{"/favicon.svg", "image/svg+xml", "<svg"},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {

@@ -6,7 +6,7 @@
 const QuiverChart = (() => {
   const NS = "http://www.w3.org/2000/svg";
   const W = 760, H = 340;
-  const M = { top: 16, right: 16, bottom: 64, left: 64 };
+  const M = { top: 36, right: 16, bottom: 64, left: 64 };
 
   function node(tag, attrs, text) {
     const n = document.createElementNS(NS, tag);
@@ -44,6 +44,7 @@ const QuiverChart = (() => {
   function frame(title, lo, hi) {
     const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
     svg.appendChild(node("title", {}, title));
+    svg.appendChild(node("text", { x: M.left, y: 16, class: "chart-title" }, title));
     const ticks = niceTicks(Math.min(lo, 0), hi, 5);
     const y0 = ticks[0], y1 = ticks[ticks.length - 1];
     const y = (v) => M.top + (H - M.top - M.bottom) * (1 - (v - y0) / (y1 - y0 || 1));

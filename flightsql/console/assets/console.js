@@ -89,6 +89,12 @@ function view(name, ...children) {
   return state.seq;
 }
 
+// facts renders label/value pairs as a row of tiles (a <dl> of <div>s).
+function facts(id, pairs) {
+  return el("dl", { id, class: "tiles" }, pairs.map(([k, v]) =>
+    el("div", { class: "tile" }, el("dt", {}, k), el("dd", { dataset: { key: k } }, v))));
+}
+
 function ready() { document.getElementById("main").dataset.ready = "true"; }
 
 function fmtBytes(n) {
@@ -127,7 +133,7 @@ function cell(v) {
 
 // resultTable renders columns [{name, type}] and rows [[...]] as a table.
 function resultTable(id, columns, rows) {
-  return el("div", { class: "scroll" },
+  return el("div", { class: "scroll fit" },
     el("table", { id, class: "grid-table" },
       el("thead", {}, el("tr", {}, columns.map((c) => el("th", { title: c.type }, c.name, el("span", { class: "type" }, c.type))))),
       el("tbody", {}, rows.map((r) => el("tr", {}, r.map(cell))))));
@@ -177,6 +183,7 @@ async function route() {
 
 function updateHeader() {
   const s = state.session;
+  document.getElementById("version").textContent = s && s.version ? s.version : "";
   const who = document.getElementById("whoami");
   who.textContent = s && s.user ? s.user : (s && !s.auth_required ? "no login required" : "");
   document.getElementById("logout").hidden = !(s && s.auth_required && s.user);
@@ -281,14 +288,10 @@ async function renderDataset(name, offset) {
     el("p", { class: "crumbs" }, el("a", { href: "#/datasets" }, "Datasets"), " / "),
     el("div", { class: "toolbar" }, el("h1", { id: "dataset-name" }, d.name),
       el("a", { class: "button", id: "query-dataset", href: "#/sql?q=" + encodeURIComponent(querySQL) }, "Query in SQL")),
-    el("dl", { class: "facts", id: "dataset-facts" },
-      el("dt", {}, "Table"), el("dd", {}, el("code", {}, d.table || d.name)),
-      el("dt", {}, "Rows"), el("dd", {}, fmtCount(d.rows)),
-      el("dt", {}, "Size"), el("dd", {}, fmtBytes(d.bytes)),
-      el("dt", {}, "Parts"), el("dd", {}, fmtCount(d.parts)),
-      el("dt", {}, "Modified"), el("dd", {}, fmtTime(d.modified))),
+    facts("dataset-facts", [["Rows", fmtCount(d.rows)], ["Size", fmtBytes(d.bytes)], ["Columns", fmtCount((d.schema || []).length)],
+      ["Parts", fmtCount(d.parts)], ["Modified", fmtTime(d.modified)], ["SQL table", el("code", {}, d.table || d.name)]]),
     el("h2", {}, "Schema and statistics"),
-    el("div", { class: "scroll" }, el("table", { id: "schema-table", class: "grid-table" },
+    el("div", { class: "scroll fit" }, el("table", { id: "schema-table", class: "grid-table" },
       el("thead", {}, el("tr", {}, ["Column", "Type", "Nullable", "Nulls", "Min", "Max", "Distinct (est.)"].map((h) => el("th", {}, h)))),
       el("tbody", {}, (d.schema || []).map((c) => {
         const s = stats.get(c.name) || {};
@@ -314,7 +317,12 @@ const DOWNLOADS = [
 ];
 
 function renderSQL(fromLink) {
-  if (fromLink) state.sql = fromLink;
+  if (fromLink) {
+    // A link's query fills the editor once; the address then drops it, so that a
+    // reload keeps the user's edits rather than the link's text.
+    state.sql = fromLink;
+    history.replaceState(null, "", "#/sql");
+  }
   const editor = el("textarea", { id: "sql-editor", spellcheck: "false", rows: 8, "aria-label": "SQL",
     placeholder: "SELECT * FROM my_dataset LIMIT 10" });
   editor.value = state.sql;
@@ -328,11 +336,22 @@ function renderSQL(fromLink) {
   editor.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); go(); }
   });
-  view("sql",
-    el("h1", {}, "SQL"),
+  const tables = el("p", { id: "sql-tables", class: "chips" });
+  const seq = view("sql",
+    el("div", { class: "toolbar" }, el("h1", {}, "SQL"), tables),
     editor,
-    el("div", { class: "toolbar" }, run, limit, el("span", { class: "muted" }, "Ctrl+Enter runs the query. Reads only; the same sandbox and grants as Flight SQL.")),
+    el("div", { class: "toolbar" }, run, limit,
+      el("span", { class: "muted" }, el("kbd", {}, "Ctrl"), "+", el("kbd", {}, "Enter"), " runs the query. Reads only, with the same sandbox and grants as Flight SQL.")),
     out);
+  // The tables the user may read, as shortcuts that fill the editor.
+  api("/api/datasets").then(({ datasets }) => {
+    if (seq !== state.seq || datasets.length === 0) return;
+    tables.append("Tables:", ...datasets.map((d) => d.table || d.name).sort().map((t) =>
+      el("button", { type: "button", class: "chip", title: "SELECT * FROM " + t, on: { click: () => {
+        editor.value = state.sql = `SELECT * FROM ${quoteIdent(t)} LIMIT 100`;
+        editor.focus();
+      } } }, t)));
+  }, () => { /* the list is a convenience; the editor works without it */ });
   if (state.result && state.result.sql === editor.value) showResult(state.result, out);
   editor.focus();
   ready();
@@ -364,7 +383,7 @@ function showResult(r, out) {
   const meta = el("p", { id: "result-meta", class: "meta" },
     el("strong", { id: "row-count" }, fmtCount(r.row_count)), r.row_count === 1 ? " row" : " rows",
     ` in ${Number(r.elapsed_ms).toLocaleString("en-US", { maximumFractionDigits: 1 })} ms`,
-    r.truncated ? el("span", { id: "truncated", class: "warn" }, ` — showing the first ${fmtCount(r.rows.length)}; download for all`) : null);
+    r.truncated ? el("span", { id: "truncated", class: "warn" }, " — more rows not shown; the downloads hold the whole result") : null);
   const downloads = el("span", { class: "downloads" }, "Download:",
     DOWNLOADS.map((f) => el("button", { type: "button", class: "ghost", id: "download-" + f.ext,
       on: { click: (e) => download(r.sql, f, e.currentTarget) } }, f.label)));
@@ -450,7 +469,7 @@ function chartPanel(r) {
 // ---- status --------------------------------------------------------------------------
 
 async function renderStatus() {
-  const body = el("dl", { id: "status", class: "facts wide" });
+  const body = el("div", { id: "status-body" });
   const stamp = el("span", { id: "status-time", class: "muted" });
   const seq = view("status",
     el("div", { class: "toolbar" }, el("h1", {}, "Server status"), stamp,
@@ -461,11 +480,11 @@ async function renderStatus() {
       const s = await api("/api/status");
       if (seq !== state.seq) return;
       const rows = [
-        ["Version", s.version], ["Commit", s.commit || "—"], ["Uptime", fmtDuration(s.uptime_seconds)],
+        ["Version", s.version], ["Commit", s.commit ? s.commit.slice(0, 12) : "—"], ["Uptime", fmtDuration(s.uptime_seconds)],
         ["Open streams", fmtCount(s.open_streams)], ["Queries running", fmtCount(s.queries_running)],
         ["Datasets", fmtCount(s.datasets)], ["Requests served", fmtCount(s.requests_total)],
       ];
-      body.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dataset: { key: k } }, String(v ?? "—"))]));
+      body.replaceChildren(facts("status", rows.map(([k, v]) => [k, String(v ?? "—")])));
       stamp.textContent = "as of " + new Date().toLocaleTimeString("en-GB");
       showError(null);
     } catch (err) {
