@@ -22,6 +22,9 @@ import (
 type consoleOptions struct {
 	addr             string
 	maxDownloadBytes int64
+
+	// ready, if set, is called with the console's address once it serves (tests).
+	ready func(net.Addr)
 }
 
 func addConsoleFlags(f *pflag.FlagSet, o *consoleOptions) {
@@ -37,6 +40,8 @@ type consoleServer struct {
 	tls  bool
 	log  *slog.Logger
 	done chan error
+
+	ready func(net.Addr)
 }
 
 // startConsole binds --http-addr and builds the console, refusing a non-loopback
@@ -74,7 +79,7 @@ func startConsole(o consoleOptions, sec securityOptions, log *slog.Logger, svc *
 		lis.Close()
 		return nil, err
 	}
-	return &consoleServer{lis: lis, srv: console.NewHTTPServer(h, tlsCfg, log), tls: tlsCfg != nil, log: log}, nil
+	return &consoleServer{lis: lis, srv: console.NewHTTPServer(h, tlsCfg, log), tls: tlsCfg != nil, log: log, ready: o.ready}, nil
 }
 
 // serve starts serving in the background.
@@ -95,6 +100,9 @@ func (c *consoleServer) serve() {
 		scheme = "https://"
 	}
 	c.log.Info("web console serving", "addr", scheme+c.lis.Addr().String())
+	if c.ready != nil {
+		c.ready(c.lis.Addr())
+	}
 }
 
 // stop stops the console alongside the Flight server: requests in flight get grace

@@ -298,8 +298,9 @@ func TestQueryJSONValues(t *testing.T) {
 	for _, col := range a.Columns {
 		types = append(types, col.Type)
 	}
-	if strings.Join(types, ",") != "BIGINT,HUGEINT,DOUBLE,DOUBLE,DECIMAL(10,2),DATE,TIMESTAMP,BLOB,INTEGER[],STRUCT(k VARCHAR, n INTEGER),INTEGER,VARCHAR" {
-		t.Logf("types %v", types)
+	// HUGEINT reaches Arrow as DECIMAL(38,0), and Flight SQL names it so too.
+	if got := strings.Join(types, ","); got != `BIGINT,DECIMAL(38,0),DOUBLE,DOUBLE,DECIMAL(10,2),DATE,TIMESTAMP,BLOB,INTEGER[],STRUCT("k" VARCHAR, "n" INTEGER),INTEGER,VARCHAR` {
+		t.Fatalf("types %s", got)
 	}
 }
 

@@ -44,6 +44,7 @@ type envOptions struct {
 	auth         bool
 	tls          bool
 	queryTimeout time.Duration
+	resultMemory int64 // flightsql.ResultLimits.MemoryLimit
 	login        auth.LoginLimits
 	config       func(*Config)
 }
@@ -75,14 +76,20 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	svc, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
-		Store: store, Logger: log, Version: "test",
-		Engine: engine.Config{Threads: 1, QueryTimeout: o.queryTimeout},
+		Store: store, Logger: log, Version: "test", Allocator: mem,
+		Engine:  engine.Config{Threads: 1, QueryTimeout: o.queryTimeout},
+		Results: flightsql.ResultLimits{MemoryLimit: o.resultMemory},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { svc.Close() })
+	t.Cleanup(func() {
+		svc.Close()
+		// What the console's writers allocate went back.
+		mem.AssertSize(t, 0)
+	})
 	e := &env{t: t, store: store, svc: svc}
 	putSales(t, store)
 	putSecret(t, store)
