@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -301,6 +303,15 @@ func TestConsoleBrowserNoAuth(t *testing.T) {
 	if rows := b.cells("#datasets-table"); len(rows) != 2 || rows[0][0] != "payroll" {
 		t.Fatalf("datasets = %q, want payroll and sales.parquet", rows)
 	}
+	// Headers sort: Rows puts the largest first, a second click the smallest.
+	b.do("sort by rows", chromedp.Click(chromedp.CSS(`#datasets-table button.sort[data-key="rows"]`)))
+	if rows := b.cells("#datasets-table"); rows[0][0] != "sales.parquet" {
+		t.Errorf("sorted by rows: %q, want sales.parquet (120 rows) first", rows)
+	}
+	b.do("sort by rows again", chromedp.Click(chromedp.CSS(`#datasets-table button.sort[data-key="rows"]`)))
+	if rows := b.cells("#datasets-table"); rows[0][0] != "payroll" {
+		t.Errorf("sorted by rows ascending: %q, want payroll (2 rows) first", rows)
+	}
 	checkConsole(t, b, api)
 }
 
@@ -330,9 +341,11 @@ func TestConsoleBrowserAuth(t *testing.T) {
 	}
 	b.screenshot("login-wrong-password")
 
-	// bob sees only what his grant covers, on every page.
+	// bob sees only what his grant covers, on every page. Logging in returns him
+	// to the page he asked for.
 	login("bob", "pw-bob")
-	b.waitView("datasets")
+	b.waitView("sql")
+	b.open("#/datasets", "datasets")
 	if rows := b.cells("#datasets-table"); len(rows) != 1 || rows[0][0] != "sales.parquet" {
 		t.Fatalf("bob's datasets = %q, want only sales.parquet", rows)
 	}
@@ -353,6 +366,15 @@ func TestConsoleBrowserAuth(t *testing.T) {
 		t.Errorf("bob querying payroll sees %q, want an error naming payroll", msg)
 	}
 	b.screenshot("sql-bob-refused")
+
+	// A session that ends (here: its cookie is gone) sends the page to the login
+	// form, and back to where it was after logging in.
+	if _, err := chromedp.Call(b.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("#/status", "login")
+	login("bob", "pw-bob")
+	b.waitView("status")
 
 	b.click("#logout", "login")
 

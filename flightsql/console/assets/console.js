@@ -10,6 +10,7 @@ const state = {
   sql: "",            // the SQL editor's text, kept across page changes
   result: null,       // the last JSON query result
   timer: null,        // the status page's refresh timer
+  after: null,        // the route to return to after logging in
   seq: 0,             // bumped on every route change; stale answers are dropped
 };
 
@@ -40,8 +41,12 @@ async function api(path, { method = "GET", body, accept = "application/json", ra
       if (e) { code = e.code || code; message = e.message || message; }
     } catch (_) { /* not a JSON error body */ }
     if (resp.status === 401 && path !== "/api/login" && state.session && state.session.auth_required) {
+      // The session ended (expired, or the server restarted): log in again, then
+      // come back here.
       state.session.user = null;
       state.session.csrf_token = null;
+      state.after = location.hash;
+      updateHeader();
       location.hash = "#/login";
     }
     throw new ApiError(resp.status, code, message);
@@ -124,19 +129,21 @@ function fmtDuration(sec) {
 }
 
 // cell renders one JSON value of a result as text; null is marked, nested values
-// are shown as JSON.
-function cell(v) {
+// are shown as JSON. Numeric columns align right, also where a value comes as a string
+// (integers past 2^53, decimals).
+function cell(v, numeric) {
   if (v === null || v === undefined) return el("td", { class: "null" }, "NULL");
   if (typeof v === "object") return el("td", { class: "nested" }, JSON.stringify(v));
-  return el("td", { class: typeof v === "number" ? "num" : undefined }, String(v));
+  return el("td", { class: numeric || typeof v === "number" ? "num" : undefined }, String(v));
 }
 
 // resultTable renders columns [{name, type}] and rows [[...]] as a table.
 function resultTable(id, columns, rows) {
+  const numeric = columns.map((c) => isNumericType(c.type));
   return el("div", { class: "scroll fit" },
     el("table", { id, class: "grid-table" },
       el("thead", {}, el("tr", {}, columns.map((c) => el("th", { title: c.type }, c.name, el("span", { class: "type" }, c.type))))),
-      el("tbody", {}, rows.map((r) => el("tr", {}, r.map(cell))))));
+      el("tbody", {}, rows.map((r) => el("tr", {}, r.map((v, i) => cell(v, numeric[i])))))));
 }
 
 function isNumericType(t) {
@@ -163,7 +170,11 @@ async function route() {
   const { parts, query } = parseHash();
   const needLogin = s && s.auth_required && !s.user;
   document.getElementById("nav").hidden = !!needLogin;
-  if (needLogin && parts[0] !== "login") { location.replace("#/login"); return; }
+  if (needLogin && parts[0] !== "login") {
+    state.after = location.hash;
+    location.replace("#/login");
+    return;
+  }
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", a.dataset.route === (parts[0] || "datasets"));
   }
@@ -177,6 +188,8 @@ async function route() {
     }
   } catch (err) {
     showError(err);
+    document.getElementById("main").replaceChildren(
+      el("p", { class: "muted" }, "This page could not be loaded. ", el("a", { href: "#/datasets" }, "Back to the datasets")));
     ready();
   }
 }
@@ -205,7 +218,9 @@ function renderLogin() {
       state.session.user = r.user;
       state.session.csrf_token = r.csrf_token;
       updateHeader();
-      location.hash = "#/datasets";
+      const after = state.after && !state.after.startsWith("#/login") ? state.after : "#/datasets";
+      state.after = null;
+      location.hash = after;
     } catch (err) {
       msg.textContent = err.status === 401 ? "Wrong user name or password." : `${err.code || "Error"}: ${err.message}`;
       msg.hidden = false;
@@ -232,33 +247,49 @@ async function logout() {
 
 // ---- datasets list ----------------------------------------------------------------
 
+// The datasets table's columns: header, the field it sorts by, how a cell shows.
+const DATASET_COLUMNS = [
+  { label: "Name", key: "name", show: (d) => el("a", { href: "#/datasets/" + encodeURIComponent(d.name) }, d.name) },
+  { label: "Rows", key: "rows", num: true, show: (d) => fmtCount(d.rows) },
+  { label: "Size", key: "bytes", num: true, show: (d) => fmtBytes(d.bytes) },
+  { label: "Columns", key: "columns", num: true, show: (d) => fmtCount(d.columns) },
+  { label: "Parts", key: "parts", num: true, show: (d) => fmtCount(d.parts) },
+  { label: "Modified", key: "modified", show: (d) => fmtTime(d.modified) },
+];
+
 async function renderDatasets(filterText) {
   const filter = el("input", { id: "filter", type: "search", placeholder: "Filter by name", value: filterText, "aria-label": "Filter datasets" });
   const count = el("span", { id: "dataset-count", class: "muted" });
   const tbody = el("tbody");
+  const sort = { key: "name", dir: 1 };
+  const heads = DATASET_COLUMNS.map((c) => el("th", { class: c.num ? "num" : undefined },
+    el("button", { type: "button", class: "sort", dataset: { key: c.key }, on: { click: () => {
+      sort.dir = sort.key === c.key ? -sort.dir : (c.num || c.key === "modified" ? -1 : 1);
+      sort.key = c.key;
+      apply();
+    } } }, c.label)));
   const seq = view("datasets",
     el("div", { class: "toolbar" }, el("h1", {}, "Datasets"), filter, count),
     el("div", { class: "scroll" }, el("table", { id: "datasets-table", class: "grid-table" },
-      el("thead", {}, el("tr", {}, ["Name", "Rows", "Size", "Columns", "Parts", "Modified"].map((h) => el("th", {}, h)))),
-      tbody)));
+      el("thead", {}, el("tr", {}, heads)), tbody)));
   const { datasets } = await api("/api/datasets");
   if (seq !== state.seq) return;
-  datasets.sort((a, b) => a.name.localeCompare(b.name));
-  const apply = () => {
+  const value = (d) => (sort.key === "name" || sort.key === "modified" ? String(d[sort.key] || "") : Number(d[sort.key]) || 0);
+  function apply() {
     const f = filter.value.trim().toLowerCase();
     const shown = datasets.filter((d) => d.name.toLowerCase().includes(f) || String(d.table || "").toLowerCase().includes(f));
+    shown.sort((a, b) => {
+      const x = value(a), y = value(b);
+      return sort.dir * (typeof x === "number" ? x - y : x.localeCompare(y)) || a.name.localeCompare(b.name);
+    });
+    heads.forEach((th, i) => th.setAttribute("aria-sort", DATASET_COLUMNS[i].key !== sort.key ? "none" : sort.dir > 0 ? "ascending" : "descending"));
     tbody.replaceChildren(...shown.map((d) => el("tr", { dataset: { name: d.name } },
-      el("td", {}, el("a", { href: "#/datasets/" + encodeURIComponent(d.name) }, d.name)),
-      el("td", { class: "num" }, fmtCount(d.rows)),
-      el("td", { class: "num" }, fmtBytes(d.bytes)),
-      el("td", { class: "num" }, fmtCount(d.columns)),
-      el("td", { class: "num" }, fmtCount(d.parts)),
-      el("td", {}, fmtTime(d.modified)))));
+      DATASET_COLUMNS.map((c) => el("td", { class: c.num ? "num" : undefined }, c.show(d))))));
     if (datasets.length === 0) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No datasets yet.")));
     else if (shown.length === 0) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No dataset matches the filter.")));
     count.textContent = `${shown.length} of ${datasets.length}`;
     history.replaceState(null, "", "#/datasets" + (filter.value ? "?filter=" + encodeURIComponent(filter.value) : ""));
-  };
+  }
   filter.addEventListener("input", apply);
   apply();
   ready();
@@ -362,6 +393,7 @@ async function runQuery(sql, limit, out, button) {
   state.sql = sql;
   showError(null);
   button.disabled = true;
+  button.textContent = "Running…";
   document.getElementById("main").dataset.ready = "running";
   const seq = state.seq;
   try {
@@ -375,6 +407,7 @@ async function runQuery(sql, limit, out, button) {
     }
   } finally {
     button.disabled = false;
+    button.textContent = "Run";
     if (seq === state.seq) ready();
   }
 }
