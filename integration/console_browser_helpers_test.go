@@ -119,14 +119,16 @@ func startConsole(t *testing.T, args ...string) string {
 type consoleBrowser struct {
 	t         *testing.T
 	ctx       context.Context
-	base      string
+	base      string // the console's URL
 	shots     string // where screenshots go
 	downloads string
 	errs      chan string // uncaught page exceptions
 	loaded    bool        // the console has been loaded once
 }
 
-func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
+// newConsoleBrowser starts Chromium (or skips the test, see chromiumPath) before the
+// test spends time on a server; the caller sets base.
+func newConsoleBrowser(t *testing.T) *consoleBrowser {
 	t.Helper()
 	exe := chromiumPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -143,7 +145,7 @@ func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
 	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
 
-	b := &consoleBrowser{t: t, ctx: ctx, base: base, downloads: t.TempDir(), errs: make(chan string, 16)}
+	b := &consoleBrowser{t: t, ctx: ctx, downloads: t.TempDir(), errs: make(chan string, 16)}
 	if dir := os.Getenv("QUIVER_SCREENSHOTS"); dir != "" {
 		b.shots = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
 	} else {

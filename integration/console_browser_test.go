@@ -292,8 +292,9 @@ func last(rows [][]string) []string {
 
 // TestConsoleBrowserNoAuth: without an auth file there is no login and every page works.
 func TestConsoleBrowserNoAuth(t *testing.T) {
+	b := newConsoleBrowser(t)
 	base := startConsole(t)
-	b := newConsoleBrowser(t, base)
+	b.base = base
 	api := newConsoleAPI(t, base, "", "")
 
 	b.open("", "datasets")
@@ -318,8 +319,9 @@ func TestConsoleBrowserNoAuth(t *testing.T) {
 // TestConsoleBrowserAuth: with an auth file the console asks for a login, refuses a
 // wrong password, shows a restricted user only its grant, and logs out.
 func TestConsoleBrowserAuth(t *testing.T) {
+	b := newConsoleBrowser(t)
 	base := startConsole(t, "--auth-file", consoleUsers(t, t.TempDir()))
-	b := newConsoleBrowser(t, base)
+	b.base = base
 
 	login := func(user, pass string) {
 		t.Helper()
