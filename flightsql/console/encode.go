@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bufio"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -99,7 +100,10 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, res *result, f
 	}
 	w.Header().Set("Content-Type", media)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="result.%s"`, ext))
-	bw, err := newBatchWriter(w, f, res.schema)
+	// Writes go through one buffer: the encoders write many small pieces, and each
+	// would otherwise be a write to the connection.
+	buf := bufio.NewWriterSize(w, downloadBuffer)
+	bw, err := newBatchWriter(buf, f, res.schema)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -120,7 +124,19 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, res *result, f
 	if err := bw.close(); err != nil {
 		s.abort(r, err)
 	}
+	if err := buf.Flush(); err != nil {
+		s.abort(r, err)
+	}
 }
+
+// downloadBuffer is the buffer between a download's encoder and the connection.
+const downloadBuffer = 256 << 10
+
+// parquetDictionaryLimit is the dictionary size at which a Parquet column chunk of a
+// download falls back to plain encoding: the catalog's choice (catalog/put.go
+// measures it), which keeps columns of many distinct values from hashing a
+// dictionary they then throw away.
+const parquetDictionaryLimit = 64 << 10
 
 // abort ends a download whose status has been sent: the connection is cut.
 func (s *Server) abort(r *http.Request, err error) {
@@ -135,7 +151,8 @@ func newBatchWriter(w io.Writer, f format, schema *arrow.Schema) (batchWriter, e
 	case formatArrow:
 		return &arrowWriter{w: ipc.NewWriter(w, ipc.WithSchema(schema))}, nil
 	case formatParquet:
-		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithStats(true))
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy), parquet.WithStats(true),
+			parquet.WithDictionaryPageSizeLimit(parquetDictionaryLimit))
 		plain := plainSchema(schema)
 		pw, err := pqarrow.NewFileWriter(plain, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
