@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"slices"
 	"strings"
 	"testing"
 
@@ -220,6 +221,17 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 		t.Errorf("histogram: %d bins counting %v values, want 20 bins counting 120", n, sum)
 	}
 	b.screenshot("sql-histogram")
+
+	// A line over a numeric X runs left to right in X order, whatever the row order.
+	b.runSQL(`SELECT id, amount FROM sales ORDER BY id DESC LIMIT 10`)
+	b.setSelect("chart-kind", "line")
+	b.setSelect("chart-x", "0")
+	b.setSelect("chart-y", "1")
+	xs := eval[[]float64](b, `[...document.querySelectorAll("#chart svg circle.point")].map(c => Number(c.getAttribute("cx")))`)
+	ids := eval[[]string](b, `[...document.querySelectorAll("#chart svg circle.point title")].map(t => t.textContent.split(":")[0])`)
+	if len(xs) != 10 || !slices.IsSorted(xs) || ids[0] != "111" || ids[9] != "120" {
+		t.Errorf("line over id: x positions %v for ids %q, want 10 increasing from 111 to 120", xs, ids)
+	}
 
 	// Data is text, never markup.
 	b.runSQL(`SELECT '<img src=x id=injected>' AS html`)

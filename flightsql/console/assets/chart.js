@@ -85,8 +85,14 @@ const QuiverChart = (() => {
     return svg;
   }
 
-  // line draws ys against xs (numbers: a scaled axis; otherwise evenly spaced).
+  // line draws ys against xs (numbers: a scaled axis, points in x order; otherwise
+  // evenly spaced in row order).
   function line(title, xs, ys) {
+    if (xs.every(Number.isFinite)) {
+      const order = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
+      xs = order.map((i) => xs[i]);
+      ys = order.map((i) => ys[i]);
+    }
     const finite = ys.filter(Number.isFinite);
     const { svg, y } = frame(title, finite.length ? Math.min(...finite) : 0, finite.length ? Math.max(...finite) : 1);
     const numericX = xs.every(Number.isFinite);

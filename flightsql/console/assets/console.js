@@ -332,7 +332,7 @@ async function renderDataset(name, offset) {
           el("td", { class: "num" }, show(s.distinct_estimate)));
       })))),
     el("div", { class: "toolbar" }, el("h2", {}, "Rows"),
-      el("span", { id: "rows-range", class: "muted" }, total === 0 ? "no rows" : `${fmtCount(offset + 1)}–${fmtCount(last)} of ${fmtCount(total)}`),
+      el("span", { id: "rows-range", class: "muted" }, total === 0 ? "no rows" : page.rows.length === 0 ? `no rows from ${fmtCount(offset + 1)} (of ${fmtCount(total)})` : `${fmtCount(offset + 1)}–${fmtCount(last)} of ${fmtCount(total)}`),
       pageLink(offset > 0 ? Math.max(0, offset - PAGE) : null, "‹ Previous", "rows-prev"),
       pageLink(last < total ? offset + PAGE : null, "Next ›", "rows-next")),
     resultTable("rows-table", page.columns, page.rows));
