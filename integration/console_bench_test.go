@@ -24,6 +24,8 @@ const consoleBenchRows = 1_000_000
 // HTTP API in each format, beside the same query over Flight SQL (arrow-go client,
 // loopback) from the same server in the same run: the ratio says what HTTP and the
 // format's encoding cost. The JSON case reads the first 10000 rows (its cap).
+// cpu-ms/op (client and server, one process) is steadier than wall time on a busy
+// machine.
 //
 //	go test -tags duckdb_arrow -run '^$' -bench ConsoleQuery -benchtime 3x ./integration/
 func BenchmarkConsoleQuery(b *testing.B) {
@@ -48,6 +50,7 @@ func BenchmarkConsoleQuery(b *testing.B) {
 		}
 		defer cl.Close()
 		ctx := context.Background()
+		cpu0 := ownCPU()
 		for i := 0; i < b.N; i++ {
 			recs, err := fetchSQL(ctx, cl, q)
 			if err != nil {
@@ -63,6 +66,7 @@ func BenchmarkConsoleQuery(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(consoleBenchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		reportCPU(b, cpu0)
 	})
 	for _, f := range []struct{ name, format, body string }{
 		{"arrow", "arrow", `{"sql":"` + q + `"}`},
@@ -72,6 +76,7 @@ func BenchmarkConsoleQuery(b *testing.B) {
 	} {
 		b.Run("console-"+f.name, func(b *testing.B) {
 			var size int64
+			cpu0 := ownCPU()
 			for i := 0; i < b.N; i++ {
 				resp, err := http.Post(web.URL+"/api/query?format="+f.format, "application/json", strings.NewReader(f.body))
 				if err != nil {
@@ -90,6 +95,8 @@ func BenchmarkConsoleQuery(b *testing.B) {
 			}
 			b.SetBytes(size)
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			// Client and server share the process: this is the CPU of both.
+			reportCPU(b, cpu0)
 		})
 	}
 }
