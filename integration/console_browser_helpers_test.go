@@ -52,9 +52,9 @@ func chromiumPath(t *testing.T) string {
 	return path
 }
 
-// consoleSeed writes the datasets the console tests look at into root: sales.parquet
+// browserSeed writes the datasets the console tests look at into root: sales.parquet
 // (120 rows: id 1..120, city from five, amount = (id-1)%40 * 2.5) and payroll (2 rows).
-func consoleSeed(t *testing.T, root string) {
+func browserSeed(t *testing.T, root string) {
 	t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
@@ -75,9 +75,9 @@ func consoleSeed(t *testing.T, root string) {
 	writeParquetFile(t, filepath.Join(root, "payroll"), events(t, 7, 8))
 }
 
-// consoleUsers is the auth file of the tests with a login: alice reads every dataset,
+// browserUsers is the auth file of the tests with a login: alice reads every dataset,
 // bob only sales*. The passwords are "pw-<name>".
-func consoleUsers(t *testing.T, dir string) string {
+func browserUsers(t *testing.T, dir string) string {
 	t.Helper()
 	var sb strings.Builder
 	for _, u := range []struct{ name, datasets string }{{"alice", ""}, {"bob", `datasets = ["sales*"]`}} {
@@ -94,18 +94,18 @@ func consoleUsers(t *testing.T, dir string) string {
 	return path
 }
 
-var consoleAddrLine = regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`)
+var browserConsoleAddr = regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`)
 
-// startConsole runs `quiver serve` with the console on 127.0.0.1:0 over a seeded root
+// startBrowserConsole runs `quiver serve` with the console on 127.0.0.1:0 over a seeded root
 // and returns the console's base URL.
-func startConsole(t *testing.T, args ...string) string {
+func startBrowserConsole(t *testing.T, args ...string) string {
 	t.Helper()
 	root := t.TempDir()
-	consoleSeed(t, root)
+	browserSeed(t, root)
 	p := startQuiver(t, t.TempDir(), append([]string{"--root", root, "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if m := consoleAddrLine.FindStringSubmatch(p.logText()); m != nil {
+		if m := browserConsoleAddr.FindStringSubmatch(p.logText()); m != nil {
 			return "http://" + m[1]
 		}
 		if time.Now().After(deadline) {
@@ -223,7 +223,7 @@ func (b *consoleBrowser) open(route, view string) {
 		b.loaded = true
 	} else {
 		// Setting the hash it already has changes nothing: then the page shown is it.
-		eval[bool](b, fmt.Sprintf(`(() => {
+		pageEval[bool](b, fmt.Sprintf(`(() => {
 			if (location.hash === %[1]q) return false;
 			document.getElementById("main").dataset.ready = "stale";
 			location.hash = %[1]q;
@@ -237,7 +237,7 @@ func (b *consoleBrowser) open(route, view string) {
 // that an action is about to render and not the one still shown.
 func (b *consoleBrowser) markStale() {
 	b.t.Helper()
-	eval[chromedp.Void](b, `document.getElementById("main").dataset.ready = "stale"`)
+	pageEval[chromedp.Void](b, `document.getElementById("main").dataset.ready = "stale"`)
 }
 
 // click clicks the element sel and waits for view to be rendered.
@@ -254,8 +254,8 @@ func (b *consoleBrowser) waitView(view string) {
 	b.do("wait for the "+view+" page", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`main[data-view=%q][data-ready="true"]`, view))))
 }
 
-// eval evaluates a JavaScript expression and decodes its value into T.
-func eval[T any](b *consoleBrowser, expr string) T {
+// pageEval evaluates a JavaScript expression and decodes its value into T.
+func pageEval[T any](b *consoleBrowser, expr string) T {
 	b.t.Helper()
 	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -267,7 +267,7 @@ func eval[T any](b *consoleBrowser, expr string) T {
 // cells returns the text of every body cell of the table matching sel.
 func (b *consoleBrowser) cells(sel string) [][]string {
 	b.t.Helper()
-	return eval[[][]string](b, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(r => [...r.cells].map(c => c.textContent))`, sel+" tbody tr"))
+	return pageEval[[][]string](b, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(r => [...r.cells].map(c => c.textContent))`, sel+" tbody tr"))
 }
 
 func (b *consoleBrowser) text(sel string) string {
@@ -309,7 +309,7 @@ func (b *consoleBrowser) runSQL(sql string) {
 // setSelect picks value in a <select> and fires its change event, as a user would.
 func (b *consoleBrowser) setSelect(id, value string) {
 	b.t.Helper()
-	eval[chromedp.Void](b, fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q; s.dispatchEvent(new Event("change")); })()`, id, value))
+	pageEval[chromedp.Void](b, fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q; s.dispatchEvent(new Event("change")); })()`, id, value))
 }
 
 // download clicks a download button and returns the bytes of the saved file.
@@ -340,7 +340,7 @@ func (b *consoleBrowser) download(buttonID string) []byte {
 // their tooltips name ("label: value").
 func (b *consoleBrowser) chartBars() (int, float64) {
 	b.t.Helper()
-	titles := eval[[]string](b, `[...document.querySelectorAll("#chart svg rect.bar title")].map(t => t.textContent)`)
+	titles := pageEval[[]string](b, `[...document.querySelectorAll("#chart svg rect.bar title")].map(t => t.textContent)`)
 	var sum float64
 	for _, title := range titles {
 		i := strings.LastIndex(title, ": ")
@@ -353,7 +353,7 @@ func (b *consoleBrowser) chartBars() (int, float64) {
 	return len(titles), sum
 }
 
-func wantCells(t *testing.T, what string, got, want [][]string) {
+func wantTable(t *testing.T, what string, got, want [][]string) {
 	t.Helper()
 	if !slices.EqualFunc(got, want, slices.Equal[[]string]) {
 		t.Fatalf("%s:\n got %q\nwant %q", what, got, want)

@@ -17,22 +17,22 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// consoleAPI calls the console's HTTP API from Go, as a script would, to compare
+// browserAPI calls the console's HTTP API from Go, as a script would, to compare
 // what the page shows and saves with what the API returns.
-type consoleAPI struct {
+type browserAPI struct {
 	base       string
 	client     *http.Client
 	user, pass string // Basic auth when set
 	csrf       string // the session's CSRF token otherwise
 }
 
-func newConsoleAPI(t *testing.T, base, user, pass string) *consoleAPI {
+func newBrowserAPI(t *testing.T, base, user, pass string) *browserAPI {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &consoleAPI{base: base, client: &http.Client{Jar: jar}, user: user, pass: pass}
+	c := &browserAPI{base: base, client: &http.Client{Jar: jar}, user: user, pass: pass}
 	if user == "" {
 		var s struct {
 			CSRF *string `json:"csrf_token"`
@@ -45,7 +45,7 @@ func newConsoleAPI(t *testing.T, base, user, pass string) *consoleAPI {
 	return c
 }
 
-func (c *consoleAPI) do(t *testing.T, method, path, accept string, body any) (int, []byte) {
+func (c *browserAPI) do(t *testing.T, method, path, accept string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -83,7 +83,7 @@ func (c *consoleAPI) do(t *testing.T, method, path, accept string, body any) (in
 	return resp.StatusCode, data
 }
 
-func (c *consoleAPI) get(t *testing.T, path string, into any) {
+func (c *browserAPI) get(t *testing.T, path string, into any) {
 	t.Helper()
 	code, data := c.do(t, http.MethodGet, path, "application/json", nil)
 	if code != http.StatusOK {
@@ -95,7 +95,7 @@ func (c *consoleAPI) get(t *testing.T, path string, into any) {
 }
 
 // query posts sql to /api/query and returns the body in the format accept names.
-func (c *consoleAPI) query(t *testing.T, sql, accept string) []byte {
+func (c *browserAPI) query(t *testing.T, sql, accept string) []byte {
 	t.Helper()
 	code, data := c.do(t, http.MethodPost, "/api/query", accept, map[string]any{"sql": sql})
 	if code != http.StatusOK {
@@ -104,11 +104,11 @@ func (c *consoleAPI) query(t *testing.T, sql, accept string) []byte {
 	return data
 }
 
-const consoleGroupSQL = `SELECT city, count(*) AS n, sum(amount) AS total FROM sales GROUP BY city ORDER BY city`
+const browserGroupSQL = `SELECT city, count(*) AS n, sum(amount) AS total FROM sales GROUP BY city ORDER BY city`
 
-// checkConsole walks every page of the console as a user who may read sales.parquet,
+// checkConsolePages walks every page of the console as a user who may read sales.parquet,
 // checking what is rendered against the seed, and saves a screenshot of each.
-func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
+func checkConsolePages(t *testing.T, b *consoleBrowser, api *browserAPI) {
 	t.Helper()
 
 	// The datasets list and its filter.
@@ -129,7 +129,7 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	// One dataset: schema, statistics, rows paged.
 	b.click(`#datasets-table a[href="#/datasets/sales.parquet"]`, "dataset")
 	schema := b.cells("#schema-table")
-	wantCells(t, "schema (name, type, nullable)", column3(schema), [][]string{{"id", "BIGINT", "yes"}, {"city", "VARCHAR", "yes"}, {"amount", "DOUBLE", "yes"}})
+	wantTable(t, "schema (name, type, nullable)", leadingCells(schema), [][]string{{"id", "BIGINT", "yes"}, {"city", "VARCHAR", "yes"}, {"amount", "DOUBLE", "yes"}})
 	if id := schema[0]; id[3] != "0" || id[4] != "1" || id[5] != "120" {
 		t.Errorf("stats of id = %q, want 0 nulls, min 1, max 120", id)
 	}
@@ -137,8 +137,8 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 		t.Errorf("stats of city = %q, want min Berlin, max Rome", city)
 	}
 	page := b.cells("#rows-table")
-	if len(page) != 50 || !slicesEqual(page[0], "1", "Berlin", "0") || !slicesEqual(page[49], "50", "Rome", "22.5") {
-		t.Fatalf("first page: %d rows, first %q, last %q; want 50 rows from 1 Berlin 0 to 50 Rome 22.5", len(page), first(page), last(page))
+	if len(page) != 50 || !rowIs(page[0], "1", "Berlin", "0") || !rowIs(page[49], "50", "Rome", "22.5") {
+		t.Fatalf("first page: %d rows, first %q, last %q; want 50 rows from 1 Berlin 0 to 50 Rome 22.5", len(page), firstRow(page), lastRow(page))
 	}
 	if got := b.text("#rows-range"); got != "1–50 of 120" {
 		t.Errorf("rows range = %q, want 1–50 of 120", got)
@@ -149,12 +149,12 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 		t.Errorf("rows range after Next = %q, want 51–100 of 120", got)
 	}
 	if page := b.cells("#rows-table"); len(page) != 50 || page[0][0] != "51" {
-		t.Errorf("second page: %d rows starting %q, want 50 from 51", len(page), first(page))
+		t.Errorf("second page: %d rows starting %q, want 50 from 51", len(page), firstRow(page))
 	}
 
 	// "Query in SQL" opens the editor on the dataset; Run runs it.
 	b.click("#query-dataset", "sql")
-	if sql := eval[string](b, `document.getElementById("sql-editor").value`); sql != `SELECT * FROM "sales" LIMIT 100` {
+	if sql := pageEval[string](b, `document.getElementById("sql-editor").value`); sql != `SELECT * FROM "sales" LIMIT 100` {
 		t.Errorf("Query in SQL fills the editor with %q", sql)
 	}
 	b.click("#run", "sql")
@@ -171,16 +171,16 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	b.setSelect("sql-limit", "1000")
 
 	// SQL: the result table matches /api/query, the row count and timing show.
-	b.runSQL(consoleGroupSQL)
+	b.runSQL(browserGroupSQL)
 	var want struct {
 		Rows     [][]any `json:"rows"`
 		RowCount int     `json:"row_count"`
 	}
-	if err := json.Unmarshal(api.query(t, consoleGroupSQL, "application/json"), &want); err != nil {
+	if err := json.Unmarshal(api.query(t, browserGroupSQL, "application/json"), &want); err != nil {
 		t.Fatal(err)
 	}
 	got := b.cells("#result-table")
-	wantCells(t, "query result", got, [][]string{
+	wantTable(t, "query result", got, [][]string{
 		{"Berlin", "24", "1050"}, {"Lisbon", "24", "1110"}, {"Oslo", "24", "1170"}, {"Paris", "24", "1230"}, {"Rome", "24", "1290"},
 	})
 	if want.RowCount != 5 || len(want.Rows) != 5 {
@@ -196,13 +196,13 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	}
 	b.screenshot("sql-bar-chart")
 	b.setSelect("chart-kind", "line")
-	if pts := eval[int](b, `document.querySelectorAll("#chart svg circle.point").length`); pts != 5 {
+	if pts := pageEval[int](b, `document.querySelectorAll("#chart svg circle.point").length`); pts != 5 {
 		t.Errorf("line chart: %d points, want 5", pts)
 	}
 
 	// Download as CSV: the file saved equals what /api/query returns for text/csv.
 	csv := b.download("download-csv")
-	if wantCSV := api.query(t, consoleGroupSQL, "text/csv"); !bytes.Equal(csv, wantCSV) || !bytes.HasPrefix(csv, []byte("city,n,total")) {
+	if wantCSV := api.query(t, browserGroupSQL, "text/csv"); !bytes.Equal(csv, wantCSV) || !bytes.HasPrefix(csv, []byte("city,n,total")) {
 		t.Errorf("downloaded CSV:\n%s\nwant (from /api/query):\n%s", csv, wantCSV)
 	}
 
@@ -211,7 +211,7 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	if pr, err := file.NewParquetReader(bytes.NewReader(pq)); err != nil || pr.NumRows() != 5 {
 		t.Errorf("the Parquet download (%d bytes): %v, want a Parquet file of 5 rows", len(pq), err)
 	}
-	if rows, err := ipcRows(b.download("download-arrows")); err != nil || rows != 5 {
+	if rows, err := arrowStreamRows(b.download("download-arrows")); err != nil || rows != 5 {
 		t.Errorf("the Arrow download: %d rows, %v; want an Arrow IPC stream of 5 rows", rows, err)
 	}
 
@@ -227,8 +227,8 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	b.setSelect("chart-kind", "line")
 	b.setSelect("chart-x", "0")
 	b.setSelect("chart-y", "1")
-	xs := eval[[]float64](b, `[...document.querySelectorAll("#chart svg circle.point")].map(c => Number(c.getAttribute("cx")))`)
-	ids := eval[[]string](b, `[...document.querySelectorAll("#chart svg circle.point title")].map(t => t.textContent.split(":")[0])`)
+	xs := pageEval[[]float64](b, `[...document.querySelectorAll("#chart svg circle.point")].map(c => Number(c.getAttribute("cx")))`)
+	ids := pageEval[[]string](b, `[...document.querySelectorAll("#chart svg circle.point title")].map(t => t.textContent.split(":")[0])`)
 	if len(xs) != 10 || !slices.IsSorted(xs) || ids[0] != "111" || ids[9] != "120" {
 		t.Errorf("line over id: x positions %v for ids %q, want 10 increasing from 111 to 120", xs, ids)
 	}
@@ -238,7 +238,7 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 	if got := b.cells("#result-table"); len(got) != 1 || got[0][0] != "<img src=x id=injected>" {
 		t.Errorf("markup in a value rendered as %q", got)
 	}
-	if n := eval[int](b, `document.querySelectorAll("#injected").length`); n != 0 {
+	if n := pageEval[int](b, `document.querySelectorAll("#injected").length`); n != 0 {
 		t.Errorf("a value's markup became an element")
 	}
 
@@ -255,15 +255,15 @@ func checkConsole(t *testing.T, b *consoleBrowser, api *consoleAPI) {
 
 	// Status.
 	b.open("#/status", "status")
-	status := eval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll("#status dd")].map(d => [d.dataset.key, d.textContent]))`)
+	status := pageEval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll("#status dd")].map(d => [d.dataset.key, d.textContent]))`)
 	if status["Version"] == "" || status["Uptime"] == "" || status["Open streams"] == "" || status["Queries running"] == "" {
 		t.Errorf("status page = %q, want version, uptime, open streams and queries running", status)
 	}
 	b.screenshot("status")
 }
 
-// ipcRows counts the rows of an Arrow IPC stream.
-func ipcRows(data []byte) (int64, error) {
+// arrowStreamRows counts the rows of an Arrow IPC stream.
+func arrowStreamRows(data []byte) (int64, error) {
 	rdr, err := ipc.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return 0, err
@@ -276,7 +276,7 @@ func ipcRows(data []byte) (int64, error) {
 	return n, rdr.Err()
 }
 
-func column3(rows [][]string) [][]string {
+func leadingCells(rows [][]string) [][]string {
 	out := make([][]string, len(rows))
 	for i, r := range rows {
 		out[i] = r[:min(3, len(r))]
@@ -284,18 +284,18 @@ func column3(rows [][]string) [][]string {
 	return out
 }
 
-func slicesEqual(got []string, want ...string) bool {
+func rowIs(got []string, want ...string) bool {
 	return strings.Join(got, "\x00") == strings.Join(want, "\x00")
 }
 
-func first(rows [][]string) []string {
+func firstRow(rows [][]string) []string {
 	if len(rows) == 0 {
 		return nil
 	}
 	return rows[0]
 }
 
-func last(rows [][]string) []string {
+func lastRow(rows [][]string) []string {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -305,12 +305,12 @@ func last(rows [][]string) []string {
 // TestConsoleBrowserNoAuth: without an auth file there is no login and every page works.
 func TestConsoleBrowserNoAuth(t *testing.T) {
 	b := newConsoleBrowser(t)
-	base := startConsole(t)
+	base := startBrowserConsole(t)
 	b.base = base
-	api := newConsoleAPI(t, base, "", "")
+	api := newBrowserAPI(t, base, "", "")
 
 	b.open("", "datasets")
-	if n := eval[int](b, `document.querySelectorAll("#login-form").length`); n != 0 {
+	if n := pageEval[int](b, `document.querySelectorAll("#login-form").length`); n != 0 {
 		t.Fatal("a login form is shown without an auth file")
 	}
 	if rows := b.cells("#datasets-table"); len(rows) != 2 || rows[0][0] != "payroll" {
@@ -325,14 +325,14 @@ func TestConsoleBrowserNoAuth(t *testing.T) {
 	if rows := b.cells("#datasets-table"); rows[0][0] != "payroll" {
 		t.Errorf("sorted by rows ascending: %q, want payroll (2 rows) first", rows)
 	}
-	checkConsole(t, b, api)
+	checkConsolePages(t, b, api)
 }
 
 // TestConsoleBrowserAuth: with an auth file the console asks for a login, refuses a
 // wrong password, shows a restricted user only its grant, and logs out.
 func TestConsoleBrowserAuth(t *testing.T) {
 	b := newConsoleBrowser(t)
-	base := startConsole(t, "--auth-file", consoleUsers(t, t.TempDir()))
+	base := startBrowserConsole(t, "--auth-file", browserUsers(t, t.TempDir()))
 	b.base = base
 
 	login := func(user, pass string) {
@@ -366,7 +366,7 @@ func TestConsoleBrowserAuth(t *testing.T) {
 	if who := b.text("#whoami"); who != "bob" {
 		t.Errorf("header names %q, want bob", who)
 	}
-	if cookie := eval[string](b, `document.cookie`); strings.Contains(cookie, "quiver_session") {
+	if cookie := pageEval[string](b, `document.cookie`); strings.Contains(cookie, "quiver_session") {
 		t.Errorf("the session cookie is readable from JavaScript: %q", cookie)
 	}
 	b.screenshot("datasets-bob")
@@ -398,5 +398,5 @@ func TestConsoleBrowserAuth(t *testing.T) {
 	if rows := b.cells("#datasets-table"); len(rows) != 2 {
 		t.Fatalf("alice's datasets = %q, want payroll and sales.parquet", rows)
 	}
-	checkConsole(t, b, newConsoleAPI(t, base, "alice", "pw-alice"))
+	checkConsolePages(t, b, newBrowserAPI(t, base, "alice", "pw-alice"))
 }
