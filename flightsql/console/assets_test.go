@@ -20,7 +20,9 @@ func TestAssetsServesFiles(t *testing.T) {
 		{"/", "text/html; charset=utf-8", `<script src="console.js"`},
 		{"/index.html", "", ""}, // FileServer redirects to "/"
 		{"/console.js", "text/javascript; charset=utf-8", `"use strict"`},
+		{"/chart.js", "text/javascript; charset=utf-8", "QuiverChart"},
 		{"/console.css", "text/css; charset=utf-8", "body"},
+		{"/favicon.svg", "image/svg+xml", "<svg"},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
@@ -75,6 +77,40 @@ func TestAssetsRefusesOtherMethodsAndMissingFiles(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET missing file: status %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestAssetsRevalidate(t *testing.T) {
+	srv := httptest.NewServer(Assets())
+	t.Cleanup(srv.Close)
+
+	for _, path := range []string{"/", "/console.js"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		etag := resp.Header.Get("ETag")
+		if len(etag) < 10 || !strings.HasPrefix(etag, `"`) || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("GET %s: ETag %q, Cache-Control %q; want a strong ETag and no-cache", path, etag, resp.Header.Get("Cache-Control"))
+		}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("If-None-Match", etag)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("revalidate %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match %s: status %d, want 304", path, etag, resp.StatusCode)
+		}
+	}
+	idx, _ := http.Get(srv.URL + "/")
+	idx.Body.Close()
+	js, _ := http.Get(srv.URL + "/console.js")
+	js.Body.Close()
+	if idx.Header.Get("ETag") == js.Header.Get("ETag") {
+		t.Errorf("index.html and console.js share the ETag %s", idx.Header.Get("ETag"))
 	}
 }
 
