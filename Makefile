@@ -10,9 +10,13 @@ GOFLAGS_TEST ?= -race -count=1
 
 all: build
 
+# COMMIT is stamped into the binary for `quiver version`: the toolchain's own VCS stamp
+# is missing where GOFLAGS has -buildvcs=false or the checkout is a git worktree.
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+
 ## build: the quiver binary in bin/
 build:
-	$(GO) build -tags $(TAGS) -o bin/quiver ./cmd/quiver
+	$(GO) build -tags $(TAGS) -ldflags "-X main.commit=$(COMMIT)" -o bin/quiver ./cmd/quiver
 
 ## serve: run the server on its defaults (./datasets, localhost:8815)
 serve:
