@@ -118,6 +118,7 @@ func (s *Store) tryCommitManifest(ctx context.Context, name string, mode PutMode
 	if err != nil {
 		return err
 	}
+	reached("manifest: read")
 	if _, err := s.bucket.WriteIf(ctx, manifestKey(name), data, mversion); err != nil {
 		return err
 	}

@@ -39,6 +39,9 @@ import (
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
+// errNoParts is a directory with neither a manifest nor parts.
+var errNoParts = errors.New("holds no Parquet parts")
+
 // manifest is the content of a multi-part dataset's _quiver_manifest.json.
 type manifest struct {
 	// Parts are file names inside the dataset directory, in read order.
@@ -86,7 +89,11 @@ func resolve(ctx context.Context, b storage.Bucket, name string) (layout, error)
 	l.manifest = mversion != ""
 	l.manifestVersion = mversion
 	if l.manifest && len(names) == 0 {
+		// A dropped dataset, or one whose first put has not committed.
 		return layout{}, fmt.Errorf("dataset %s was dropped: %w", name, fs.ErrNotExist)
+	}
+	if len(names) == 0 {
+		return layout{}, fmt.Errorf("%w: directory %s %w", ErrUnreadable, name, errNoParts)
 	}
 	var fp strings.Builder
 	for _, n := range names {
@@ -121,9 +128,6 @@ func resolve(ctx context.Context, b storage.Bucket, name string) (layout, error)
 		fp.WriteString(n)
 		fp.WriteString(pst.Version)
 		fp.WriteString(";")
-	}
-	if len(l.parts) == 0 {
-		return layout{}, fmt.Errorf("%w: directory %s holds no Parquet parts", ErrUnreadable, name)
 	}
 	l.fingerprint = fp.String()
 	return l, nil

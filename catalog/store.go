@@ -276,6 +276,11 @@ func (s *Store) stat(ctx context.Context, name string) (Info, error) {
 // footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
 func (s *Store) statOnce(ctx context.Context, name string) (Info, error) {
 	l, err := resolve(ctx, s.bucket, name)
+	if s.files == nil && errors.Is(err, errNoParts) {
+		// Without the local layout a directory is only a key prefix: an empty one
+		// is the moment before a first put's manifest lands, not a dataset.
+		err = fs.ErrNotExist
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		s.forget(name)
 		return Info{}, ErrNotFound
