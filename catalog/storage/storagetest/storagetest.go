@@ -180,6 +180,13 @@ func testList(t *testing.T, b storage.Bucket) {
 		}
 	}
 	check("", []string{"a.parquet", "b.parquet", "c", "ds"}, map[string]bool{"ds": true})
+	// The catalog tells a multi-part dataset from a single object by Stat.
+	if st, err := b.Stat(ctx, "ds"); err != nil || !st.Dir || st.Key != "ds" {
+		t.Errorf("Stat of a key prefix = %+v, %v; want a Dir entry", st, err)
+	}
+	if _, err := b.Stat(ctx, "a.parquet/x"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat below an object: %v, want ErrNotExist", err)
+	}
 	check("ds", []string{"ds/p1", "ds/p2", "ds/sub"}, map[string]bool{"ds/sub": true})
 	check("ds/sub", []string{"ds/sub/p3"}, nil)
 }
