@@ -64,9 +64,16 @@ type layout struct {
 }
 
 // resolve reads the layout of the dataset name. It returns an error wrapping
-// fs.ErrNotExist when nothing is there.
-func resolve(ctx context.Context, b storage.Bucket, name string) (layout, error) {
-	st, err := b.Stat(ctx, name)
+// fs.ErrNotExist when nothing is there. listed, when not nil, is name's entry as a
+// List just returned it, which saves a Stat.
+func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage.Entry) (layout, error) {
+	var st storage.Entry
+	var err error
+	if listed != nil {
+		st = *listed
+	} else {
+		st, err = b.Stat(ctx, name)
+	}
 	if errors.Is(err, fs.ErrInvalid) {
 		return layout{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}

@@ -256,6 +256,11 @@ func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
 
 // stat returns the cached Info of name, refreshing it when the files changed.
 func (s *Store) stat(ctx context.Context, name string) (Info, error) {
+	return s.statListed(ctx, name, nil)
+}
+
+// statListed is stat, given name's entry as a List just returned it (or nil).
+func (s *Store) statListed(ctx context.Context, name string, listed *storage.Entry) (Info, error) {
 	// A replace retires the parts of a multi-part dataset right after its manifest
 	// changes. Pinned, the parts listed by the manifest we read stay on disk while we
 	// stat them and read their footers; unpinned, a concurrent replace made the
@@ -265,17 +270,18 @@ func (s *Store) stat(ctx context.Context, name string) (Info, error) {
 	// A drop renames the whole directory away, pins or not; when a part vanishes
 	// between reading the layout and reading its footer, look again.
 	for attempt := 0; ; attempt++ {
-		info, err := s.statOnce(ctx, name)
+		info, err := s.statOnce(ctx, name, listed)
 		if !errors.Is(err, fs.ErrNotExist) || attempt == maxOpenAttempts {
 			return info, err
 		}
+		listed = nil // it changed since the listing: look afresh
 	}
 }
 
-// statOnce reads the layout of name once and its metadata from the cache or the
-// footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
-func (s *Store) statOnce(ctx context.Context, name string) (Info, error) {
-	l, err := resolve(ctx, s.bucket, name)
+// statOnce reads the layout of name once (from listed, its entry as List returned it,
+// when not nil) and its metadata from the cache or the footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
+func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry) (Info, error) {
+	l, err := resolve(ctx, s.bucket, name, listed)
 	if s.files == nil && errors.Is(err, errNoParts) {
 		// Without the local layout a directory is only a key prefix: an empty one
 		// is the moment before a first put's manifest lands, not a dataset.
@@ -337,7 +343,7 @@ func (s *Store) List(ctx context.Context) ([]Info, error) {
 			s.warnOnce(name, err)
 			continue
 		}
-		info, err := s.stat(ctx, name)
+		info, err := s.statListed(ctx, name, &e)
 		switch {
 		case err == nil:
 			infos = append(infos, info)
