@@ -66,6 +66,7 @@ var errorCodes = []struct {
 	{errUnknownAction, codes.Unimplemented},
 	{errNoSQL, codes.Unimplemented},
 	{errNotSupported, codes.Unimplemented},
+	{errNotOneFile, codes.FailedPrecondition},
 	{errPanic, codes.Internal},
 	{errLimit, codes.ResourceExhausted},
 	{errMessageTooLarge, codes.ResourceExhausted},

@@ -130,9 +130,14 @@ func (s *Server) sqlCommand(desc *flight.FlightDescriptor) (flight.FlightServer,
 	return s.sqlOr()
 }
 
-// DoGet streams a dataset (a dataset-name ticket) or a Flight SQL result.
+// DoGet streams a dataset (a dataset-name ticket), its stored Parquet file (a
+// raw-Parquet ticket) or a Flight SQL result.
 func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	if wire.Ticket(t.GetTicket()).Kind == wire.KindFlightSQL {
+	req := wire.Ticket(t.GetTicket())
+	if req.RawParquet {
+		return s.getRawParquet(t, stream)
+	}
+	if req.Kind == wire.KindFlightSQL {
 		sql, err := s.sqlOr()
 		if err != nil {
 			return err

@@ -467,7 +467,7 @@ func TestCLIGolden(t *testing.T) {
 	}
 	r = srv.ok(t, dir, "sql", "SELECT * FROM people", "--max-rows", "2")
 	golden(t, "sql-max-rows.txt", r.stdout)
-	if !strings.Contains(r.stderr, "first 2 rows shown") {
+	if !strings.Contains(r.stderr, "4 rows (2 shown)") {
 		t.Errorf("sql --max-rows stderr = %q", r.stderr)
 	}
 }

@@ -40,6 +40,9 @@ type testServer struct {
 	Root  string
 	Store *catalog.Store
 	Mem   *memory.CheckedAllocator
+	// Service is the service behind the Flight port (the web console's tests serve
+	// it over HTTP too).
+	Service *flightsql.Service
 }
 
 // startServer starts a server over a fresh root and stops it when the test ends.
@@ -145,7 +148,7 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 			t.Errorf("close service: %v", err)
 		}
 	})
-	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store}
+	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Service: srv}
 }
 
 // client connects an arrow-go Flight client, closed when the test ends.

@@ -22,7 +22,7 @@ import (
 func newAuthCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "auth",
-		Short: "Make users and tokens for the server's --auth-file",
+		Short: "Make users and tokens for the server's --auth-file, and certificates for trying TLS",
 		Long: `Make entries for the auth file of ` + "`quiver serve --auth-file FILE`" + `.
 
 The auth file is TOML with [[user]] and [[token]] tables:
@@ -45,7 +45,7 @@ cannot run SQL statements or list tables over Flight SQL (the server cannot tell
 which datasets a statement reads). The server reads the file at start.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newHashPasswordCommand(), newNewTokenCommand())
+	cmd.AddCommand(newHashPasswordCommand(), newNewTokenCommand(), newDevCertCommand())
 	return cmd
 }
 

@@ -60,6 +60,7 @@ func addClientFlags(cmd *cobra.Command, o *clientOptions) {
 // connection, so authentication and TLS options plug in here.
 func dial(ctx context.Context, o *clientOptions) (flight.Client, error) {
 	dialedServer = o.server
+	diagnoseDial = func(ctx context.Context) string { return o.security.diagnose(ctx, o.server) }
 	c, err := o.security.connect(ctx, o.server,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -70,6 +71,15 @@ func (c clientSecurity) dialOptions(useTLS bool) ([]grpc.DialOption, error) {
 	if !useTLS && !c.tlsFlagsGiven() {
 		return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, nil
 	}
+	cfg, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, nil
+}
+
+// tlsConfig is the client's TLS configuration of the flags.
+func (c clientSecurity) tlsConfig() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tlsServerName}
 	if c.tlsCA != "" {
 		pool, err := loadCertPool(c.tlsCA)
@@ -88,7 +98,7 @@ func (c clientSecurity) dialOptions(useTLS bool) ([]grpc.DialOption, error) {
 	case c.tlsCert != "" || c.tlsKey != "":
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	}
-	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, nil
+	return cfg, nil
 }
 
 // connect dials server with the TLS flags and logs in if the flags ask for it; every
@@ -119,6 +129,21 @@ func (c clientSecurity) connect(ctx context.Context, server string, extra ...grp
 		}
 	}
 	return client, nil
+}
+
+// askPassword asks for user's password on the terminal, without echo. Without a
+// terminal on stdin it fails: a script sets QUIVER_PASSWORD. Tests replace it.
+var askPassword = func(user string) (string, error) {
+	if !isTerminal(os.Stdin) {
+		return "", errors.New("stdin is not a terminal to ask on")
+	}
+	fmt.Fprintf(os.Stderr, "Password for %s: ", user)
+	pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("read the password: %w", err)
+	}
+	return string(pw), nil
 }
 
 // bearerCredentials sends the authorization header it was given with every call.
@@ -159,7 +184,11 @@ func (c clientSecurity) authContext(ctx context.Context, client flight.Client) (
 		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token), nil
 	case c.user != "":
 		if c.password == "" {
-			return nil, errors.New("--user needs a password: set QUIVER_PASSWORD (or --password)")
+			pw, err := askPassword(c.user)
+			if err != nil {
+				return nil, fmt.Errorf("--user needs a password: set QUIVER_PASSWORD (or --password): %w", err)
+			}
+			c.password = pw
 		}
 		authed, err := client.AuthenticateBasicToken(ctx, c.user, c.password)
 		if err != nil {

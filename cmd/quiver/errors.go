@@ -130,6 +130,11 @@ func explain(err error, server string) (string, int) {
 	}
 	switch st.Code() {
 	case codes.Unavailable:
+		if diagnoseDial != nil {
+			if why := diagnoseDial(context.Background()); why != "" {
+				return why, exitUnreachable
+			}
+		}
 		return fmt.Sprintf("cannot reach a Quiver server at %s: is `quiver serve` running there, and is --server (or QUIVER_SERVER) right? (%s)", server, msg), exitUnreachable
 	case codes.NotFound:
 		return prefix + msg, exitNotFound

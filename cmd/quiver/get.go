@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 func newGetCommand() *cobra.Command {
 	var o clientOptions
 	var output, format string
+	var reencode bool
 	cmd := &cobra.Command{
 		Use:   "get NAME",
 		Short: "Download a dataset to a file or stdout",
@@ -30,7 +32,13 @@ appears only when the download is complete: a failed download leaves no partial 
 Without -o (or with -o -), it writes to stdout, as CSV unless --format says otherwise.
 Binary formats (parquet, arrow, arrows) are refused when stdout is a terminal.
 
-The download streams batch by batch, so memory stays small whatever the size.`,
+For .parquet, it copies the server's stored Parquet file byte for byte (same
+encoding, compression and size) when the dataset is one file; a dataset of several
+parts (what --append makes) is re-encoded into one file, and get says so.
+--reencode always re-encodes.
+
+The download streams batch by batch (or in 1 MiB chunks of the file), so memory
+stays small whatever the size.`,
 		Example: `  quiver get sales.parquet -o sales.csv
   quiver get sales.parquet | head
   quiver get sales.parquet --format arrows | python -c 'import pyarrow as pa, sys; print(pa.ipc.open_stream(sys.stdin.buffer).read_all())'`,
@@ -38,7 +46,7 @@ The download streams batch by batch, so memory stays small whatever the size.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
-			return get(ctx, cmd, &o, args[0], output, format)
+			return get(ctx, cmd, &o, args[0], output, format, reencode)
 		},
 		ValidArgsFunction: datasetNames(&o),
 	}
@@ -46,11 +54,12 @@ The download streams batch by batch, so memory stays small whatever the size.`,
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "-", "file to write, - for stdout")
 	f.StringVarP(&format, "format", "f", "", "output format: "+fileformat.List()+" (default: from -o's extension; csv on stdout)")
+	f.BoolVar(&reencode, "reencode", false, "for parquet: write the batches anew instead of copying the stored file")
 	cmd.RegisterFlagCompletionFunc("format", formatCompletion)
 	return cmd
 }
 
-func get(ctx context.Context, cmd *cobra.Command, o *clientOptions, name, output, formatName string) error {
+func get(ctx context.Context, cmd *cobra.Command, o *clientOptions, name, output, formatName string, reencode bool) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -94,6 +103,26 @@ func get(ctx context.Context, cmd *cobra.Command, o *clientOptions, name, output
 		out, commit = f, func() error { return done(true) }
 	}
 	cw := &countingWriter{w: out}
+	if format == fileformat.Parquet && !reencode {
+		bar := newProgress(o, "get "+name, "bytes", d.Bytes)
+		rows, size, err := getRawParquet(ctx, s.fc, name, cw, func(n int64) { bar.add("get "+name, 0, n) })
+		bar.finish(err)
+		var no *errNoRawCopy
+		switch {
+		case errors.As(err, &no):
+			fmt.Fprintf(cmd.ErrOrStderr(), "re-encoding %s: the server cannot hand out its stored file: %s\n", name, no.why)
+		case err != nil:
+			return fmt.Errorf("get %q: %w", name, err)
+		default:
+			if commit != nil {
+				if err := commit(); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %s, %s (the stored Parquet file, as is)\n", output, plural(rows, "row", "rows"), humanBytes(size))
+			}
+			return nil
+		}
+	}
 	bar := newProgress(o, "get "+name, "rows", d.Rows)
 	rows, err := download(ctx, s, d, func(schema *arrow.Schema) (fileformat.Writer, error) {
 		return fileformat.NewWriter(cw, format, schema, s.mem)

@@ -9,9 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
 		msg, code := explain(err, dialedServer)
@@ -31,6 +28,8 @@ every dataset is a table that an embedded DuckDB queries.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
+	// --version prints what `quiver version` prints.
+	root.SetVersionTemplate(readBuildInfo().String() + "\n")
 	root.AddCommand(newServeCommand())
 	root.AddCommand(newAuthCommand())
 	root.AddCommand(newLsCommand(), newInfoCommand(), newPutCommand(), newGetCommand(),

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
 )
@@ -80,73 +78,6 @@ func toRow(s []string) table.Row {
 		r[i] = v
 	}
 	return r
-}
-
-// recordTable collects up to limit rows of query results into an aligned table. A
-// table's column widths depend on every row, so it holds its rows: limit bounds the
-// memory.
-type recordTable struct {
-	t       table.Writer
-	limit   int64 // 0: no limit
-	rows    int64
-	numeric []bool
-}
-
-func newRecordTable(w io.Writer, schema *arrow.Schema, limit int64) *recordTable {
-	rt := &recordTable{t: newTable(w), limit: limit}
-	header := make(table.Row, schema.NumFields())
-	var cfgs []table.ColumnConfig
-	for i, f := range schema.Fields() {
-		header[i] = f.Name
-		if arrow.IsInteger(f.Type.ID()) || arrow.IsFloating(f.Type.ID()) || arrow.IsDecimal(f.Type.ID()) {
-			cfgs = append(cfgs, table.ColumnConfig{Number: i + 1, Align: text.AlignRight})
-		}
-	}
-	rt.t.AppendHeader(header)
-	rt.t.SetColumnConfigs(cfgs)
-	return rt
-}
-
-// add appends rec's rows and reports false once the limit is reached.
-func (rt *recordTable) add(rec arrow.RecordBatch) bool {
-	for r := 0; r < int(rec.NumRows()); r++ {
-		if rt.limit > 0 && rt.rows >= rt.limit {
-			return false
-		}
-		row := make(table.Row, rec.NumCols())
-		for c, col := range rec.Columns() {
-			row[c] = cellString(col, r)
-		}
-		rt.t.AppendRow(row)
-		rt.rows++
-	}
-	return rt.limit == 0 || rt.rows < rt.limit
-}
-
-func (rt *recordTable) render() { rt.t.Render() }
-
-// cellString renders one value for a table: NULL for nulls.
-func cellString(col arrow.Array, i int) string {
-	if col.IsNull(i) {
-		return "NULL"
-	}
-	switch a := col.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.LargeString:
-		return a.Value(i)
-	case *array.Timestamp:
-		t := a.DataType().(*arrow.TimestampType)
-		toTime, err := t.GetToTimeFunc()
-		if err == nil {
-			layout := "2006-01-02 15:04:05.999999999"
-			if t.TimeZone != "" {
-				layout += "Z07:00"
-			}
-			return toTime(a.Value(i)).Format(layout)
-		}
-	}
-	return col.ValueStr(i)
 }
 
 // plural is "1 row", "2 rows".

@@ -46,6 +46,9 @@ type serveOptions struct {
 
 	// Operations: config file, logs, metrics, health, reflection (serve_ops.go).
 	ops opsOptions
+
+	// The web console: --http-addr (serve_console.go).
+	console consoleOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -83,6 +86,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 
 	// TLS and authentication: serve_security.go.
 	addSecurityFlags(f, &opts.security)
+
+	// The web console (serve_console.go).
+	addConsoleFlags(f, &opts.console)
 
 	// Operations: --config, QUIVER_* variables, --metrics-addr, --grpc-reflection
 	// (serve_ops.go). Keep it last: it reads every flag added above.
@@ -155,7 +161,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 	// without authentication, so it runs before anything is served. Its interceptors
 	// come before the service's: every request is authenticated before a handler
 	// sees it.
-	secOpts, stopAuth, err := opts.security.serverOptions(ctx, log, lis.Addr(), srv.SQL)
+	secOpts, guard, stopAuth, err := opts.security.serverOptionsGuard(ctx, log, lis.Addr(), srv.SQL)
 	if err != nil {
 		lis.Close()
 		return err
@@ -176,6 +182,13 @@ func serve(ctx context.Context, opts serveOptions) error {
 			log.Warn("stop the metrics server", "err", err)
 		}
 	}()
+	// The web console (serve_console.go): bound now, so that a taken port or a
+	// refused address stops the server before it serves.
+	cons, err := startConsole(opts.console, opts.security, log, srv, store, guard)
+	if err != nil {
+		lis.Close()
+		return err
+	}
 	gs := grpc.NewServer(slices.Concat(srv.RecoveryOptions(), ops.serverOptions(), secOpts, ops.innerOptions(), srv.ServerOptions(opts.maxMessageBytes))...)
 	srv.Register(gs)
 	ops.register(gs)
@@ -184,15 +197,18 @@ func serve(ctx context.Context, opts serveOptions) error {
 	go func() { served <- gs.Serve(lis) }()
 	log.Info("quiver serving", "addr", opts.security.scheme()+lis.Addr().String(), "root", store.Root())
 	ops.serving(lis.Addr())
+	cons.serve()
 
 	select {
 	case err := <-served:
+		cons.stop(0)()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	ops.shuttingDown()
 	log.Info("shutting down: letting in-flight requests finish", "grace", opts.shutdownGrace)
-	return shutdown(log, gs, srv, served, opts.shutdownGrace)
+	// The console's requests get the same grace, and the engine outlives them too.
+	return shutdown(log, gs, srv, served, opts.shutdownGrace, cons.stop(opts.shutdownGrace))
 }
 
 // stopMargin is how long, after the grace period (or after the last request finished
@@ -202,12 +218,14 @@ const stopMargin = 2 * time.Second
 
 // shutdown stops gs and srv within grace + stopMargin, whatever DuckDB is doing.
 // In-flight requests get the grace period; then they are cancelled and the engine
-// interrupts its queries. A query that ignores interrupts (DuckDB has such loops) is
-// logged at error level and left to the process's exit, and shutdown returns an
-// error so that the process exits non-zero; its memory goes with the process.
-func shutdown(log *slog.Logger, gs *grpc.Server, srv *flightsql.Service, served <-chan error, grace time.Duration) error {
+// interrupts its queries. waitAlso waits for the other servers over srv (the web
+// console), stopping alongside gs within the same grace. A query that ignores
+// interrupts (DuckDB has such loops) is logged at error level and left to the
+// process's exit, and shutdown returns an error so that the process exits non-zero;
+// its memory goes with the process.
+func shutdown(log *slog.Logger, gs *grpc.Server, srv *flightsql.Service, served <-chan error, grace time.Duration, waitAlso func()) error {
 	stopped := make(chan struct{})
-	go func() { gs.GracefulStop(); close(stopped) }()
+	go func() { gs.GracefulStop(); waitAlso(); close(stopped) }()
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {

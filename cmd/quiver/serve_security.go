@@ -61,18 +61,25 @@ var errExposed = errors.New("refusing to listen on a non-loopback address withou
 // With an auth file it also starts reloading the file on SIGHUP and when it
 // changes, until ctx ends or stop is called; stop waits for that to end.
 func (o securityOptions) serverOptions(ctx context.Context, log *slog.Logger, bound net.Addr, tables auth.TableReader) (opts []grpc.ServerOption, stop func(), err error) {
+	opts, _, stop, err = o.serverOptionsGuard(ctx, log, bound, tables)
+	return opts, stop, err
+}
+
+// serverOptionsGuard is serverOptions that also returns the Guard (nil without an
+// auth file), for the web console to check its requests with.
+func (o securityOptions) serverOptionsGuard(ctx context.Context, log *slog.Logger, bound net.Addr, tables auth.TableReader) (opts []grpc.ServerOption, g *auth.Guard, stop func(), err error) {
 	stop = func() {}
 	if err := o.checkExposure(log, bound); err != nil {
-		return nil, stop, err
+		return nil, nil, stop, err
 	}
 	if cfg, err := o.serverTLS(); err != nil {
-		return nil, stop, err
+		return nil, nil, stop, err
 	} else if cfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg)))
 	}
 	if o.authFile != "" {
 		if o.loginLockoutMax < 0 || o.loginConcurrency < 0 || o.loginMaxFailures < 0 || o.authReloadInterval < 0 {
-			return nil, stop, errors.New("--login-concurrency, --login-max-failures, --login-lockout-max and --auth-reload-interval must not be negative")
+			return nil, nil, stop, errors.New("--login-concurrency, --login-max-failures, --login-lockout-max and --auth-reload-interval must not be negative")
 		}
 		failures := o.loginMaxFailures
 		if failures == 0 {
@@ -84,13 +91,13 @@ func (o securityOptions) serverOptions(ctx context.Context, log *slog.Logger, bo
 			Login:    auth.LoginLimits{Concurrency: o.loginConcurrency, Failures: failures, LockoutMax: o.loginLockoutMax},
 		})
 		if err != nil {
-			return nil, stop, err
+			return nil, nil, stop, err
 		}
 		if st, err := os.Stat(o.authFile); err == nil && st.Mode().Perm()&0o077 != 0 {
 			log.Warn("the auth file is readable by other users: its password hashes can be attacked offline; chmod 600 it",
 				"auth_file", o.authFile, "mode", st.Mode().Perm().String())
 		}
-		g := auth.NewGuard(w.Authenticator(), log)
+		g = auth.NewGuard(w.Authenticator(), log)
 		if tables != nil {
 			g.SetTableReader(tables)
 		}
@@ -100,7 +107,7 @@ func (o securityOptions) serverOptions(ctx context.Context, log *slog.Logger, bo
 			"token_ttl", w.Authenticator().TokenTTL(), "auth_reload_interval", o.authReloadInterval)
 		stop = watchAuthFile(ctx, w, o.authReloadInterval)
 	}
-	return opts, stop, nil
+	return opts, g, stop, nil
 }
 
 // watchAuthFile reloads the auth file on SIGHUP and, every interval (unless 0),

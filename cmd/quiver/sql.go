@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/chzyer/readline"
 	"github.com/spf13/cobra"
 
 	"github.com/quiverdata/quiver/cmd/quiver/internal/fileformat"
@@ -23,6 +18,7 @@ import (
 type sqlOptions struct {
 	format  string
 	maxRows int64
+	file    string // -f: a script to run
 }
 
 func newSQLCommand() *cobra.Command {
@@ -34,20 +30,32 @@ func newSQLCommand() *cobra.Command {
 		Long: `Run a read-only SQL query through Flight SQL and print the result. Every dataset is a
 table named after the dataset without its .parquet suffix: sales.parquet is sales.
 
---format table (the default) prints an aligned table of at most --max-rows rows; csv,
-json (one object per line) and arrow (an Arrow IPC stream, not to a terminal) stream
-every row with bounded memory.
+--format table (the default) prints an aligned table as DuckDB's CLI does: column
+types under the names, numbers as DuckDB prints them, and for a result longer than
+--max-rows its first and last rows with the total row count. csv, json (one object
+per line) and arrow (an Arrow IPC stream, not to a terminal) print every row. Every
+format streams with bounded memory.
+
+A query, a script (-f FILE) or stdin may hold several statements separated by ;
+(a ; inside a string, a quoted name, a $$ body or a comment does not count). They
+run one by one; the first that fails stops the script, names the statement and its
+line, and the exit code is not 0.
 
 Without a query, with stdin a terminal, it opens a prompt with history (in the user
-cache directory): end a statement with ;, \d lists datasets, \q quits. With stdin
-not a terminal, the query is read from stdin.`,
+cache directory): end a statement with ;, Tab completes table and column names and
+keywords, \d lists datasets, \refresh reloads the names for Tab, \q quits. With stdin
+not a terminal, the statements are read from stdin.`,
 		Example: `  quiver sql "SELECT region, sum(amount) FROM sales GROUP BY region"
   quiver sql "SELECT * FROM sales" --format csv > sales.csv
+  quiver sql -f report.sql
   quiver sql`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := parseSQLFormat(so.format); err != nil {
 				return err
+			}
+			if so.maxRows < 0 {
+				return usageErrorf("--max-rows %d: want 0 (all rows) or more", so.maxRows)
 			}
 			ctx, cancel := commandContext(cmd)
 			defer cancel()
@@ -56,10 +64,18 @@ not a terminal, the query is read from stdin.`,
 				return err
 			}
 			defer s.Close()
-			var query string
+			var query, source string
 			switch {
+			case so.file != "" && len(args) == 1:
+				return usageErrorf("give a query or -f FILE, not both")
+			case so.file != "":
+				b, err := os.ReadFile(so.file)
+				if err != nil {
+					return usageErrorf("-f: %v", err)
+				}
+				query, source = string(b), so.file
 			case len(args) == 1 && args[0] != "-":
-				query = args[0]
+				query, source = args[0], "query"
 			case len(args) == 0 && isTerminal(os.Stdin):
 				cancel() // the prompt cancels queries itself, one at a time
 				return prompt(cmd, s, so)
@@ -68,18 +84,16 @@ not a terminal, the query is read from stdin.`,
 				if err != nil {
 					return err
 				}
-				query = string(b)
+				query, source = string(b), "stdin"
 			}
-			if strings.TrimSpace(query) == "" {
-				return usageErrorf("no query: quiver sql \"SELECT ...\"")
-			}
-			return runQuery(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), s, query, so)
+			return runScript(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), s, source, query, so)
 		},
 	}
 	addClientFlags(cmd, &o)
 	f := cmd.Flags()
-	f.StringVarP(&so.format, "format", "f", "table", "output format: table, csv, json or arrow")
-	f.Int64Var(&so.maxRows, "max-rows", 1000, "rows a table shows at most; 0 shows all (held in memory)")
+	f.StringVar(&so.format, "format", "table", "output format: table, csv, json or arrow")
+	f.StringVarP(&so.file, "file", "f", "", "run the SQL statements in FILE, one by one")
+	f.Int64Var(&so.maxRows, "max-rows", 40, "rows a table shows at most: the first and last half of them; 0 shows all (held in memory)")
 	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "csv", "json", "arrow"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -90,6 +104,27 @@ func parseSQLFormat(s string) (string, error) {
 		return s, nil
 	}
 	return "", usageErrorf("--format %q: want table, csv, json or arrow", s)
+}
+
+// runScript runs the statements of script one by one and stops at the first that
+// fails; the error names source, the statement's number and its line.
+func runScript(ctx context.Context, out, errOut io.Writer, s *session, source, script string, so sqlOptions) error {
+	stmts := splitStatements(script)
+	switch {
+	case len(stmts) == 0:
+		return usageErrorf("no query: quiver sql \"SELECT ...\" or quiver sql -f FILE")
+	case len(stmts) > 1 && so.format == "arrow":
+		return usageErrorf("--format arrow writes one result: %s holds %d statements", source, len(stmts))
+	}
+	for i, st := range stmts {
+		if err := runQuery(ctx, out, errOut, s, st.text, so); err != nil {
+			if len(stmts) == 1 && source == "query" {
+				return err
+			}
+			return fmt.Errorf("%s:%d: statement %d of %d: %w", source, st.line, i+1, len(stmts), err)
+		}
+	}
+	return nil
 }
 
 // runQuery executes query with Flight SQL and writes the result to out.
@@ -145,23 +180,18 @@ func runQuery(ctx context.Context, out, errOut io.Writer, s *session, query stri
 	return w.Close()
 }
 
-// queryTable prints at most maxRows rows as an aligned table, then a row count.
+// queryTable prints the result as an aligned table: every row when the result has at
+// most maxRows rows, else the first and last rows, then the row count. It reads the
+// whole result to count it but holds at most maxRows rows (0: all of them).
 func queryTable(ctx context.Context, out, errOut io.Writer, s *session, info *flight.FlightInfo, schema *arrow.Schema, maxRows int64) error {
-	var rt *recordTable
-	full := false
+	var rt *resultTable
 	for _, ep := range info.GetEndpoint() {
-		if full {
-			break
-		}
 		_, err := readTicket(ctx, s.fc, ep.GetTicket(), func(rdr array.RecordReader) error {
 			if rt == nil {
-				rt = newRecordTable(out, rdr.Schema(), maxRows)
+				rt = newResultTable(rdr.Schema(), schema, maxRows)
 			}
 			for rdr.Next() {
-				if !rt.add(rdr.RecordBatch()) {
-					full = true
-					return nil
-				}
+				rt.add(rdr.RecordBatch())
 			}
 			return rdr.Err()
 		})
@@ -174,106 +204,13 @@ func queryTable(ctx context.Context, out, errOut io.Writer, s *session, info *fl
 			fmt.Fprintln(errOut, "(no result)")
 			return nil
 		}
-		rt = newRecordTable(out, schema, maxRows)
+		rt = newResultTable(schema, schema, maxRows)
 	}
-	rt.render()
-	if full {
-		fmt.Fprintf(errOut, "(first %s shown; --max-rows 0 shows all, --format csv streams them)\n", plural(rt.rows, "row", "rows"))
+	rt.render(out)
+	if rt.truncated() {
+		fmt.Fprintf(errOut, "(%s (%d shown); --max-rows 0 shows all, --format csv streams them)\n", plural(rt.rows, "row", "rows"), rt.shown())
 	} else {
 		fmt.Fprintf(errOut, "(%s)\n", plural(rt.rows, "row", "rows"))
 	}
 	return nil
-}
-
-// prompt is the interactive SQL prompt. Each statement runs with its own context, so
-// Ctrl-C stops the running query and not the prompt.
-func prompt(cmd *cobra.Command, s *session, so sqlOptions) error {
-	cfg := &readline.Config{
-		Prompt:          "quiver> ",
-		InterruptPrompt: "^C",
-		EOFPrompt:       `\q`,
-	}
-	if dir, err := os.UserCacheDir(); err == nil {
-		if err := os.MkdirAll(filepath.Join(dir, "quiver"), 0o700); err == nil {
-			cfg.HistoryFile = filepath.Join(dir, "quiver", "sql_history")
-		}
-	}
-	rl, err := readline.NewEx(cfg)
-	if err != nil {
-		return err
-	}
-	defer rl.Close()
-	fmt.Fprintf(rl.Stderr(), "Connected to %s. End statements with ;  \\d lists datasets, \\q quits.\n", s.opts.server)
-	var buf strings.Builder
-	for {
-		line, err := rl.Readline()
-		if errors.Is(err, readline.ErrInterrupt) {
-			buf.Reset()
-			rl.SetPrompt("quiver> ")
-			continue
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		trimmed := strings.TrimSpace(line)
-		// Backslash commands work anywhere, also inside an unfinished statement.
-		if buf.Len() == 0 || strings.HasPrefix(trimmed, `\`) {
-			switch {
-			case trimmed == "":
-				continue
-			case trimmed == `\q` || (buf.Len() == 0 && (trimmed == "exit" || trimmed == "quit")):
-				return nil
-			case trimmed == `\d`:
-				runPromptCommand(rl, s, func(ctx context.Context) error {
-					all, err := s.list(ctx)
-					if err != nil {
-						return err
-					}
-					tw := tabwriter.NewWriter(rl.Stdout(), 0, 4, 2, ' ', 0)
-					for _, d := range all {
-						fmt.Fprintf(tw, "%s\ttable %s\t%s\n", d.Name, tableName(d.Name), plural(d.Rows, "row", "rows"))
-					}
-					return tw.Flush()
-				})
-				continue
-			case strings.HasPrefix(trimmed, `\d `):
-				name := strings.TrimSpace(strings.TrimPrefix(trimmed, `\d `))
-				runPromptCommand(rl, s, func(ctx context.Context) error {
-					d, err := s.stat(ctx, name)
-					if err != nil {
-						return err
-					}
-					info := &cobra.Command{}
-					info.SetOut(rl.Stdout())
-					return printInfo(info, formatTable, d)
-				})
-				continue
-			}
-		}
-		buf.WriteString(line)
-		buf.WriteString("\n")
-		if !strings.HasSuffix(trimmed, ";") {
-			rl.SetPrompt("   ...> ")
-			continue
-		}
-		query := buf.String()
-		buf.Reset()
-		rl.SetPrompt("quiver> ")
-		runPromptCommand(rl, s, func(ctx context.Context) error {
-			return runQuery(ctx, rl.Stdout(), rl.Stderr(), s, query, so)
-		})
-	}
-}
-
-// runPromptCommand runs f until it ends or Ctrl-C, and prints its error.
-func runPromptCommand(rl *readline.Instance, s *session, f func(context.Context) error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := f(ctx); err != nil {
-		msg, _ := explain(err, s.opts.server)
-		fmt.Fprintln(rl.Stderr(), "error:", msg)
-	}
 }

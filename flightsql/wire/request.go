@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"strings"
+
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/protobuf/proto"
@@ -10,6 +12,26 @@ import (
 // dataset; its body is the dataset name. It is declared here, once: the router runs
 // it, authorization needs write on its dataset, the request log names the dataset.
 const DropDatasetAction = "drop_dataset"
+
+// RawParquetTicketPrefix starts a DoGet ticket that asks for a dataset's stored
+// Parquet file byte for byte (`quiver get -o x.parquet`) rather than as Arrow record
+// batches; the dataset name follows it. The NUL bytes keep it apart from both other
+// ticket kinds: a dataset name holds no NUL, a Flight SQL ticket starts with 0x0A.
+// The stream it answers carries the file's bytes in FlightData.data_body, with no
+// data_header; its first message's app_metadata is RawParquetHeader as JSON.
+const RawParquetTicketPrefix = "\x00quiver:raw-parquet\x00"
+
+// RawParquetTicket is the raw-Parquet ticket of the named dataset.
+func RawParquetTicket(name string) []byte { return []byte(RawParquetTicketPrefix + name) }
+
+// RawParquetHeader is the app_metadata of the first message of a raw-Parquet stream.
+// Clients must ignore fields they do not know.
+type RawParquetHeader struct {
+	// Bytes is the size of the file that follows; a client checks it got them all.
+	Bytes int64 `json:"bytes"`
+	// Rows is the number of rows in the file.
+	Rows int64 `json:"rows"`
+}
 
 // Kind is what a request is about, as the router sends it on.
 type Kind int
@@ -65,6 +87,9 @@ type Request struct {
 	Table string
 	// Action is a DoAction's type.
 	Action string
+	// RawParquet is true for a raw-Parquet ticket (RawParquetTicketPrefix); Dataset is
+	// the name that follows the prefix. It is read as a DoGet of that dataset.
+	RawParquet bool
 }
 
 // Classify reads a request message: a FlightDescriptor (GetFlightInfo, PollFlightInfo,
@@ -106,6 +131,9 @@ func Descriptor(d *flight.FlightDescriptor) Request {
 // Ticket reads a DoGet ticket: a Flight SQL ticket or a dataset's name. A dataset name
 // can never be taken for a Flight SQL ticket: see FlightSQLAny.
 func Ticket(t []byte) Request {
+	if name, ok := strings.CutPrefix(string(t), RawParquetTicketPrefix); ok {
+		return Request{Kind: KindDataset, Dataset: name, RawParquet: true}
+	}
 	r := Request{Kind: KindFlightSQL}
 	if r.readFlightSQL(t) {
 		return r

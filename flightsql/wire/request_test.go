@@ -38,6 +38,7 @@ func TestClassify(t *testing.T) {
 		{"DoPut ingest", &flight.FlightData{FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: packAny(t, &pb.CommandStatementIngest{Table: "t"})}}, Request{Kind: KindFlightSQL, Command: "CommandStatementIngest", Table: "t"}},
 		{"dataset ticket", &flight.Ticket{Ticket: []byte("a.parquet")}, Request{Kind: KindDataset, Dataset: "a.parquet"}},
 		{"statement ticket", &flight.Ticket{Ticket: stmt}, Request{Kind: KindFlightSQL, Command: "TicketStatementQuery", SQL: "SELECT 1"}},
+		{"raw Parquet ticket", &flight.Ticket{Ticket: RawParquetTicket("a.parquet")}, Request{Kind: KindDataset, Dataset: "a.parquet", RawParquet: true}},
 		{"drop_dataset", &flight.Action{Type: DropDatasetAction, Body: []byte("a.parquet")}, Request{Kind: KindDataset, Action: DropDatasetAction, Dataset: "a.parquet"}},
 		{"prepare", &flight.Action{Type: "CreatePreparedStatement", Body: packAny(t, &pb.ActionCreatePreparedStatementRequest{Query: "SELECT 3"})}, Request{Kind: KindAction, Action: "CreatePreparedStatement", Command: "ActionCreatePreparedStatementRequest", SQL: "SELECT 3"}},
 		{"other action", &flight.Action{Type: "nope"}, Request{Kind: KindAction, Action: "nope"}},
@@ -46,7 +47,7 @@ func TestClassify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Classify(tc.msg)
 			if got.Kind != tc.want.Kind || got.Dataset != tc.want.Dataset || got.Command != tc.want.Command ||
-				got.SQL != tc.want.SQL || got.Table != tc.want.Table || got.Action != tc.want.Action {
+				got.SQL != tc.want.SQL || got.Table != tc.want.Table || got.Action != tc.want.Action || got.RawParquet != tc.want.RawParquet {
 				t.Errorf("Classify = %+v, want %+v", got, tc.want)
 			}
 			if (got.Command != "") != (got.Message != nil) && tc.want.Command != "" {
@@ -61,13 +62,17 @@ func TestClassify(t *testing.T) {
 func FuzzClassifyTicket(f *testing.F) {
 	f.Add([]byte("sales.parquet"))
 	f.Add([]byte("\n"))
+	f.Add(RawParquetTicket("sales.parquet"))
 	f.Add(packAny(f, &pb.TicketStatementQuery{StatementHandle: []byte(`{"sql":"SELECT 1"}`)}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := Ticket(b)
 		if (r.Kind == KindFlightSQL) != IsFlightSQL(b) {
 			t.Fatalf("Ticket(%q).Kind = %v, IsFlightSQL = %v", b, r.Kind, IsFlightSQL(b))
 		}
-		if r.Kind == KindDataset && r.Dataset != string(b) {
+		switch {
+		case r.RawParquet && (r.Kind != KindDataset || RawParquetTicketPrefix+r.Dataset != string(b)):
+			t.Fatalf("Ticket(%q) = %+v: a raw-Parquet ticket names the dataset after its prefix", b, r)
+		case !r.RawParquet && r.Kind == KindDataset && r.Dataset != string(b):
 			t.Fatalf("Ticket(%q).Dataset = %q", b, r.Dataset)
 		}
 		_ = Action(&flight.Action{Type: "x", Body: b})

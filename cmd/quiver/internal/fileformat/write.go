@@ -52,8 +52,9 @@ func NewWriter(w io.Writer, f Format, schema *arrow.Schema, mem memory.Allocator
 		return ipc.NewWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(mem)), nil
 	case CSV:
 		bw := bufio.NewWriterSize(w, 64<<10)
-		cw := arrowcsv.NewWriter(bw, schema, arrowcsv.WithHeader(true), arrowcsv.WithNullWriter(""))
-		return &csvWriter{cw: cw, bw: bw}, nil
+		text := textSchema(schema)
+		cw := arrowcsv.NewWriter(bw, text, arrowcsv.WithHeader(true), arrowcsv.WithNullWriter(""))
+		return &csvWriter{cw: cw, bw: bw, schema: text, mem: mem}, nil
 	case JSONLines:
 		return &jsonWriter{bw: bufio.NewWriterSize(w, 64<<10)}, nil
 	}
@@ -65,11 +66,17 @@ func NewWriter(w io.Writer, f Format, schema *arrow.Schema, mem memory.Allocator
 type noClose struct{ io.Writer }
 
 type csvWriter struct {
-	cw *arrowcsv.Writer
-	bw *bufio.Writer
+	cw     *arrowcsv.Writer
+	bw     *bufio.Writer
+	schema *arrow.Schema // floats as text (floats.go)
+	mem    memory.Allocator
 }
 
-func (w *csvWriter) Write(rec arrow.RecordBatch) error { return w.cw.Write(rec) }
+func (w *csvWriter) Write(rec arrow.RecordBatch) error {
+	text := floatsAsText(rec, w.schema, w.mem)
+	defer text.Release()
+	return w.cw.Write(text)
+}
 
 func (w *csvWriter) Close() error {
 	if err := w.cw.Flush(); err != nil {
