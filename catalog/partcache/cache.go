@@ -1,6 +1,7 @@
 package partcache
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"errors"
@@ -24,6 +25,9 @@ var (
 type Options struct {
 	// MaxBytes is the budget for the files in the cache directory; it must be positive.
 	MaxBytes int64
+	// FetchWorkers is how many chunks of one download are fetched at once; 0 means
+	// DefaultFetchWorkers.
+	FetchWorkers int
 	// Logger receives evictions and dropped files at debug level, and problems at warn;
 	// nil means slog.Default().
 	Logger *slog.Logger
@@ -45,12 +49,16 @@ type Stats struct {
 type Cache struct {
 	dir      string
 	maxBytes int64
+	workers  int
 	log      *slog.Logger
 	unlock   func()
 
 	ctx    context.Context // parent of every download; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the download goroutines
+
+	chunkSlots chan struct{} // one token per chunk buffer in use, cache-wide
+	chunkBufs  sync.Pool     // *[]byte of checksumChunk bytes
 
 	mu      sync.Mutex
 	closed  bool
@@ -86,6 +94,9 @@ type entry struct {
 // if their names parse and their sizes match; temp files of interrupted downloads and
 // short files are deleted; then the cache evicts down to the budget.
 func Open(dir string, opts Options) (*Cache, error) {
+	if opts.FetchWorkers < 0 {
+		return nil, fmt.Errorf("partcache: open %s: fetch workers must not be negative, got %d", dir, opts.FetchWorkers)
+	}
 	if opts.MaxBytes <= 0 {
 		return nil, fmt.Errorf("partcache: open %s: the size budget must be positive, got %d", dir, opts.MaxBytes)
 	}
@@ -108,12 +119,19 @@ func Open(dir string, opts Options) (*Cache, error) {
 	c := &Cache{
 		dir:      abs,
 		maxBytes: opts.MaxBytes,
+		workers:  cmp.Or(opts.FetchWorkers, DefaultFetchWorkers),
 		log:      log.With("cache_dir", abs),
 		unlock:   unlock,
 		ctx:      ctx,
 		cancel:   cancel,
 		entries:  make(map[string]*entry),
 		lru:      list.New(),
+
+		chunkSlots: make(chan struct{}, maxChunkBuffers),
+	}
+	c.chunkBufs.New = func() any {
+		buf := make([]byte, checksumChunk)
+		return &buf
 	}
 	if err := c.rescan(); err != nil {
 		cancel()

@@ -66,7 +66,7 @@ func exists(path string) bool {
 // that one download and get the same file.
 func TestConcurrentGetsDownloadOnce(t *testing.T) {
 	f := newFake()
-	want := data(3*chunkSize+5, 1)
+	want := data(3*checksumChunk+5, 1)
 	v := f.put("ds/part-1.parquet", want)
 	f.gate = make(chan struct{})
 	c := openCache(t, t.TempDir(), 1<<30)
@@ -292,7 +292,7 @@ func TestRestartKeepsGoodFilesDropsBadOnes(t *testing.T) {
 // the download stops and leaves no temp file; the next Get starts a fresh one.
 func TestCancelledGetStopsItsDownload(t *testing.T) {
 	f := newFake()
-	want := data(2*chunkSize, 7)
+	want := data(2*checksumChunk, 7)
 	v := f.put("slow", want)
 	f.gate = make(chan struct{})
 	f.started = make(chan struct{}, 1)
@@ -332,9 +332,9 @@ func TestCancelledGetStopsItsDownload(t *testing.T) {
 // nothing; the next Get downloads again.
 func TestFailedDownloadIsNotCached(t *testing.T) {
 	f := newFake()
-	want := data(3*chunkSize, 9)
+	want := data(3*checksumChunk, 9)
 	v := f.put("flaky", want)
-	f.failAt.Store(2*chunkSize + 1)
+	f.failAt.Store(2*checksumChunk + 1)
 	dir := t.TempDir()
 	c := openCache(t, dir, 1<<30)
 	_, _, err := c.Get(context.Background(), f, "flaky", v)
@@ -373,7 +373,7 @@ func TestDirectoryIsLocked(t *testing.T) {
 // Gets after Close fail with ErrClosed.
 func TestCloseStopsDownloads(t *testing.T) {
 	f := newFake()
-	v := f.put("slow", data(chunkSize, 3))
+	v := f.put("slow", data(checksumChunk, 3))
 	f.gate = make(chan struct{})
 	f.started = make(chan struct{}, 1)
 	dir := t.TempDir()

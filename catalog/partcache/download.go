@@ -8,13 +8,23 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
-// chunkSize is the size of each read from the bucket: one ranged GET on S3. Larger
-// chunks mean fewer requests; 8 MiB is S3's own advice for ranged downloads.
-const chunkSize = 8 << 20
+// Downloads read the object in checksumChunk pieces (one ranged GET each on S3; 8 MiB is
+// S3's own advice for ranged downloads), up to Options.FetchWorkers at a time per
+// download: S3 serves one connection at far less than a node's bandwidth. Every chunk in
+// flight holds a buffer, and the whole cache holds at most maxChunkBuffers of them
+// (64 MiB), however many parts are downloading.
+const (
+	// DefaultFetchWorkers is the default of Options.FetchWorkers.
+	DefaultFetchWorkers = 4
+	maxChunkBuffers     = 8
+)
 
 var (
 	// errAbandoned: every Get waiting for a download gave up, so it was cancelled. A Get
@@ -23,8 +33,6 @@ var (
 	// errCorrupt: a file found at Open does not match the size and checksum in its name.
 	errCorrupt = errors.New("cached file is corrupt")
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // download fetches the object into a temp file and publishes it as e's file. It owns
 // the end of e's download: whatever happens, ready is closed once.
@@ -102,7 +110,7 @@ func (c *Cache) fetch(ctx context.Context, e *entry, b storage.Bucket, key, vers
 			tmp = ""
 		}
 	}()
-	crc, err := copyObject(ctx, f, obj, size)
+	crc, err := c.copyObject(ctx, f, obj, size)
 	if err != nil {
 		return tmp, err
 	}
@@ -117,30 +125,59 @@ func (c *Cache) fetch(ctx context.Context, e *entry, b storage.Bucket, key, vers
 	return tmp, nil
 }
 
-// copyObject copies size bytes of obj to w in chunks, checking ctx between them (a local
-// object's ReadAt does not watch it), and returns their CRC-32C.
-func copyObject(ctx context.Context, w io.Writer, obj io.ReaderAt, size int64) (uint32, error) {
-	buf := make([]byte, min(int64(chunkSize), max(size, 1)))
-	var crc uint32
-	for off := int64(0); off < size; {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		n := min(int64(len(buf)), size-off)
-		got, err := obj.ReadAt(buf[:n], off)
-		if int64(got) == n && errors.Is(err, io.EOF) {
-			err = nil
-		}
-		if err != nil {
-			return 0, fmt.Errorf("read at %d: %w", off, err)
-		}
-		if _, err := w.Write(buf[:n]); err != nil {
-			return 0, err
-		}
-		crc = crc32.Update(crc, castagnoli, buf[:n])
-		off += n
+// copyObject copies size bytes of obj into f, in chunks fetched by up to Options.FetchWorkers
+// goroutines, and returns the file's checksum. It checks ctx before each chunk, since a
+// local object's ReadAt does not watch it.
+func (c *Cache) copyObject(ctx context.Context, f *os.File, obj io.ReaderAt, size int64) (uint32, error) {
+	sums := make([]uint32, chunkCount(size))
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range min(c.workers, len(sums)) {
+		g.Go(func() error {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(sums)) {
+					return nil
+				}
+				sum, err := c.copyChunk(gctx, f, obj, i*checksumChunk, min(checksumChunk, size-i*checksumChunk))
+				if err != nil {
+					return err
+				}
+				sums[i] = sum
+			}
+		})
 	}
-	return crc, nil
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	return combineChunkSums(sums), nil
+}
+
+// copyChunk copies n bytes at off, holding one of the cache's chunk buffers meanwhile.
+func (c *Cache) copyChunk(ctx context.Context, f *os.File, obj io.ReaderAt, off, n int64) (uint32, error) {
+	select {
+	case c.chunkSlots <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-c.chunkSlots }()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	bp := c.chunkBufs.Get().(*[]byte)
+	defer c.chunkBufs.Put(bp)
+	buf := (*bp)[:n]
+	got, err := obj.ReadAt(buf, off)
+	if int64(got) == n && errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read at %d: %w", off, err)
+	}
+	if _, err := f.WriteAt(buf, off); err != nil {
+		return 0, err
+	}
+	return crc32.Checksum(buf, castagnoli), nil
 }
 
 // check verifies, once, a file found at Open against the size and checksum in its name.
@@ -162,24 +199,6 @@ func (c *Cache) check(e *entry) error {
 		c.log.Warn("partcache: dropped a corrupt file", "file", e.file, "err", e.verifyErr)
 	})
 	return e.verifyErr
-}
-
-func verifyFile(path string, size int64, want uint32) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	defer f.Close()
-	h := crc32.New(castagnoli)
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	if n != size || h.Sum32() != want {
-		return fmt.Errorf("%w: %s holds %d bytes with CRC-32C %08x, its name says %d and %08x",
-			errCorrupt, filepath.Base(path), n, h.Sum32(), size, want)
-	}
-	return nil
 }
 
 // syncDir makes renames in dir durable.
