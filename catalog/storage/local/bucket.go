@@ -23,6 +23,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/quiverdata/quiver/catalog/storage"
 )
@@ -131,7 +132,10 @@ func (b *Bucket) Stat(ctx context.Context, key string) (storage.Entry, error) {
 	}
 	fi, err := b.fs.Stat(p)
 	if err != nil {
-		return storage.Entry{}, err
+		return storage.Entry{}, notExist(err)
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		return storage.Entry{}, fmt.Errorf("%s is not a regular file: %w", key, fs.ErrInvalid)
 	}
 	return b.entry(key, fi), nil
 }
@@ -148,11 +152,11 @@ func (b *Bucket) Open(ctx context.Context, key string) (storage.Object, error) {
 	}
 	f, err := b.fs.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, notExist(err)
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		err = fmt.Errorf("open %s: is a directory", key)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("open %s: not a regular file: %w", key, fs.ErrInvalid)
 	}
 	if err != nil {
 		f.Close()
@@ -197,10 +201,13 @@ func (b *Bucket) ListAll(ctx context.Context, dir string) ([]storage.Entry, erro
 	}
 	infos, err := b.fs.ReadDir(p)
 	if err != nil {
-		return nil, err
+		return nil, notExist(err)
 	}
 	entries := make([]storage.Entry, 0, len(infos))
 	for _, fi := range infos {
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			continue // a device or pipe is not an object
+		}
 		entries = append(entries, b.entry(path.Join(dir, fi.Name()), fi))
 	}
 	return entries, nil
@@ -238,7 +245,7 @@ func (b *Bucket) ReadVersioned(ctx context.Context, key string) ([]byte, string,
 	}
 	data, err := b.readFile(p)
 	if err != nil {
-		return nil, "", err
+		return nil, "", notExist(err)
 	}
 	return data, hashVersion(data), nil
 }
@@ -304,7 +311,7 @@ func (b *Bucket) WriteIf(ctx context.Context, key string, data []byte, ifVersion
 func (b *Bucket) currentVersion(p string, byHash bool) (string, error) {
 	if !byHash {
 		fi, err := b.fs.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(notExist(err), fs.ErrNotExist) {
 			return "", nil
 		}
 		if err != nil {
@@ -313,7 +320,7 @@ func (b *Bucket) currentVersion(p string, byHash bool) (string, error) {
 		return version(fi), nil
 	}
 	data, err := b.readFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(notExist(err), fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
@@ -329,4 +336,13 @@ func randomSuffix() string {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // never fails on Linux
 	}
 	return hex.EncodeToString(r[:])
+}
+
+// notExist makes "a parent of the key is a file" (ENOTDIR) what it means for a key:
+// the key does not exist.
+func notExist(err error) error {
+	if errors.Is(err, syscall.ENOTDIR) && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return err
 }
