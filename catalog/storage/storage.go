@@ -33,7 +33,10 @@ type Entry struct {
 	Dir bool
 }
 
-// Object is an open object for random reads (Parquet footers, column chunks).
+// Object is an open object for random reads (Parquet footers, column chunks). An
+// Object reads the version it opened, or fails with ErrConflict or ErrNotExist once
+// that version is gone (S3); it never returns bytes of another version. The local
+// backend holds the file open, so it reads the version it opened to the end.
 type Object interface {
 	io.ReaderAt
 	io.Closer
