@@ -142,9 +142,9 @@ func newClient(ctx context.Context, cfg Config) (*awss3.Client, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
-		// Checksums only where S3 requires them: the SDK's default of sending CRC32
-		// trailers on every upload is refused by several S3-compatible servers, and
-		// the transport (TLS, or loopback) already guards the bytes in flight.
+		// Checksums only where S3 requires them: the SDK's default of a CRC32 on
+		// every upload and download is refused by several S3-compatible servers.
+		// TLS guards the bytes in flight, and the part cache checksums what it keeps.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}), nil

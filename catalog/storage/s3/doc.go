@@ -1,6 +1,6 @@
 // Package s3 is the S3-compatible backend of the storage seam: a storage.Bucket over one
 // bucket and key prefix (`s3://bucket/prefix`) of AWS S3 or any server that speaks its
-// API with conditional writes (versitygw, MinIO, Ceph RGW, R2, ...).
+// API with conditional writes (the tests run on versitygw).
 //
 // How the seam's promises are kept on S3:
 //   - Create buffers one part in memory (Config.PartSize, 8 MiB by default). An object
