@@ -6,7 +6,7 @@ GO       ?= go
 TAGS     := duckdb_arrow
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: all build serve test test-go test-python test-jdbc bench fuzz vet clean
+.PHONY: all build serve test test-go test-python test-jdbc bench fuzz vet clean tools
 
 all: build
 
@@ -25,8 +25,12 @@ serve:
 ## test: every suite, Go and the Python/Java clients
 test: test-go test-python test-jdbc
 
+## tools: the servers the tests start, built once into bin/ (versitygw: S3 on loopback)
+tools:
+	bash integration/s3/versitygw.sh
+
 ## test-go: the Go unit and integration tests, with the race detector
-test-go: vet
+test-go: vet tools
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./...
 
 ## test-python: pyarrow / ADBC Python / pandas / polars against a real server

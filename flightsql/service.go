@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/partcache"
+	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
@@ -19,6 +21,9 @@ import (
 // one store.
 type ServiceConfig struct {
 	Store *catalog.Store // required
+	// PartCache holds local copies of parts for the engine when the store is on object
+	// storage (required then; the engine's root becomes the cache directory).
+	PartCache *partcache.Cache
 	// Engine configures DuckDB; Root, Logger and Allocator are filled in from the
 	// store and this config.
 	Engine engine.Config
@@ -66,6 +71,13 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}
 	ecfg := cfg.Engine
 	ecfg.Root = cfg.Store.Root()
+	if _, local := cfg.Store.Bucket().(storage.LocalFiler); !local {
+		if cfg.PartCache == nil {
+			return nil, fmt.Errorf("flightsql: a store on %s needs ServiceConfig.PartCache", cfg.Store.Root())
+		}
+		// DuckDB reads parts on object storage from the cache: that is its root.
+		ecfg.Root = cfg.PartCache.Dir()
+	}
 	ecfg.Logger = cfg.Logger
 	ecfg.Allocator = cfg.Allocator
 	eng, err := engine.Open(ctx, ecfg)
@@ -75,6 +87,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	sql, err := NewSQLServer(SQLConfig{
 		Store:             cfg.Store,
 		Engine:            eng,
+		PartCache:         cfg.PartCache,
 		Allocator:         cfg.Allocator,
 		Logger:            cfg.Logger,
 		HandleIdleTimeout: cfg.HandleIdleTimeout,

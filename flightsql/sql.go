@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/partcache"
+	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
@@ -19,6 +21,9 @@ import (
 type SQLConfig struct {
 	Store  *catalog.Store // required
 	Engine *engine.Engine // required
+	// PartCache holds local copies of parts for the engine; required when the store's
+	// bucket is not a local directory (object storage), unused otherwise.
+	PartCache *partcache.Cache
 	// Allocator for Arrow memory; nil: memory.DefaultAllocator.
 	Allocator memory.Allocator
 	// Logger; nil: slog.Default().
@@ -69,6 +74,9 @@ type SQLServer struct {
 	maxBindBytes int64         // bytes of parameters one bind may hold
 	admit        *admission    // stream and query limits (limits.go)
 	out          *outgoing     // message size and result memory (outgoing.go)
+	// parts lends the engine local files of parts on object storage (partfiles.go);
+	// nil for a local store, whose parts are files already.
+	parts *partFiles
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
@@ -93,6 +101,14 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	}
 	limits := cfg.Limits.withDefaults()
 	admit := newAdmission(limits)
+	var parts *partFiles
+	if _, local := cfg.Store.Bucket().(storage.LocalFiler); !local {
+		if cfg.PartCache == nil {
+			return nil, fmt.Errorf("flightsql: a store on %s needs SQLConfig.PartCache", cfg.Store.Root())
+		}
+		parts = newPartFiles(cfg.PartCache, cfg.Store.Bucket())
+		hiddenPaths.hide(cfg.PartCache.Dir(), "<cache>")
+	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
 	hiddenPaths.hide(cfg.Engine.TempDir(), "<temp>")
 	s := &SQLServer{
@@ -108,6 +124,7 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		maxBindBytes: cfg.MaxBindBytes,
 		admit:        admit,
 		out:          newOutgoing(cfg.Results),
+		parts:        parts,
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil
@@ -128,6 +145,23 @@ func (s *SQLServer) ServerOptions() []grpc.ServerOption { return s.sessions.serv
 func (s *SQLServer) Close() {
 	s.handles.close()
 	s.admit.close()
+	if s.parts != nil {
+		s.parts.close()
+	}
+}
+
+// pin keeps the files of every dataset version visible now, on disk or in the part
+// cache, until unpin is called: queries hold it while they may read them.
+func (s *SQLServer) pin() (unpin func()) {
+	unpinStore := s.store.Pin()
+	if s.parts == nil {
+		return unpinStore
+	}
+	unpinParts := s.parts.pin()
+	return func() {
+		unpinParts()
+		unpinStore()
+	}
 }
 
 // syncTables brings the engine's views in step with the store: datasets put, ingested,
@@ -147,9 +181,22 @@ func (s *SQLServer) syncTables(ctx context.Context) error {
 
 // syncViews brings the engine's views in step with a listing of the store.
 func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
-	tables := make([]engine.Table, len(infos))
-	for i, info := range infos {
-		tables[i] = engine.Table{Name: info.Table(), Dataset: info.Name, Files: info.Files, Version: info.Version}
+	tables := make([]engine.Table, 0, len(infos))
+	names := make(map[string]bool, len(infos))
+	for _, info := range infos {
+		files := info.Files
+		if s.parts != nil {
+			names[info.Name] = true
+			var err error
+			if files, err = s.parts.files(ctx, info); err != nil {
+				s.log.Warn("dataset is not queryable: its parts cannot be cached", "dataset", info.Name, "err", err)
+				continue
+			}
+		}
+		tables = append(tables, engine.Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version})
+	}
+	if s.parts != nil {
+		s.parts.keepOnly(names)
 	}
 	if err := s.engine.SyncTables(ctx, tables); err != nil {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.

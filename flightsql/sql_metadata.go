@@ -153,7 +153,7 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 	}
 
 	// The pin keeps the files the views name on disk while their schemas are read.
-	unpin := s.store.Pin()
+	unpin := s.pin()
 	defer unpin()
 	infos, err := s.store.List(ctx)
 	if err != nil {

@@ -55,7 +55,7 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 		return nil, nil, err
 	}
 	defer end()
-	unpin := s.store.Pin()
+	unpin := s.pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
 		return nil, nil, err
@@ -75,7 +75,7 @@ func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.
 		return nil, err
 	}
 	defer end()
-	unpin := s.store.Pin()
+	unpin := s.pin()
 	defer unpin()
 	if err := s.syncTables(ctx); err != nil {
 		return nil, err
@@ -477,7 +477,7 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
 func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, want *arrow.Schema, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	// The pin keeps the files the views name on disk until the query ends.
-	pin := s.store.Pin()
+	pin := s.pin()
 	unpin := func() {
 		pin()
 		if onEnd != nil {
