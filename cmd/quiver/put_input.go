@@ -239,7 +239,7 @@ func (in *putInput) openArrow(ctx context.Context, s *session, target *dataset, 
 	if in.format == duckread.ArrowStream {
 		format = fileformat.ArrowStream
 	}
-	rdr, err := fileformat.NewReader(ctx, counted, format, fileformat.ReadOptions{Allocator: s.mem})
+	rdr, err := fileformat.NewReader(counted, format, s.mem)
 	if err != nil {
 		closeSrc()
 		return nil, fmt.Errorf("%s: %w", in.describe(), err)
