@@ -77,13 +77,39 @@ func (d *DB) castExpr(in Column, name, typ string) (string, error) {
 	if _, err := d.queryStrings(fmt.Sprintf("SELECT TRY_CAST(TRY_CAST(NULL::%s AS %s) AS %s)::VARCHAR", in.Type, typ, in.Type)); err != nil {
 		return "", fmt.Errorf("column %q: the input's %s cannot be stored in the dataset's %s", name, in.Type, typ)
 	}
+	there := fmt.Sprintf("TRY_CAST(%s AS %s)", col, typ)
+	keep := fmt.Sprintf("TRY_CAST(%s AS %s) IS NOT DISTINCT FROM %s", there, in.Type, col)
+	if in.Type == "VARCHAR" {
+		keep = d.parsesKeep(col, typ, there)
+	}
 	msg := fmt.Sprintf("%scolumn %q: the value ", lossMarker, name)
 	tail := fmt.Sprintf(" (%s) does not fit the dataset's %s without loss", in.Type, typ)
-	there := fmt.Sprintf("TRY_CAST(%s AS %s)", col, typ)
-	return fmt.Sprintf("CASE WHEN %[1]s IS NULL THEN NULL::%[2]s"+
-		" WHEN TRY_CAST(%[3]s AS %[4]s) IS NOT DISTINCT FROM %[1]s THEN %[3]s"+
+	return fmt.Sprintf("CASE WHEN %[1]s IS NULL THEN NULL::%[2]s WHEN %[3]s THEN %[4]s"+
 		" ELSE error(%[5]s || CAST(%[1]s AS VARCHAR) || %[6]s) END AS %[7]s",
-		col, typ, there, in.Type, quote(msg), quote(tail), alias), nil
+		col, typ, keep, there, quote(msg), quote(tail), alias), nil
+}
+
+// parsesKeep is the condition under which text col goes into type typ (there is the
+// cast) without loss. Text is a representation: '2024-01-01' in a TIMESTAMP column
+// comes back as '2024-01-01 00:00:00', a different string for the same value, so the
+// text round trip is too strict. Instead the value must parse, and where DuckDB can
+// compare the text's value in a wider type it must be the same there: DOUBLE for
+// types DuckDB casts to DOUBLE (DuckDB rounds '1.5' into a BIGINT as 2, which this
+// refuses), TIMESTAMP_NS for those it casts to that ('2024-01-01 10:00' is not the
+// DATE 2024-01-01). Which applies is DuckDB's answer to whether the cast binds.
+func (d *DB) parsesKeep(col, typ, there string) string {
+	cond := there + " IS NOT NULL"
+	for _, wide := range []string{"DOUBLE", "TIMESTAMP_NS"} {
+		if typ == wide {
+			return cond
+		}
+		if _, err := d.queryStrings(fmt.Sprintf("SELECT TRY_CAST(NULL::%s AS %s)::VARCHAR", typ, wide)); err != nil {
+			continue
+		}
+		asWide := fmt.Sprintf("TRY_CAST(%s AS %s)", col, wide)
+		return fmt.Sprintf("%s AND (%s IS NULL OR %s = TRY_CAST(%s AS %s))", cond, asWide, asWide, there, wide)
+	}
+	return cond
 }
 
 func columnList(cols []Column) string {
