@@ -370,14 +370,14 @@ func TestCLIPutReplaceAndFailedUpload(t *testing.T) {
 	// batches went out: the previous version must stay.
 	var big strings.Builder
 	big.WriteString("n\n")
-	// DuckDB's CSV sniffer samples 20480 rows.
+	// Types are detected from the first 1000 rows (--sample-rows below).
 	for i := 0; i < 100000; i++ {
 		fmt.Fprintf(&big, "%d\n", i)
 	}
 	big.WriteString("not a number\n")
 	bad := filepath.Join(dir, "bad.csv")
 	must(t, os.WriteFile(bad, []byte(big.String()), 0o644))
-	r = srv.quiver(t, dir, nil, "put", "d.parquet", bad, "--replace", "--batch-rows", "1000")
+	r = srv.quiver(t, dir, nil, "put", "d.parquet", bad, "--replace", "--batch-rows", "1000", "--sample-rows", "1000")
 	if r.code != 1 || !strings.Contains(r.stderr, "read "+bad) || !strings.Contains(r.stderr, "not a number") {
 		t.Errorf("bad CSV: exit %d, stderr %q; want 1 and a CSV error", r.code, r.stderr)
 	}

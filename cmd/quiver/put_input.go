@@ -45,6 +45,10 @@ func (in *putInput) cleanup() {
 // resolveInput checks the FILE arguments and flags and finds the files to read.
 func resolveInput(cmd *cobra.Command, po putOptions, name string, args []string) (*putInput, error) {
 	in := &putInput{size: -1, batch: po.batchRows}
+	if po.sampleRows < 0 {
+		return nil, usageErrorf("--sample-rows %d: want 0 (all rows) or a positive number", po.sampleRows)
+	}
+	in.scan.SampleRows = po.sampleRows
 	if po.inputFormat != "" {
 		f, err := duckread.ParseFormat(po.inputFormat)
 		if err != nil {
@@ -72,9 +76,12 @@ func resolveInput(cmd *cobra.Command, po putOptions, name string, args []string)
 	if name == "" && args[0] == "-" {
 		return nil, usageErrorf("reading stdin needs a dataset name: quiver put NAME - --input-format FORMAT")
 	}
-	if name != "" && len(args) > 0 && catalog.ValidateName(name) != nil {
-		if st, err := os.Stat(name); err == nil && !st.IsDir() {
-			return nil, usageErrorf("%s is a file, not a dataset name: quiver put [NAME] FILE... (with several files, NAME comes first)", name)
+	if name != "" {
+		// `quiver put *.csv` in a shell makes the first file the NAME: refuse that
+		// rather than name a dataset after a file and read the others.
+		_, _, ferr := duckread.FormatOf(name)
+		if st, err := os.Stat(name); err == nil && !st.IsDir() && (ferr == nil || catalog.ValidateName(name) != nil) {
+			return nil, usageErrorf("%s is a file, not a dataset name: quiver put [NAME] FILE... (with several files NAME comes first; quote a glob: 'logs/*.csv')", name)
 		}
 	}
 	for _, a := range args {
@@ -107,8 +114,8 @@ func resolveInput(cmd *cobra.Command, po putOptions, name string, args []string)
 		}
 		in.size += st.Size()
 	}
-	if !format.DuckDB() && (in.scan.Delimiter != "" || in.scan.Header != nil || in.scan.Columns != nil) {
-		return nil, usageErrorf("--delimiter, --header, --no-header and --columns apply to CSV, TSV and JSON input, not %s", format)
+	if !format.DuckDB() && (in.scan.Delimiter != "" || in.scan.Header != nil || in.scan.Columns != nil || in.scan.SampleRows != 0) {
+		return nil, usageErrorf("--delimiter, --header, --no-header, --columns and --sample-rows apply to CSV, TSV and JSON input, not %s", format)
 	}
 	return in, nil
 }
@@ -176,6 +183,12 @@ func (in *putInput) open(ctx context.Context, s *session, target *dataset, bar *
 	if err != nil {
 		db.Close()
 		return nil, usageErrorf("%v", err)
+	}
+	if in.format == duckread.JSON && in.scan.Columns == nil {
+		if scan, err = db.TimestampsJSON(scan); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read %s: %w", in.describe(), err)
+		}
 	}
 	return in.query(ctx, s, db, scan, target, bar, what, nil)
 }

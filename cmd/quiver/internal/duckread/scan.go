@@ -12,6 +12,11 @@ type ScanOptions struct {
 	// Columns names every column and its DuckDB type, in order, e.g. "id:BIGINT" (CSV
 	// and JSON); nil = detect.
 	Columns []Column
+	// SampleRows is how many rows DuckDB looks at to detect types (CSV and JSON);
+	// 0 or -1 = all of them. Past its sample DuckDB's CSV reader rounds a value such
+	// as 7.25 into a column it took for integers (verified on 1.5.6: it stores 7), so
+	// the whole input is the safe default, at the cost of a first pass over it.
+	SampleRows int
 }
 
 // Column is a name and a DuckDB type name.
@@ -91,6 +96,13 @@ func ScanSQL(f Format, files []string, o ScanOptions) (string, error) {
 			kv[i] = quote(c.Name) + ": " + quote(c.Type)
 		}
 		args = append(args, "columns = {"+strings.Join(kv, ", ")+"}")
+	}
+	if f != Parquet && len(o.Columns) == 0 {
+		n := o.SampleRows
+		if n <= 0 {
+			n = -1
+		}
+		args = append(args, fmt.Sprintf("sample_size = %d", n))
 	}
 	fn := map[Format]string{CSV: "read_csv", TSV: "read_csv", JSON: "read_json", Parquet: "read_parquet"}[f]
 	return fn + "(" + strings.Join(args, ", ") + ")", nil
