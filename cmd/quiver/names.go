@@ -55,6 +55,13 @@ func (s *session) lookup(ctx context.Context, name string, notes io.Writer) (d d
 	if err != nil {
 		return dataset{}, false, err
 	}
+	// A quoted identifier, as SQL writes one ("Sales-2024"), is the same name.
+	if ident := strings.TrimPrefix(strings.TrimSuffix(name, `"`), `"`); len(ident) == len(name)-2 {
+		ident = strings.ReplaceAll(ident, `""`, `"`)
+		if ident != "" {
+			return s.lookup(ctx, ident, notes)
+		}
+	}
 	want := catalog.FoldIdent(catalog.TableName(name))
 	var matches []dataset
 	for _, d := range all {

@@ -51,9 +51,10 @@ glob ('logs/2024-*.csv.gz') make one dataset; all must be of one format.
 
 When detection is wrong: --delimiter, --header or --no-header, and --columns with
 every column's name and DuckDB type (id:BIGINT,name:VARCHAR,price:DECIMAL(10,2)).
-Types are detected from every row, which reads CSV and JSON twice; --sample-rows N
-detects them from the first N rows instead (faster on large files, but DuckDB then
-rounds a later 7.25 into a column it took for integers).
+Types are detected from the first 20480 rows (--sample-rows N: from N, -1: from all,
+which reads the input twice); a later value that does not fit its column's type
+stops the upload with an error naming the column and the value, and the dataset is
+unchanged.
 
 FILE - reads stdin; name the format with --input-format. An Arrow IPC stream is sent
 as it arrives; anything else is first copied to a temporary file (DuckDB reads files),
@@ -107,7 +108,7 @@ table name.`,
 	f.BoolVar(&po.header, "header", false, "CSV: the first line names the columns (default: detected)")
 	f.BoolVar(&po.noHeader, "no-header", false, "CSV: the first line is data (columns are column0, column1, ... unless --columns)")
 	f.StringVar(&po.columns, "columns", "", "every column's name and DuckDB type, in order: name:TYPE,... (CSV, JSON)")
-	f.IntVar(&po.sampleRows, "sample-rows", 0, "rows DuckDB reads to detect CSV and JSON types; 0 = all (a first pass over the input; with fewer, a later 7.25 in a column of integers is stored as 7)")
+	f.IntVar(&po.sampleRows, "sample-rows", 0, "rows DuckDB reads to detect CSV and JSON types: 0 = DuckDB's default (20480), -1 = all (a first pass over the input)")
 	cmd.RegisterFlagCompletionFunc("input-format", formatCompletion)
 	return cmd
 }

@@ -45,8 +45,8 @@ func (in *putInput) cleanup() {
 // resolveInput checks the FILE arguments and flags and finds the files to read.
 func resolveInput(cmd *cobra.Command, po putOptions, name string, args []string) (*putInput, error) {
 	in := &putInput{size: -1, batch: po.batchRows}
-	if po.sampleRows < 0 {
-		return nil, usageErrorf("--sample-rows %d: want 0 (all rows) or a positive number", po.sampleRows)
+	if po.sampleRows < -1 {
+		return nil, usageErrorf("--sample-rows %d: want -1 (all rows), 0 (DuckDB's default) or a number of rows", po.sampleRows)
 	}
 	in.scan.SampleRows = po.sampleRows
 	if po.inputFormat != "" {
@@ -179,10 +179,14 @@ func (in *putInput) open(ctx context.Context, s *session, target *dataset, bar *
 	if err != nil {
 		return nil, err
 	}
-	scan, err := duckread.ScanSQL(in.format, in.files, in.scan)
-	if err != nil {
+	if _, err := duckread.ScanSQL(in.format, in.files, in.scan); err != nil {
 		db.Close()
 		return nil, usageErrorf("%v", err)
+	}
+	scan, err := db.StrictCSV(in.format, in.files, in.scan)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read %s: %w", in.describe(), err)
 	}
 	if in.format == duckread.JSON && in.scan.Columns == nil {
 		if scan, err = db.TimestampsJSON(scan); err != nil {

@@ -2,6 +2,7 @@ package duckread
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -13,10 +14,11 @@ type ScanOptions struct {
 	// and JSON); nil = detect.
 	Columns []Column
 	// SampleRows is how many rows DuckDB looks at to detect types (CSV and JSON);
-	// 0 or -1 = all of them. Past its sample DuckDB's CSV reader rounds a value such
-	// as 7.25 into a column it took for integers (verified on 1.5.6: it stores 7), so
-	// the whole input is the safe default, at the cost of a first pass over it.
+	// 0 = DuckDB's default (20480), -1 = all of them (a first pass over the input).
 	SampleRows int
+
+	// text names columns read as VARCHAR whatever was detected (StrictCSV).
+	text map[string]bool
 }
 
 // Column is a name and a DuckDB type name.
@@ -77,6 +79,14 @@ func ScanSQL(f Format, files []string, o ScanOptions) (string, error) {
 		if o.Header != nil {
 			args = append(args, fmt.Sprintf("header = %t", *o.Header))
 		}
+		if len(o.text) > 0 && len(o.Columns) == 0 {
+			var kv []string
+			for name := range o.text {
+				kv = append(kv, quote(name)+": 'VARCHAR'")
+			}
+			sort.Strings(kv)
+			args = append(args, "types = {"+strings.Join(kv, ", ")+"}")
+		}
 	case JSON, Parquet:
 		if o.Delimiter != "" {
 			return "", csvOnly("--delimiter")
@@ -93,16 +103,16 @@ func ScanSQL(f Format, files []string, o ScanOptions) (string, error) {
 		}
 		kv := make([]string, len(o.Columns))
 		for i, c := range o.Columns {
-			kv[i] = quote(c.Name) + ": " + quote(c.Type)
+			typ := c.Type
+			if o.text[c.Name] {
+				typ = "VARCHAR"
+			}
+			kv[i] = quote(c.Name) + ": " + quote(typ)
 		}
 		args = append(args, "columns = {"+strings.Join(kv, ", ")+"}")
 	}
-	if f != Parquet && len(o.Columns) == 0 {
-		n := o.SampleRows
-		if n <= 0 {
-			n = -1
-		}
-		args = append(args, fmt.Sprintf("sample_size = %d", n))
+	if f != Parquet && len(o.Columns) == 0 && o.SampleRows != 0 {
+		args = append(args, fmt.Sprintf("sample_size = %d", o.SampleRows))
 	}
 	fn := map[Format]string{CSV: "read_csv", TSV: "read_csv", JSON: "read_json", Parquet: "read_parquet"}[f]
 	return fn + "(" + strings.Join(args, ", ") + ")", nil
