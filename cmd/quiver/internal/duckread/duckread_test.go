@@ -310,3 +310,49 @@ func TestParseColumns(t *testing.T) {
 		}
 	}
 }
+
+// DuckDB's CSV reader rounds a value past its type sample into an integer column
+// (7.25 became 7); StrictCSV refuses it, naming the column and the value.
+func TestStrictCSVRefusesRounding(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,qty,day\n")
+	for i := range 30000 {
+		fmt.Fprintf(&b, "%d,%d,2024-01-02\n", i, i)
+	}
+	b.WriteString("30000,7.25,2024-01-02\n")
+	path := write(t, filepath.Join(t.TempDir(), "q.csv"), b.String())
+	plain, _ := ScanSQL(CSV, []string{path}, ScanOptions{})
+	_, rows, _, err := readAll(t, []string{path}, "SELECT qty FROM "+plain+" WHERE id = 30000", 0)
+	if err != nil || len(rows) != 1 || rows[0] != "7" {
+		t.Logf("DuckDB's own reader no longer rounds (%q, %v): StrictCSV may be unneeded", rows, err)
+	}
+	d, err := Open([]string{path}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := d.StrictCSV(CSV, []string{path}, ScanOptions{})
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, _, _, err := readAll(t, []string{path}, "SELECT * FROM "+strict, 0)
+	if err == nil || !strings.Contains(err.Error(), `column "qty": the value 7.25 is not a BIGINT`) {
+		t.Errorf("err = %v, want the rounding refused", err)
+	}
+	_ = schema
+	// Without the bad row the types are DuckDB's (dates included) and the values exact.
+	good := write(t, filepath.Join(t.TempDir(), "g.csv"), "id,qty,day\n1,9007199254740993,02/01/2024\n2,,03/01/2024\n")
+	d, err = Open([]string{good}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err = d.StrictCSV(CSV, []string{good}, ScanOptions{})
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, rows, _, err = readAll(t, []string{good}, "SELECT * FROM "+strict, 0)
+	if err != nil || fmt.Sprint(schema.Field(1).Type, schema.Field(2).Type) != "int64 date32" || strings.Join(rows, " ") != "1|9007199254740993|2024-01-02 2|(null)|2024-01-03" {
+		t.Errorf("good file: %v %q %v", schema, rows, err)
+	}
+}
