@@ -237,3 +237,26 @@ func TestCLITableNames(t *testing.T) {
 		t.Errorf("ambiguous table name: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// Arrow IPC input goes up as it is, and an append of it goes through DuckDB's casts
+// too (the stream is scanned by DuckDB as it arrives).
+func TestCLIPutArrowAppend(t *testing.T) {
+	srv := startServer(t)
+	dir := t.TempDir()
+	rec := cliRecord(t)
+	defer rec.Release()
+	for _, f := range []string{"arrow", "arrows"} {
+		path := filepath.Join(dir, "in."+f)
+		writeInput(t, path, f, rec)
+		name := "ipc_" + f
+		srv.ok(t, dir, "put", name, path)
+		r := srv.ok(t, dir, "put", name, path, "--append")
+		if !strings.Contains(r.stderr, "appended "+name+": 4 rows") {
+			t.Errorf("append %s: %q", f, r.stderr)
+		}
+		schema, cells := storedCells(t, srv, name)
+		if types(schema) != types(rec.Schema()) || len(cells) != 8 || cells[4] != cells[0] {
+			t.Errorf("%s after append: %s %q", f, types(schema), cells)
+		}
+	}
+}
