@@ -121,6 +121,17 @@ func TestCLIPutManyFilesAndStdin(t *testing.T) {
 	if left := tree(t, tmp); len(left) > 0 {
 		t.Errorf("left behind in TMPDIR: %q", left)
 	}
+	// The bar follows DuckDB's progress through the input's bytes.
+	var big strings.Builder
+	big.WriteString("n,s\n")
+	for i := range 300000 {
+		fmt.Fprintf(&big, "%d,row %d\n", i, i)
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "big.csv"), []byte(big.String()), 0o644))
+	r = srv.ok(t, dir, "put", "big", "big.csv", "--progress", "always")
+	if !strings.Contains(r.stderr, "100%") || !strings.Contains(r.stderr, "300000 rows") {
+		t.Errorf("--progress always: stderr %q has no finished bar", r.stderr)
+	}
 	if r := srv.quiver(t, dir, nil, "put", "-"); r.code != 2 || !strings.Contains(r.stderr, "needs a dataset name") {
 		t.Errorf("stdin without a name: exit %d, %q", r.code, r.stderr)
 	}

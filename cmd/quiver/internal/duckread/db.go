@@ -80,6 +80,10 @@ func (d *DB) open(files []string, memoryLimit string) error {
 		// UTC keeps what is stored independent of where the CLI ran. (An ICU
 		// setting: the config above does not know it yet.)
 		"SET TimeZone = 'UTC'",
+		// DuckDB tracks a query's progress (Reader.Progress, the CLI's bar) only with
+		// its progress bar on; with printing off it prints nothing.
+		"SET enable_progress_bar = true",
+		"SET enable_progress_bar_print = false",
 		"SET allowed_paths = [" + strings.Join(quoted, ", ") + "]",
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
