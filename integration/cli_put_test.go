@@ -224,6 +224,14 @@ func TestCLITableNames(t *testing.T) {
 	if r := srv.ok(t, dir, "get", "SALES-2024"); r.stdout != "a\n1\n2\n" {
 		t.Errorf("get by table name: %q", r.stdout)
 	}
+	// .parquet output copies the stored file: it must ask for the dataset, not the table.
+	out := filepath.Join(dir, "copy.parquet")
+	srv.ok(t, dir, "get", "sales-2024", "-o", out)
+	stored, err := os.ReadFile(filepath.Join(srv.Root, "Sales-2024.parquet"))
+	must(t, err)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, stored) {
+		t.Errorf("get -o x.parquet by table name: %d bytes (err %v), want the stored %d bytes", len(got), err, len(stored))
+	}
 	r = srv.ok(t, dir, "put", "sales-2024", f, "--append")
 	if !strings.Contains(r.stderr, "appended Sales-2024.parquet: 2 rows") {
 		t.Errorf("append by table name: %q", r.stderr)
