@@ -293,6 +293,7 @@ func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Sche
 		if err := os.Rename(tmp, dst); err != nil {
 			return err
 		}
+		s.notify(name)
 		reached("create: renamed")
 		return syncDir(s.root)
 	case err != nil:
@@ -305,6 +306,7 @@ func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Sche
 		if err := os.Rename(tmp, dst); err != nil {
 			return err
 		}
+		s.notify(name)
 		reached("replace file: renamed")
 		return syncDir(s.root)
 	default:
@@ -344,6 +346,7 @@ func (s *Store) commitToDir(dir, tmp string, keep bool) error {
 		os.Remove(filepath.Join(dir, part))
 		return err
 	}
+	s.notify(filepath.Base(dir))
 	reached("commit to dir: manifest written")
 	if !keep {
 		retired := make([]string, len(old))
@@ -383,6 +386,7 @@ func (s *Store) splitIntoParts(dst, tmp string) error {
 		os.RemoveAll(dir)
 		return err
 	}
+	s.notify(filepath.Base(dst))
 	// dir now holds the old single file: one more link to data the new part keeps.
 	reached("split: exchanged")
 	s.reclaim.retire(dir)
@@ -416,6 +420,7 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	if err := os.Rename(dst, trash); err != nil {
 		return fmt.Errorf("drop dataset %q: %w", name, err)
 	}
+	s.notify(name)
 	reached("drop: moved to trash")
 	s.forget(name)
 	if err := syncDir(s.root); err != nil {

@@ -83,6 +83,8 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // by dataset name
+
+	notifier notifier // who hears of each commit (notify.go)
 }
 
 type cacheEntry struct {

@@ -60,9 +60,6 @@ type SQLServer struct {
 	version string
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
-	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
-	// viewSync shares a listing of the store among concurrent requests (viewsync.go).
-	viewSync viewSync
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
@@ -130,40 +127,15 @@ func (s *SQLServer) Close() {
 	s.admit.close()
 }
 
-// syncTables brings the engine's views in step with the store: datasets put, ingested,
-// dropped or changed on disk before this call. Callers hold a store pin (so the
-// files the views name stay on disk) for as long as a query that uses them runs.
-// Concurrent calls share one listing (viewsync.go).
-func (s *SQLServer) syncTables(ctx context.Context) error {
-	return s.viewSync.do(ctx, func(ctx context.Context) error {
-		infos, err := s.store.List(ctx)
-		if err != nil {
-			return err
-		}
-		s.syncViews(ctx, infos)
-		return nil
-	})
-}
-
-// syncViews brings the engine's views in step with a listing of the store.
-func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
-	tables := make([]engine.Table, len(infos))
-	for i, info := range infos {
-		tables[i] = engine.Table{Name: info.Table(), Dataset: info.Name, Files: info.Files, Version: info.Version}
-	}
-	if err := s.engine.SyncTables(ctx, tables); err != nil {
-		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
-		s.log.Warn("some datasets are not queryable", "err", err)
-	}
-}
+// The engine keeps its own snapshot of the store and brings its views in step with
+// it before every statement (engine/catalog.go): handlers pass it requests, never
+// table lists. Handlers that run SQL hold a store pin (so the files the views name
+// stay on disk) for as long as the query runs; the pin is taken before the engine
+// looks at the catalog.
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's
-// auth.TableReader. The views are synced first, so that the engine knows the datasets
-// put since the last query.
+// auth.TableReader. The engine sees the datasets put since the last query.
 func (s *SQLServer) ReadTables(ctx context.Context, sql string, covered func(dataset string) bool) ([]string, error) {
-	if err := s.syncTables(ctx); err != nil {
-		return nil, err
-	}
 	return s.engine.ReadTables(ctx, sql, covered)
 }
 
