@@ -116,6 +116,11 @@ type catalogView struct {
 
 	refreshMu sync.Mutex // one refresh at a time
 	seq       uint64     // guarded by refreshMu
+	// started counts refreshes begun (written under refreshMu); done is the number
+	// of the last one finished (guarded by refreshMu). A refresh numbered above what
+	// started was when a caller arrived saw every change made before it arrived.
+	started atomic.Uint64
+	done    uint64
 
 	// viewsSeq is the seq of the snapshot the views were last synced to.
 	viewsSeq atomic.Uint64
@@ -152,6 +157,7 @@ func (v *catalogView) current(ctx context.Context) (*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	arrived := v.started.Load() // before looking at anything
 	snap := v.snap.Load()
 	if snap != nil && v.notified.Load() == snap.notified && time.Since(snap.listed) < FullScanInterval {
 		scan, err := v.cat.Scan(ctx)
@@ -162,16 +168,22 @@ func (v *catalogView) current(ctx context.Context) (*Snapshot, error) {
 			return snap, nil
 		}
 	}
-	return v.refresh(ctx)
+	return v.refresh(ctx, arrived)
 }
 
 // refresh makes a new snapshot: Stat for the datasets the store reported changed and
 // for the entries whose stamp changed, or a full List when none was made for
-// FullScanInterval. Callers that arrive while one runs wait for it and then check
-// again, which usually finds the snapshot current.
-func (v *catalogView) refresh(ctx context.Context) (*Snapshot, error) {
+// FullScanInterval. A caller that finds a refresh running waits for it; if that one
+// began after the caller arrived (arrived is started's value then), its snapshot
+// already holds every change the caller must see, and it is used as it is: under
+// load, one refresh serves every request that queued behind it.
+func (v *catalogView) refresh(ctx context.Context, arrived uint64) (*Snapshot, error) {
 	v.refreshMu.Lock()
 	defer v.refreshMu.Unlock()
+	if v.done > arrived {
+		return v.snap.Load(), nil
+	}
+	n := v.started.Add(1)
 	prev := v.snap.Load()
 
 	// Take the notices first, then scan: a change after either is seen next time.
@@ -186,7 +198,8 @@ func (v *catalogView) refresh(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if prev != nil && len(dirty) == 0 && notified == prev.notified && time.Since(prev.listed) < FullScanInterval && maps.Equal(scan, prev.scan) {
-		return prev, nil // another caller refreshed meanwhile
+		v.done = n
+		return prev, nil // nothing changed since prev after all
 	}
 
 	next := &Snapshot{scan: scan, notified: notified, skipped: map[string]catalog.EntryStamp{}}
@@ -222,6 +235,7 @@ func (v *catalogView) refresh(ctx context.Context) (*Snapshot, error) {
 	v.seq++
 	next.seq = v.seq
 	v.snap.Store(next)
+	v.done = n
 	return next, nil
 }
 
