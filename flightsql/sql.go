@@ -18,7 +18,7 @@ import (
 // SQLConfig wires an SQLServer.
 type SQLConfig struct {
 	Store  *catalog.Store // required
-	Engine *engine.Engine // required
+	Engine *engine.Engine // required, opened with engine.Config.Catalog = Store
 	// Allocator for Arrow memory; nil: memory.DefaultAllocator.
 	Allocator memory.Allocator
 	// Logger; nil: slog.Default().
@@ -60,6 +60,8 @@ type SQLServer struct {
 	version string
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
+	// tableSchemas remembers the schemas GetTables sends (sql_metadata.go).
+	tableSchemas tableSchemas
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
@@ -72,6 +74,9 @@ type SQLServer struct {
 func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.Store == nil || cfg.Engine == nil {
 		return nil, fmt.Errorf("flightsql: SQLConfig.Store and SQLConfig.Engine are required")
+	}
+	if !cfg.Engine.HasCatalog() {
+		return nil, fmt.Errorf("flightsql: SQLConfig.Engine must be opened with engine.Config.Catalog set to the store")
 	}
 	if cfg.Allocator == nil {
 		cfg.Allocator = memory.DefaultAllocator

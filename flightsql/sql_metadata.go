@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql/auth"
@@ -167,10 +169,63 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 			if err != nil {
 				return nil, nil, toStatus(err)
 			}
-			b.Field(4).(*array.BinaryBuilder).Append(flight.SerializeSchema(annotate(info.Table(), cols.Schema, cols.Types), s.mem))
+			b.Field(4).(*array.BinaryBuilder).Append(s.tableSchemas.serialized(info.Table(), cols, s.mem))
 		}
 	}
+	s.tableSchemas.forget(snap.Datasets())
 	return schema, oneBatch(b.NewRecordBatch()), nil
+}
+
+// tableSchemas remembers each table's annotated, serialized schema for the engine's
+// Columns it was made from, so that listing tables with their schemas does not
+// annotate and serialize every schema again (about 70 of them per call in
+// BenchmarkLoad).
+type tableSchemas struct {
+	mu     sync.Mutex
+	tables map[string]serializedSchema // by table name
+}
+
+type serializedSchema struct {
+	cols  *engine.Columns // what it was made from; the engine makes new Columns when they change
+	bytes []byte
+}
+
+// serialized returns table's schema with the Flight SQL column metadata, serialized
+// as GetTables sends it.
+func (c *tableSchemas) serialized(table string, cols *engine.Columns, mem memory.Allocator) []byte {
+	c.mu.Lock()
+	e, ok := c.tables[table]
+	c.mu.Unlock()
+	if ok && e.cols == cols {
+		return e.bytes
+	}
+	b := flight.SerializeSchema(annotate(table, cols.Schema, cols.Types), mem)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tables == nil {
+		c.tables = make(map[string]serializedSchema)
+	}
+	c.tables[table] = serializedSchema{cols: cols, bytes: b}
+	return b
+}
+
+// forget drops the schemas of tables that are no longer datasets, once there are
+// more remembered than datasets.
+func (c *tableSchemas) forget(datasets []catalog.Info) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.tables) <= len(datasets) {
+		return
+	}
+	keep := make(map[string]bool, len(datasets))
+	for _, info := range datasets {
+		keep[info.Table()] = true
+	}
+	for table := range c.tables {
+		if !keep[table] {
+			delete(c.tables, table)
+		}
+	}
 }
 
 // maxPatternLength bounds a client's table name pattern (names are at most

@@ -151,6 +151,10 @@ func (e *Engine) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return e.catalog.current(ctx)
 }
 
+// HasCatalog reports whether the engine was opened with a Config.Catalog, and so
+// keeps its views in step with the store by itself.
+func (e *Engine) HasCatalog() bool { return e.catalog != nil }
+
 // current returns an up-to-date snapshot, refreshing it if the store or the root
 // changed since it was made.
 func (v *catalogView) current(ctx context.Context) (*Snapshot, error) {
