@@ -157,19 +157,21 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 		return restricted && !p.Covers(i.Name) || !patternMatches(cmd.GetTableNameFilterPattern(), i.Table())
 	})
 	slices.SortFunc(infos, func(a, b catalog.Info) int { return strings.Compare(a.Table(), b.Table()) })
+	var cols []*engine.Columns
+	if cmd.GetIncludeSchema() {
+		if cols, err = s.engine.TableColumns(ctx, infos); err != nil {
+			return nil, nil, toStatus(err)
+		}
+	}
 	b := array.NewRecordBuilder(s.mem, schema)
 	defer b.Release()
-	for _, info := range infos {
+	for i, info := range infos {
 		b.Field(0).(*array.StringBuilder).Append(sqlCatalog)
 		b.Field(1).(*array.StringBuilder).Append(sqlSchema)
 		b.Field(2).(*array.StringBuilder).Append(info.Table())
 		b.Field(3).(*array.StringBuilder).Append(sqlTableType)
 		if cmd.GetIncludeSchema() {
-			cols, err := s.engine.TableColumns(ctx, info)
-			if err != nil {
-				return nil, nil, toStatus(err)
-			}
-			b.Field(4).(*array.BinaryBuilder).Append(s.tableSchemas.serialized(info.Table(), cols, s.mem))
+			b.Field(4).(*array.BinaryBuilder).Append(s.tableSchemas.serialized(info.Table(), cols[i], s.mem))
 		}
 	}
 	s.tableSchemas.forget(snap.Datasets())

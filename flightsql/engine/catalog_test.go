@@ -258,11 +258,11 @@ func TestTableColumnsAskDuckDBOncePerSchema(t *testing.T) {
 		if !ok {
 			t.Fatal("people.parquet not in the snapshot")
 		}
-		c, err := e.TableColumns(ctx, info)
+		c, err := e.TableColumns(ctx, []catalog.Info{info})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return c[0]
 	}
 	c := columns()
 	if want := []string{"BIGINT", "VARCHAR", "DOUBLE"}; !slices.Equal(c.Types, want) {
@@ -368,7 +368,7 @@ func TestSnapshotUnderConcurrentPutsAndDrops(t *testing.T) {
 					if info.Rows%10 != 0 || info.Rows == 0 {
 						errs <- fmt.Errorf("%s: %d rows, not a whole number of puts", info.Name, info.Rows)
 					}
-					if _, err := e.TableColumns(ctx, info); err != nil {
+					if _, err := e.TableColumns(ctx, []catalog.Info{info}); err != nil {
 						errs <- fmt.Errorf("columns of %s: %w", info.Name, err)
 					}
 					n, err := countRows(t, e, info.Table())

@@ -56,22 +56,44 @@ func columnsKey(info catalog.Info) string {
 	return "version:" + info.Version
 }
 
-// TableColumns returns the columns of info's table (a dataset of a Snapshot), from
-// memory when a dataset version with the same schema was described before. Otherwise
-// DuckDB binds `SELECT * FROM "t"` and DESCRIBEs it, without running it, once per
-// schema. A dataset DuckDB cannot describe (it has no view: see nesting.go) is given
-// the columns its Parquet files declare, with type names from TypeName, and is asked
+// TableColumns returns the columns of the tables of infos (datasets of a Snapshot),
+// in order, from memory for each dataset whose version has a schema described
+// before. For the others DuckDB binds `SELECT * FROM "t"` and DESCRIBEs it, without
+// running it, once per schema; the views are brought in step with the catalog once
+// for all of them, and not at all when every table's columns are remembered. A
+// dataset DuckDB cannot describe (it has no view: see nesting.go) is given the
+// columns its Parquet files declare, with type names from TypeName, and is asked
 // about again next time.
-func (e *Engine) TableColumns(ctx context.Context, info catalog.Info) (*Columns, error) {
-	table := info.Table()
-	key := columnsKey(info)
-	e.columns.mu.Lock()
-	c, ok := e.columns.tables[table]
-	e.columns.mu.Unlock()
-	if ok && c.key == key {
-		return c.cols, nil
+func (e *Engine) TableColumns(ctx context.Context, infos []catalog.Info) ([]*Columns, error) {
+	out := make([]*Columns, len(infos))
+	synced := false
+	for i, info := range infos {
+		key := columnsKey(info)
+		e.columns.mu.Lock()
+		c, ok := e.columns.tables[info.Table()]
+		e.columns.mu.Unlock()
+		if ok && c.key == key {
+			out[i] = c.cols
+			continue
+		}
+		if !synced {
+			if err := e.syncCatalog(ctx); err != nil {
+				return nil, err
+			}
+			synced = true
+		}
+		cols, err := e.learnColumns(ctx, info, key)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = cols
 	}
+	return out, nil
+}
 
+// learnColumns asks DuckDB for the columns of info's table, whose view is in step.
+func (e *Engine) learnColumns(ctx context.Context, info catalog.Info, key string) (*Columns, error) {
+	table := info.Table()
 	cols, err := e.describeColumns(ctx, table)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -118,12 +140,12 @@ func (e *Engine) forgetColumnsLocked() {
 	}
 }
 
-// describeColumns asks DuckDB for table's columns.
+// describeColumns asks DuckDB for table's columns; its view must be in step.
 func (e *Engine) describeColumns(ctx context.Context, table string) (*Columns, error) {
 	ctx, cancel := e.Request(ctx) // one deadline for both statements
 	defer cancel()
 	e.columns.learned.Add(1)
-	d, err := e.Describe(ctx, selectAll(table))
+	d, err := e.describe(ctx, selectAll(table))
 	if err != nil {
 		return nil, err
 	}
