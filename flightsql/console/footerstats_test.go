@@ -1,0 +1,243 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// allTypesSchema is every type Quiver promises (as integration/types_test.go) plus
+// the timestamp units and a NaN-free float spread that prints in each of DuckDB's
+// float forms.
+func allTypesSchema() *arrow.Schema {
+	f := func(name string, t arrow.DataType) arrow.Field {
+		return arrow.Field{Name: name, Type: t, Nullable: true}
+	}
+	return arrow.NewSchema([]arrow.Field{
+		f("bool", arrow.FixedWidthTypes.Boolean),
+		f("i8", arrow.PrimitiveTypes.Int8), f("i16", arrow.PrimitiveTypes.Int16),
+		f("i32", arrow.PrimitiveTypes.Int32), f("i64", arrow.PrimitiveTypes.Int64),
+		f("u8", arrow.PrimitiveTypes.Uint8), f("u16", arrow.PrimitiveTypes.Uint16),
+		f("u32", arrow.PrimitiveTypes.Uint32), f("u64", arrow.PrimitiveTypes.Uint64),
+		f("f32", arrow.PrimitiveTypes.Float32), f("f64", arrow.PrimitiveTypes.Float64),
+		f("dec", &arrow.Decimal128Type{Precision: 10, Scale: 2}),
+		f("dec30", &arrow.Decimal128Type{Precision: 30, Scale: 5}),
+		f("date", arrow.FixedWidthTypes.Date32),
+		f("time", arrow.FixedWidthTypes.Time64us),
+		f("ts", &arrow.TimestampType{Unit: arrow.Microsecond}),
+		f("tstz", &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}),
+		f("tsms", &arrow.TimestampType{Unit: arrow.Millisecond}),
+		f("tsns", &arrow.TimestampType{Unit: arrow.Nanosecond}),
+		f("str", arrow.BinaryTypes.String),
+		f("lstr", arrow.BinaryTypes.LargeString),
+		f("bin", arrow.BinaryTypes.Binary),
+		f("list", arrow.ListOfField(arrow.Field{Name: "element", Type: arrow.PrimitiveTypes.Int32, Nullable: true})),
+		f("struct", arrow.StructOf(f("a", arrow.PrimitiveTypes.Int32), f("b", arrow.BinaryTypes.String))),
+		f("map", arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int32)),
+	}, nil)
+}
+
+// Two parts with different ranges, so the merge over parts matters; the last row of
+// each is all nulls.
+const allTypesPart1 = `[
+{"bool": true, "i8": -8, "i16": -16, "i32": -32, "i64": -64, "u8": 8, "u16": 16, "u32": 32, "u64": 18446744073709551615,
+ "f32": 1.5, "f64": -2.25, "dec": "12345.67", "dec30": "-1234567890123456789012.34567", "date": "2024-02-29", "time": "13:45:30.123456",
+ "ts": "2024-02-29 13:45:30.123456", "tstz": "2024-02-29 13:45:30.123456Z", "tsms": "2024-02-29 13:45:30.120", "tsns": "2024-02-29 13:45:30.123456789",
+ "str": "héllo", "lstr": "large", "bin": "AAEC", "list": [1, 2, null], "struct": {"a": 1, "b": "x"},
+ "map": [{"key": "k1", "value": 1}, {"key": "k2", "value": null}]},
+{"bool": true, "i8": 127, "i16": 32767, "i32": 2147483647, "i64": 9223372036854775807, "u8": 255, "u16": 65535, "u32": 4294967295, "u64": 0,
+ "f32": -0.125, "f64": 1e300, "dec": "-0.01", "dec30": "0.00001", "date": "1970-01-01", "time": "00:00:00",
+ "ts": "1900-01-01 00:00:00", "tstz": "2262-04-11 23:47:16.854775Z", "tsms": "1969-12-31 23:59:59.999", "tsns": "1970-01-01 00:00:00",
+ "str": "", "lstr": "", "bin": "XFwn", "list": [], "struct": {"a": null, "b": null}, "map": []},
+{}
+]`
+
+const allTypesPart2 = `[
+{"bool": false, "i8": -128, "i16": -32768, "i32": -2147483648, "i64": -9223372036854775808, "u8": 0, "u16": 0, "u32": 0, "u64": 9223372036854775808,
+ "f32": 3.4028235e38, "f64": 1e-7, "dec": "99999999.99", "dec30": "9999999999999999999999999.99999", "date": "0001-01-01", "time": "23:59:59.999999",
+ "ts": "9999-12-31 23:59:59.999999", "tstz": "1677-09-21 00:12:43.145225Z", "tsms": "2000-01-01 00:00:00.001", "tsns": "2262-04-11 23:47:16.854775807",
+ "str": "zzz", "lstr": "a", "bin": "/w==", "list": [3], "struct": {"a": 2, "b": "y"}, "map": []},
+{"f64": 123456789012345680, "f32": 100}
+]`
+
+func putJSON(t *testing.T, store *catalog.Store, name string, mode catalog.PutMode, schema *arrow.Schema, js string) {
+	t.Helper()
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema, strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if _, err := store.Put(context.Background(), name, mode, rdr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sqlStats is what the console answered before it read footers: one full scan,
+// min(c)::VARCHAR and max(c)::VARCHAR as DuckDB prints them.
+func sqlStats(t *testing.T, e *env, table string, schema *arrow.Schema) map[string][3]string {
+	t.Helper()
+	var sel []string
+	var names []string
+	for _, f := range schema.Fields() {
+		if nested(f.Type) {
+			continue
+		}
+		c := quoteIdent(f.Name)
+		sel = append(sel, "(count(*) - count("+c+"))::VARCHAR", "min("+c+")::VARCHAR", "max("+c+")::VARCHAR")
+		names = append(names, f.Name)
+	}
+	res, err := e.console.run(context.Background(), "test", "SELECT "+strings.Join(sel, ", ")+" FROM "+quoteIdent(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.close()
+	rec, err := res.next()
+	if err != nil || rec == nil {
+		t.Fatalf("%v %v", rec, err)
+	}
+	out := map[string][3]string{}
+	for i, n := range names {
+		out[n] = [3]string{strings.Clone(textValue(rec.Column(3*i), 0)), strings.Clone(textValue(rec.Column(3*i+1), 0)), strings.Clone(textValue(rec.Column(3*i+2), 0))}
+	}
+	return out
+}
+
+// TestFooterStatsMatchScan: for every flat type, the footers' nulls, min and max,
+// merged over two parts, print exactly what the full scan printed.
+func TestFooterStatsMatchScan(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	schema := allTypesSchema()
+	putJSON(t, e.store, "alltypes.parquet", catalog.Create, schema, allTypesPart1)
+	putJSON(t, e.store, "alltypes.parquet", catalog.Append, schema, allTypesPart2)
+	var d datasetDetail
+	r := e.client().do("GET", "/api/datasets/alltypes.parquet", "")
+	if r.status != 200 {
+		t.Fatalf("describe: %d %s", r.status, r.body)
+	}
+	decode(t, r, &d)
+	if d.Parts != 2 || d.Rows != 5 {
+		t.Fatalf("parts %d rows %d", d.Parts, d.Rows)
+	}
+	want := sqlStats(t, e, "alltypes", schema)
+	str := func(p *string) string {
+		if p == nil {
+			return "<unknown>"
+		}
+		return *p
+	}
+	for i, st := range d.Stats {
+		col := d.Schema[i]
+		w, flat := want[st.Column]
+		if !flat {
+			if st.Nulls != nil || st.Min != nil || st.Max != nil || st.DistinctEstimate != nil {
+				t.Errorf("nested %s (%s): %s, want all unknown", st.Column, col.Type, mustJSON(st))
+			}
+			continue
+		}
+		got := [3]string{"<unknown>", str(st.Min), str(st.Max)}
+		if st.Nulls != nil {
+			got[0] = fmt.Sprint(*st.Nulls)
+		}
+		if got != w {
+			t.Errorf("%s (%s): footers say %q, the scan %q", st.Column, col.Type, got, w)
+		}
+		if st.DistinctEstimate == nil || st.DistinctSampleRows == nil || *st.DistinctSampleRows != 5 {
+			t.Errorf("%s: distinct %s", st.Column, mustJSON(st))
+		}
+	}
+}
+
+// dropParquet writes a Parquet file straight into the store's root, as a user
+// dropping a file there would, in row groups of two rows.
+func dropParquet(t *testing.T, e *env, name string, schema *arrow.Schema, js string, props ...parquet.WriterProperty) {
+	t.Helper()
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, schema, strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	f, err := os.Create(filepath.Join(e.store.Root(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
+	defer tbl.Release()
+	if err := pqarrow.WriteTable(tbl, f, 2, parquet.NewWriterProperties(props...), pqarrow.DefaultWriterProps()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func describe(t *testing.T, e *env, name string) datasetDetail {
+	t.Helper()
+	var d datasetDetail
+	r := e.client().do("GET", "/api/datasets/"+name, "")
+	if r.status != 200 {
+		t.Fatalf("describe %s: %d %s", name, r.status, r.body)
+	}
+	decode(t, r, &d)
+	return d
+}
+
+// TestFooterStatsUnknown: where footers lack a statistic, or hold one that cannot be
+// trusted, the answer is null, never a wrong value or a scan.
+func TestFooterStatsUnknown(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	const rows = `[{"n": 5, "s": "b", "f": 1}, {"n": null, "s": "a", "f": 2}, {"n": -3, "s": null, "f": null}, {"n": 9, "s": "c", "f": 0.5}, {"n": null, "s": null, "f": null}]`
+
+	// Written without statistics: nothing is known but the distinct sample.
+	dropParquet(t, e, "nostats.parquet", schema, rows, parquet.WithStats(false))
+	for _, st := range describe(t, e, "nostats.parquet").Stats {
+		if st.Nulls != nil || st.Min != nil || st.Max != nil || st.DistinctEstimate == nil {
+			t.Errorf("no statistics written, %s: %s", st.Column, mustJSON(st))
+		}
+	}
+
+	// A writer that may truncate string statistics: numbers are known, strings not.
+	dropParquet(t, e, "rs.parquet", schema, rows, parquet.WithStats(true), parquet.WithCreatedBy("parquet-rs version 53.0.0"))
+	d := describe(t, e, "rs.parquet")
+	if n := d.Stats[0]; n.Nulls == nil || *n.Nulls != 2 || n.Min == nil || *n.Min != "-3" || *n.Max != "9" {
+		t.Errorf("n merged over three row groups: %s", mustJSON(n))
+	}
+	if s := d.Stats[1]; s.Nulls == nil || *s.Nulls != 2 || s.Min != nil || s.Max != nil {
+		t.Errorf("s from an untrusted writer: %s", mustJSON(s))
+	}
+
+	// The same from our own writer: a row group of nulls only changes neither bound.
+	dropParquet(t, e, "ours.parquet", schema, rows, parquet.WithStats(true))
+	d = describe(t, e, "ours.parquet")
+	if s := d.Stats[1]; s.Min == nil || *s.Min != "a" || *s.Max != "c" {
+		t.Errorf("s: %s", mustJSON(s))
+	}
+	if f := d.Stats[2]; f.Nulls == nil || *f.Nulls != 2 || f.Min == nil || *f.Min != "0.5" || *f.Max != "2.0" {
+		t.Errorf("f: %s", mustJSON(f))
+	}
+
+	// Only some columns with statistics: each column stands on its own.
+	dropParquet(t, e, "some.parquet", schema, rows, parquet.WithStats(false), parquet.WithStatsFor("n", true))
+	d = describe(t, e, "some.parquet")
+	if n, s := d.Stats[0], d.Stats[1]; n.Min == nil || *n.Min != "-3" || s.Min != nil || s.Nulls != nil {
+		t.Errorf("partial statistics: %s", mustJSON(d.Stats))
+	}
+}
