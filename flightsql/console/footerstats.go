@@ -278,7 +278,10 @@ func decoderFor(kind, duck string, descr *schema.Column, trustBytes bool) func(m
 			return statValue{b: append([]byte(nil), s.Min()...)}, statValue{b: append([]byte(nil), s.Max()...)}, true
 		}
 	case "decimal":
-		if _, ok := lt.(schema.DecimalLogicalType); !ok {
+		// The stored scale must be the SQL type's, or the digits would print shifted.
+		dl, ok := lt.(schema.DecimalLogicalType)
+		var p, sc int32
+		if _, err := fmt.Sscanf(duck, "DECIMAL(%d,%d)", &p, &sc); !ok || err != nil || dl.Scale() != sc {
 			return nil
 		}
 		return func(st metadata.TypedStatistics) (statValue, statValue, bool) {
@@ -377,7 +380,13 @@ func (c *footerColumn) display(v statValue, duck string) *string {
 	case c.kind == "uint":
 		s = strconv.FormatUint(v.u, 10)
 	case c.kind == "float":
-		s = duckFloat(v.f, duck == "FLOAT")
+		// Writers store a zero min as -0.0 and a zero max as +0.0 whatever the
+		// data held; the sign is not known, and plain 0.0 is the value.
+		f := v.f
+		if f == 0 {
+			f = 0
+		}
+		s = duckFloat(f, duck == "FLOAT")
 	case duck == "VARCHAR":
 		if !utf8.Valid(v.b) {
 			return nil
@@ -493,25 +502,30 @@ func duckBlob(b []byte) string {
 	return sb.String()
 }
 
-// duckFloat prints a float as DuckDB does: the shortest text that reads back as the
-// same value, with ".0" on whole numbers and an exponent for large and small ones.
+// duckFloat prints a float as DuckDB does: the shortest digits that read back as
+// the same value, in exponent form when the decimal exponent is below -4 or 16 and
+// above (1e-05, 1e+16), else plain with at least one decimal (1000000000000000.0).
 func duckFloat(f float64, single bool) string {
 	bits := 64
 	if single {
 		bits = 32
 	}
-	if math.IsInf(f, 1) {
+	switch {
+	case math.IsInf(f, 1):
 		return "inf"
-	}
-	if math.IsInf(f, -1) {
+	case math.IsInf(f, -1):
 		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
 	}
-	s := strconv.FormatFloat(f, 'g', -1, bits)
-	if mant, exp, ok := strings.Cut(s, "e"); ok {
-		// Go writes e+07 / e-05; DuckDB e+07 / e-05 too, and 1e+300.
-		return mant + "e" + exp
+	e := strconv.FormatFloat(f, 'e', -1, bits)
+	if _, exp, ok := strings.Cut(e, "e"); ok {
+		if n, err := strconv.Atoi(exp); err == nil && f != 0 && (n < -4 || n >= 16) {
+			return e
+		}
 	}
-	if !strings.ContainsAny(s, ".") {
+	s := strconv.FormatFloat(f, 'f', -1, bits)
+	if !strings.Contains(s, ".") {
 		s += ".0"
 	}
 	return s

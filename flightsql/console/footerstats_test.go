@@ -3,8 +3,10 @@ package console
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,6 +44,7 @@ func allTypesSchema() *arrow.Schema {
 		f("str", arrow.BinaryTypes.String),
 		f("lstr", arrow.BinaryTypes.LargeString),
 		f("bin", arrow.BinaryTypes.Binary),
+		f("bin2", arrow.BinaryTypes.Binary),
 		f("list", arrow.ListOfField(arrow.Field{Name: "element", Type: arrow.PrimitiveTypes.Int32, Nullable: true})),
 		f("struct", arrow.StructOf(f("a", arrow.PrimitiveTypes.Int32), f("b", arrow.BinaryTypes.String))),
 		f("map", arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int32)),
@@ -54,12 +57,12 @@ const allTypesPart1 = `[
 {"bool": true, "i8": -8, "i16": -16, "i32": -32, "i64": -64, "u8": 8, "u16": 16, "u32": 32, "u64": 18446744073709551615,
  "f32": 1.5, "f64": -2.25, "dec": "12345.67", "dec30": "-1234567890123456789012.34567", "date": "2024-02-29", "time": "13:45:30.123456",
  "ts": "2024-02-29 13:45:30.123456", "tstz": "2024-02-29 13:45:30.123456Z", "tsms": "2024-02-29 13:45:30.120", "tsns": "2024-02-29 13:45:30.123456789",
- "str": "héllo", "lstr": "large", "bin": "AAEC", "list": [1, 2, null], "struct": {"a": 1, "b": "x"},
+ "str": "héllo", "lstr": "large", "bin": "AAEC", "bin2": "XFwnIkE=", "list": [1, 2, null], "struct": {"a": 1, "b": "x"},
  "map": [{"key": "k1", "value": 1}, {"key": "k2", "value": null}]},
 {"bool": true, "i8": 127, "i16": 32767, "i32": 2147483647, "i64": 9223372036854775807, "u8": 255, "u16": 65535, "u32": 4294967295, "u64": 0,
  "f32": -0.125, "f64": 1e300, "dec": "-0.01", "dec30": "0.00001", "date": "1970-01-01", "time": "00:00:00",
  "ts": "1900-01-01 00:00:00", "tstz": "2262-04-11 23:47:16.854775Z", "tsms": "1969-12-31 23:59:59.999", "tsns": "1970-01-01 00:00:00",
- "str": "", "lstr": "", "bin": "XFwn", "list": [], "struct": {"a": null, "b": null}, "map": []},
+ "str": "", "lstr": "", "bin": "XFwn", "bin2": "QSB+", "list": [], "struct": {"a": null, "b": null}, "map": []},
 {}
 ]`
 
@@ -67,7 +70,7 @@ const allTypesPart2 = `[
 {"bool": false, "i8": -128, "i16": -32768, "i32": -2147483648, "i64": -9223372036854775808, "u8": 0, "u16": 0, "u32": 0, "u64": 9223372036854775808,
  "f32": 3.4028235e38, "f64": 1e-7, "dec": "99999999.99", "dec30": "9999999999999999999999999.99999", "date": "0001-01-01", "time": "23:59:59.999999",
  "ts": "9999-12-31 23:59:59.999999", "tstz": "1677-09-21 00:12:43.145225Z", "tsms": "2000-01-01 00:00:00.001", "tsns": "2262-04-11 23:47:16.854775807",
- "str": "zzz", "lstr": "a", "bin": "/w==", "list": [3], "struct": {"a": 2, "b": "y"}, "map": []},
+ "str": "zzz", "lstr": "a", "bin": "/w==", "bin2": "Ig==", "list": [3], "struct": {"a": 2, "b": "y"}, "map": []},
 {"f64": 123456789012345680, "f32": 100}
 ]`
 
@@ -234,10 +237,60 @@ func TestFooterStatsUnknown(t *testing.T) {
 		t.Errorf("f: %s", mustJSON(f))
 	}
 
+	// A zero bound is stored as -0.0 (min) or +0.0 (max); it prints as DuckDB prints 0.
+	dropParquet(t, e, "zero.parquet", schema, `[{"n": 1, "f": 0}, {"n": 2, "f": 3}, {"n": 3, "f": -1}, {"n": 4, "f": 0}]`)
+	d = describe(t, e, "zero.parquet")
+	if f := d.Stats[2]; f.Min == nil || *f.Min != "-1.0" || *f.Max != "3.0" {
+		t.Errorf("f with zeros: %s", mustJSON(f))
+	}
+	dropParquet(t, e, "zeros.parquet", schema, `[{"n": 1, "f": 0}, {"n": 2, "f": 0}]`)
+	if f := describe(t, e, "zeros.parquet").Stats[2]; f.Min == nil || *f.Min != "0.0" || *f.Max != "0.0" {
+		t.Errorf("f of zeros: %s", mustJSON(f))
+	}
+
 	// Only some columns with statistics: each column stands on its own.
 	dropParquet(t, e, "some.parquet", schema, rows, parquet.WithStats(false), parquet.WithStatsFor("n", true))
 	d = describe(t, e, "some.parquet")
 	if n, s := d.Stats[0], d.Stats[1]; n.Min == nil || *n.Min != "-3" || s.Min != nil || s.Nulls != nil {
 		t.Errorf("partial statistics: %s", mustJSON(d.Stats))
+	}
+}
+
+// TestDuckFloat: floats print as DuckDB's CAST(x AS VARCHAR) prints them, around
+// every switch between plain and exponent forms.
+func TestDuckFloat(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	doubles := []float64{0, math.Copysign(0, -1), 0.5, -2.25, 100, 1234567, 1e15, 1e16, 1e17, 123456789012345680,
+		1e20, 1e21, 1e22, 0.001, 0.0001, 1e-5, 1.5e-7, 1e300, -1e-300, math.MaxFloat64, math.SmallestNonzeroFloat64, 0.1, 1.0 / 3, math.Inf(1), math.Inf(-1)}
+	floats := []float32{0, 1.5, 100, 1234567, 16777216, 1e10, 3.4028235e38, 1e-45, 0.1, 1e-5, 123456.7}
+	var sel []string
+	for _, f := range doubles {
+		lit := strconv.FormatFloat(f, 'g', -1, 64)
+		if math.IsInf(f, 0) {
+			lit = "'" + strings.TrimPrefix(strings.ToLower(lit), "+") + "'"
+		}
+		sel = append(sel, fmt.Sprintf("(%s::DOUBLE)::VARCHAR", lit))
+	}
+	for _, f := range floats {
+		sel = append(sel, fmt.Sprintf("(%s::FLOAT)::VARCHAR", strconv.FormatFloat(float64(f), 'g', -1, 32)))
+	}
+	res, err := e.console.run(context.Background(), "test", "SELECT "+strings.Join(sel, ", "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.close()
+	rec, err := res.next()
+	if err != nil || rec == nil {
+		t.Fatalf("%v %v", rec, err)
+	}
+	for i, f := range doubles {
+		if got, want := duckFloat(f, false), textValue(rec.Column(i), 0); got != want {
+			t.Errorf("DOUBLE %v: %q, DuckDB %q", f, got, want)
+		}
+	}
+	for i, f := range floats {
+		if got, want := duckFloat(float64(f), true), textValue(rec.Column(len(doubles)+i), 0); got != want {
+			t.Errorf("FLOAT %v: %q, DuckDB %q", f, got, want)
+		}
 	}
 }
