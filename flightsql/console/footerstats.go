@@ -24,10 +24,11 @@ import (
 // the answer is unknown, never a guess.
 
 // bytesWriters are the writers (created_by) whose string and binary min and max are
-// whole values: they drop statistics that are too long rather than truncate them.
+// whole values: they drop statistics that are too long rather than truncate them
+// (names as metadata.AppVersion parses them, lower case).
 // Other writers (parquet-rs truncates to 64 bytes by default) may write a prefix,
 // which is a bound but not the column's min or max.
-var bytesWriters = map[string]bool{"parquet-go": true, "parquet-cpp-arrow": true, "parquet-mr": true, "DuckDB": true}
+var bytesWriters = map[string]bool{"parquet-go": true, "parquet-cpp-arrow": true, "parquet-mr": true, "duckdb": true}
 
 // footerColumn accumulates one top-level column's statistics over row groups.
 type footerColumn struct {
