@@ -89,13 +89,22 @@ func readFooterStats(path string, fields []arrow.Field, cols []footerColumn) err
 	defer r.Close()
 	md := r.MetaData()
 	trustBytes := bytesWriters[md.WriterVersion().App]
+	root := md.Schema.Root()
 	for i, f := range fields {
 		c := &cols[i]
 		if !c.nullsKnown && !c.minKnown {
 			continue
 		}
-		idx := md.Schema.ColumnIndexByName(f.Name)
-		if idx < 0 || len(md.Schema.Column(idx).ColumnPath()) != 1 || md.Schema.Column(idx).MaxRepetitionLevel() != 0 {
+		// SQL's columns are the file's top-level fields in order. Matching by
+		// position and checking the name (rather than looking the name up) keeps a
+		// column DuckDB renamed (a duplicate name) from taking another's statistics.
+		idx := -1
+		if root.NumFields() == len(fields) {
+			if n := root.Field(i); n.Name() == f.Name && n.Type() == schema.Primitive {
+				idx = md.Schema.ColumnIndexByNode(n)
+			}
+		}
+		if idx < 0 || md.Schema.Column(idx).MaxRepetitionLevel() != 0 {
 			c.nullsKnown, c.minKnown = false, false
 			continue
 		}

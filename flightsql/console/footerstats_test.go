@@ -177,6 +177,12 @@ func dropParquet(t *testing.T, e *env, name string, schema *arrow.Schema, js str
 		t.Fatal(err)
 	}
 	defer rec.Release()
+	dropRecord(t, e, name, rec, props...)
+}
+
+func dropRecord(t *testing.T, e *env, name string, rec arrow.RecordBatch, props ...parquet.WriterProperty) {
+	t.Helper()
+	schema := rec.Schema()
 	f, err := os.Create(filepath.Join(e.store.Root(), name))
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +254,35 @@ func TestFooterStatsUnknown(t *testing.T) {
 	dropParquet(t, e, "zeros.parquet", schema, `[{"n": 1, "f": 0}, {"n": 2, "f": 0}]`)
 	if f := describe(t, e, "zeros.parquet").Stats[2]; f.Min == nil || *f.Min != "0.0" || *f.Max != "0.0" {
 		t.Errorf("f of zeros: %s", mustJSON(f))
+	}
+
+	// Names that a lookup by name would confuse: a dotted name, a duplicate that
+	// DuckDB renames. Each column keeps its own statistics or none.
+	odd := arrow.NewSchema([]arrow.Field{
+		{Name: "x.y", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "a", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "a", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "a_1", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	ob := array.NewRecordBuilder(memory.DefaultAllocator, odd)
+	defer ob.Release()
+	for i, base := range []int64{1, 10, 100, 1000} {
+		ob.Field(i).(*array.Int64Builder).AppendValues([]int64{base, 2 * base}, nil)
+	}
+	oddRec := ob.NewRecordBatch()
+	defer oddRec.Release()
+	dropRecord(t, e, "odd.parquet", oddRec)
+	d = describe(t, e, "odd.parquet")
+	for i, st := range d.Stats {
+		if st.Min == nil {
+			continue
+		}
+		if want := []string{"1", "10", "100", "1000"}[i]; *st.Min != want {
+			t.Errorf("odd names: column %d %q has min %s, want %s or unknown: %s", i, st.Column, *st.Min, want, mustJSON(d.Stats))
+		}
+	}
+	if d.Stats[0].Min == nil || *d.Stats[0].Min != "1" {
+		t.Errorf("dotted name: %s", mustJSON(d.Stats[0]))
 	}
 
 	// Only some columns with statistics: each column stands on its own.
