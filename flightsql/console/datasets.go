@@ -192,10 +192,19 @@ func (s *Server) columnStats(ctx context.Context, info catalog.Info, schema *arr
 	}
 	// The parts stay on disk while the store is pinned.
 	unpin := s.store.Pin()
-	out, err := footerStats(info.Files, schema.Fields())
+	out, err := footerStats(ctx, info.Files, schema.Fields())
 	unpin()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("statistics of %q: %w", info.Name, err)
+		// The schema and the rows are still worth showing: the footer statistics
+		// are unknown.
+		s.log.WarnContext(ctx, "console describe: footer statistics unreadable", "dataset", info.Name, "err", err)
+		out = make([]columnStats, schema.NumFields())
+		for i, f := range schema.Fields() {
+			out[i] = columnStats{Column: f.Name}
+		}
 	}
 	if err := s.sampleDistinct(ctx, info, schema, out); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"math/big"
@@ -49,14 +50,18 @@ type statValue struct {
 	big *big.Int
 }
 
-// footerStats reads the footers of info's parts and answers, for each column of
-// schema (the dataset as SQL sees it), nulls, min and max as DuckDB prints them.
-func footerStats(files []string, fields []arrow.Field) ([]columnStats, error) {
+// footerStats reads the footers of a dataset's parts (files) and answers, for each
+// column of fields (the dataset as SQL sees it), nulls, min and max as DuckDB
+// prints them.
+func footerStats(ctx context.Context, files []string, fields []arrow.Field) ([]columnStats, error) {
 	cols := make([]footerColumn, len(fields))
 	for i, f := range fields {
 		cols[i] = footerColumn{kind: kindOf(typeName(f)), nullsKnown: !nested(f.Type), minKnown: !nested(f.Type)}
 	}
 	for _, p := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := readFooterStats(p, fields, cols); err != nil {
 			return nil, err
 		}
@@ -80,8 +85,14 @@ func footerStats(files []string, fields []arrow.Field) ([]columnStats, error) {
 	return out, nil
 }
 
-// readFooterStats merges one part's row groups into cols.
-func readFooterStats(path string, fields []arrow.Field, cols []footerColumn) error {
+// readFooterStats merges one part's row groups into cols. The footer is data from
+// disk: a panic decoding it is an error, not a crash.
+func readFooterStats(path string, fields []arrow.Field, cols []footerColumn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read Parquet footer of part %s: %v", baseName(path), p)
+		}
+	}()
 	r, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return fmt.Errorf("read Parquet footer of part %s: %w", baseName(path), err)

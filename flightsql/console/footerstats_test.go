@@ -392,3 +392,30 @@ func TestFooterStatsDuckDBWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestFooterStatsCorruptPart: a part whose footer cannot be read is an error naming
+// the part (describe then shows the statistics as unknown), never a panic.
+func TestFooterStatsCorruptPart(t *testing.T) {
+	dir := t.TempDir()
+	fields := []arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}
+	for name, body := range map[string][]byte{
+		"empty.parquet":      {},
+		"magic.parquet":      []byte("PAR1PAR1"),
+		"bad-footer.parquet": append([]byte("PAR1\x01\x02\x03\x04\x05\x06\x07\x08"), []byte("\x08\x00\x00\x00PAR1")...),
+		"huge-len.parquet":   append([]byte("PAR1"), []byte("\xff\xff\xff\x7fPAR1")...),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := footerStats(context.Background(), []string{p}, fields)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err %v, want one naming the part", name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := footerStats(ctx, []string{"/nonexistent"}, fields); err != context.Canceled {
+		t.Errorf("cancelled: %v", err)
+	}
+}
