@@ -6,13 +6,17 @@ GO       ?= go
 TAGS     := duckdb_arrow
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: all build serve test test-go test-python test-jdbc bench fuzz vet clean
+.PHONY: all build serve test test-go test-python test-jdbc bench fuzz vet clean tools
 
 all: build
 
+# COMMIT is stamped into the binary for `quiver version`: the toolchain's own VCS stamp
+# is missing where GOFLAGS has -buildvcs=false or the checkout is a git worktree.
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+
 ## build: the quiver binary in bin/
 build:
-	$(GO) build -tags $(TAGS) -o bin/quiver ./cmd/quiver
+	$(GO) build -tags $(TAGS) -ldflags "-X main.commit=$(COMMIT)" -o bin/quiver ./cmd/quiver
 
 ## serve: run the server on its defaults (./datasets, localhost:8815)
 serve:
@@ -21,8 +25,12 @@ serve:
 ## test: every suite, Go and the Python/Java clients
 test: test-go test-python test-jdbc
 
+## tools: the servers the tests start, built once into bin/ (versitygw: S3 on loopback)
+tools:
+	bash integration/s3/versitygw.sh
+
 ## test-go: the Go unit and integration tests, with the race detector
-test-go: vet
+test-go: vet tools
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./...
 
 ## test-python: pyarrow / ADBC Python / pandas / polars against a real server

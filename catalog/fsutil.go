@@ -4,17 +4,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/quiverdata/quiver/catalog/storage/local"
 )
 
 // Names the store gives its own files. Dataset names never start with '.', so these
 // can never collide with a dataset, and a sweep at Open removes any left by a crash.
 const (
-	tempPrefix   = ".quiver-tmp-"
+	tempPrefix   = local.TempPrefix // the local backend writes such keys in place
 	trashPrefix  = ".quiver-trash-"
 	manifestName = "_quiver_manifest.json"
 )
@@ -32,54 +30,4 @@ func randomSuffix() string {
 // or trash entries.
 func isInternal(name string) bool {
 	return strings.HasPrefix(name, tempPrefix) || strings.HasPrefix(name, trashPrefix)
-}
-
-// syncDir fsyncs a directory so that renames and creations inside it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// exchange atomically swaps the entries at a and b (files or directories). It is how a
-// single-file dataset becomes a multi-part one without a moment where the name is
-// missing.
-func exchange(a, b string) error {
-	if err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE); err != nil {
-		return fmt.Errorf("exchange %s and %s: %w", filepath.Base(a), filepath.Base(b), err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same directory:
-// write, fsync, rename, fsync the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, tempPrefix+randomSuffix())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		reached("atomic write: temp written")
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return werr
-	}
-	return syncDir(dir)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quiverdata/quiver/catalog/storage/local"
 	"io"
 	"log/slog"
 	"os"
@@ -217,7 +218,8 @@ func assertNoGarbage(t testing.TB, root string) {
 		if err != nil || !st.IsDir() {
 			continue
 		}
-		listed, hasManifest, err := partNames(p)
+		listed, mversion, err := partNames(context.Background(), testBucket(t, root), n)
+		hasManifest := mversion != ""
 		if err != nil {
 			t.Errorf("dataset dir %s: %v", n, err)
 			continue
@@ -379,4 +381,14 @@ func readSnapshot(t testing.TB, root, name string) []int64 {
 	}
 	defer r.Release()
 	return drain(t, r)
+}
+
+// testBucket opens root as a local bucket.
+func testBucket(t testing.TB, root string) *local.Bucket {
+	t.Helper()
+	b, err := local.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -19,21 +19,28 @@ package catalog
 // new version, never a mix. Files that a version no longer uses are retired: deleted
 // once no pinned reader may still need them (see reclaim.go).
 //
-// The layout needs only files, directories and renames, so it can later live on object
-// storage with a conditional put of the manifest standing in for the rename.
+// The layout lives in a storage.Bucket: a key per file, a key prefix per directory.
+// On the local backend the store commits with its filesystem operations (renames, an
+// atomic exchange; see commitfile.go). On a bucket without them every dataset the store
+// writes is a directory of parts, and a conditional write of the manifest (WriteIf) is
+// the commit (commitmanifest.go). A manifest that lists no parts is a dropped dataset.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/quiverdata/quiver/catalog/storage"
 )
+
+// errNoParts is a directory with neither a manifest nor parts.
+var errNoParts = errors.New("holds no Parquet parts")
 
 // manifest is the content of a multi-part dataset's _quiver_manifest.json.
 type manifest struct {
@@ -43,113 +50,141 @@ type manifest struct {
 
 // layout is where a dataset's bytes are right now.
 type layout struct {
-	path     string   // <root>/<name>
+	key      string   // the dataset's key: its name
 	dir      bool     // multi-part form
 	manifest bool     // dir has a manifest
-	parts    []string // absolute part paths in read order
+	parts    []string // part keys in read order
+	// manifestVersion is the version of the manifest read ("" without one): the
+	// precondition of a manifest commit.
+	manifestVersion string
 	// fingerprint changes whenever a part is added, removed, replaced or rewritten.
 	fingerprint string
 	bytes       int64
 	modified    time.Time
 }
 
-// resolve reads the layout of the dataset at path. It returns an error wrapping
-// fs.ErrNotExist when nothing is there.
-func resolve(path string) (layout, error) {
-	st, err := os.Stat(path)
+// resolve reads the layout of the dataset name. It returns an error wrapping
+// fs.ErrNotExist when nothing is there. listed, when not nil, is name's entry as a
+// List just returned it, which saves a Stat.
+func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage.Entry) (layout, error) {
+	var st storage.Entry
+	var err error
+	if listed != nil {
+		st = *listed
+	} else {
+		st, err = b.Stat(ctx, name)
+	}
+	if errors.Is(err, fs.ErrInvalid) {
+		return layout{}, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
 	if err != nil {
 		return layout{}, err
 	}
-	l := layout{path: path}
-	if !st.IsDir() {
-		if !st.Mode().IsRegular() {
-			return layout{}, fmt.Errorf("%w: %s is not a regular file", ErrUnreadable, filepath.Base(path))
-		}
-		l.parts = []string{path}
-		l.bytes = st.Size()
-		l.modified = st.ModTime()
-		l.fingerprint = fileFingerprint(st)
+	l := layout{key: name}
+	if !st.Dir {
+		l.parts = []string{name}
+		l.bytes = st.Size
+		l.modified = st.ModTime
+		l.fingerprint = st.Version + ";"
 		return l, nil
 	}
 	l.dir = true
-	names, hasManifest, err := partNames(path)
+	names, mversion, err := partNames(ctx, b, name)
 	if err != nil {
 		return layout{}, err
 	}
-	l.manifest = hasManifest
+	l.manifest = mversion != ""
+	l.manifestVersion = mversion
+	if l.manifest && len(names) == 0 {
+		// A dropped dataset, or one whose first put has not committed.
+		return layout{}, fmt.Errorf("dataset %s was dropped: %w", name, fs.ErrNotExist)
+	}
+	if len(names) == 0 {
+		return layout{}, fmt.Errorf("%w: directory %s %w", ErrUnreadable, name, errNoParts)
+	}
 	var fp strings.Builder
 	for _, n := range names {
-		p := filepath.Join(path, n)
-		pst, err := os.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			now, derr := os.Stat(path)
+		key := name + "/" + n
+		pst, err := b.Stat(ctx, key)
+		if errors.Is(err, fs.ErrNotExist) {
+			now, derr := b.Stat(ctx, name)
 			if derr != nil {
 				return layout{}, derr // the dataset went away (dropped) while we looked
 			}
-			if !now.IsDir() || !os.SameFile(now, st) {
+			if !now.Dir || now.Version != st.Version {
 				// Dropped and put again as a file or a new directory while we looked:
 				// the caller looks again.
-				return layout{}, fmt.Errorf("dataset %s changed while it was read: %w", filepath.Base(path), fs.ErrNotExist)
+				return layout{}, fmt.Errorf("dataset %s changed while it was read: %w", name, fs.ErrNotExist)
 			}
 			// The directory is there but a part it lists is not: the dataset is
 			// broken, not missing. (Parts of the version read are pinned, so this is
 			// not a concurrent replace.)
-			return layout{}, fmt.Errorf("%w: part %s of %s is missing", ErrUnreadable, n, filepath.Base(path))
+			return layout{}, fmt.Errorf("%w: part %s of %s is missing", ErrUnreadable, n, name)
 		}
 		if err != nil {
-			return layout{}, fmt.Errorf("part %s of %s: %w", n, filepath.Base(path), err)
+			return layout{}, fmt.Errorf("part %s of %s: %w", n, name, err)
 		}
-		l.parts = append(l.parts, p)
-		l.bytes += pst.Size()
-		if pst.ModTime().After(l.modified) {
-			l.modified = pst.ModTime()
+		if pst.Dir {
+			return layout{}, fmt.Errorf("%w: part %s of %s is a directory", ErrUnreadable, n, name)
+		}
+		l.parts = append(l.parts, key)
+		l.bytes += pst.Size
+		if pst.ModTime.After(l.modified) {
+			l.modified = pst.ModTime
 		}
 		fp.WriteString(n)
-		fp.WriteString(fileFingerprint(pst))
-	}
-	if len(l.parts) == 0 {
-		return layout{}, fmt.Errorf("%w: directory %s holds no Parquet parts", ErrUnreadable, filepath.Base(path))
+		fp.WriteString(pst.Version)
+		fp.WriteString(";")
 	}
 	l.fingerprint = fp.String()
 	return l, nil
 }
 
-// partNames lists the parts of a multi-part dataset directory in read order.
-func partNames(dir string) (names []string, hasManifest bool, err error) {
-	data, err := os.ReadFile(filepath.Join(dir, manifestName))
+// partNames lists the parts of the multi-part dataset directory dir in read order,
+// and the version of its manifest ("" when it has none).
+func partNames(ctx context.Context, b storage.Bucket, dir string) (names []string, manifestVersion string, err error) {
+	data, v, err := b.ReadVersioned(ctx, dir+"/"+manifestName)
 	switch {
 	case err == nil:
 		var m manifest
 		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, true, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, filepath.Base(dir), err)
+			return nil, v, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, dir, err)
 		}
 		for _, p := range m.Parts {
-			if p == "" || p != filepath.Base(p) || p[0] == '.' {
-				return nil, true, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, filepath.Base(dir), p)
+			if p == "" || p != path.Base(p) || p[0] == '.' {
+				return nil, v, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, p)
 			}
 		}
-		return m.Parts, true, nil
+		return m.Parts, v, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, false, err
+		return nil, "", err
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := b.List(ctx, dir)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), parquetSuffix) && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
+		n := path.Base(e.Key)
+		if !e.Dir && strings.HasSuffix(n, parquetSuffix) && !strings.HasPrefix(n, ".") {
+			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
-	return names, false, nil
+	return names, "", nil
+}
+
+// manifestKey is the key of the manifest of the dataset directory name.
+func manifestKey(name string) string { return name + "/" + manifestName }
+
+// encodeManifest is the content of a manifest listing parts.
+func encodeManifest(parts []string) ([]byte, error) {
+	if parts == nil {
+		parts = []string{}
+	}
+	return json.MarshalIndent(manifest{Parts: parts}, "", "  ")
 }
 
 // newPartName returns a fresh part file name; names sort in creation order.
 func newPartName() string {
 	return fmt.Sprintf("part-%020d-%s%s", time.Now().UnixNano(), randomSuffix()[:8], parquetSuffix)
-}
-
-func fileFingerprint(st fs.FileInfo) string {
-	return fmt.Sprintf("%d/%d/%v;", st.Size(), st.ModTime().UnixNano(), inode(st))
 }

@@ -1,34 +1,43 @@
 package catalog
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/quiverdata/quiver/catalog/storage"
 )
 
 // readInfo reads the Parquet footers of a dataset's parts. Every part must have the
 // same Arrow schema; a dataset whose parts disagree is unreadable.
-func readInfo(name string, l layout, mem memory.Allocator) (Info, error) {
+func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, error) {
 	info := Info{
 		Name:     name,
 		Bytes:    l.bytes,
 		Modified: l.modified,
-		Files:    l.parts,
+		Keys:     l.parts,
 		Version:  version(l.fingerprint),
 
 		dir:         l.dir,
 		fingerprint: l.fingerprint,
 	}
-	for _, p := range l.parts {
-		schema, rows, err := readFooter(p, mem)
+	if lf, ok := s.bucket.(storage.LocalFiler); ok {
+		info.Files = make([]string, len(l.parts))
+		for i, k := range l.parts {
+			info.Files[i] = lf.LocalPath(k)
+		}
+	}
+	for _, k := range l.parts {
+		schema, rows, err := readFooter(ctx, s.bucket, k)
 		if err != nil {
 			return Info{}, err
 		}
@@ -36,7 +45,7 @@ func readInfo(name string, l layout, mem memory.Allocator) (Info, error) {
 			info.Schema = schema
 		} else if sameColumns(info.Schema, schema) != nil {
 			return Info{}, fmt.Errorf("%w: part %s has schema %s, unlike the first part's %s",
-				ErrUnreadable, filepath.Base(p), schemaString(schema), schemaString(info.Schema))
+				ErrUnreadable, path.Base(k), schemaString(schema), schemaString(info.Schema))
 		} else {
 			// Append accepts parts whose columns match in name and type only.
 			info.Schema = mergeNullable(info.Schema, schema)
@@ -66,22 +75,26 @@ func mergeNullable(a, b *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, &md)
 }
 
-// readFooter returns the Arrow schema and row count of one Parquet file.
-func readFooter(path string, mem memory.Allocator) (*arrow.Schema, int64, error) {
-	rdr, err := file.OpenParquetFile(path, false)
+// readFooter returns the Arrow schema and row count of one Parquet object.
+func readFooter(ctx context.Context, b storage.Bucket, key string) (*arrow.Schema, int64, error) {
+	obj, err := b.Open(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Gone since the layout was read (a drop renamed its directory away): the
 		// caller looks again rather than calling the dataset unreadable.
-		return nil, 0, fmt.Errorf("%s: %w", filepath.Base(path), err)
+		return nil, 0, fmt.Errorf("%s: %w", path.Base(key), err)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %s: %v", ErrUnreadable, filepath.Base(path), err)
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrUnreadable, path.Base(key), err)
 	}
-	defer rdr.Close()
+	defer obj.Close()
+	rdr, err := file.NewParquetReader(io.NewSectionReader(obj, 0, obj.Size()))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrUnreadable, path.Base(key), err)
+	}
 	props := pqarrow.ArrowReadProperties{}
 	schema, err := pqarrow.FromParquet(rdr.MetaData().Schema, &props, rdr.MetaData().KeyValueMetadata())
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %s: schema: %v", ErrUnreadable, filepath.Base(path), err)
+		return nil, 0, fmt.Errorf("%w: %s: schema: %v", ErrUnreadable, path.Base(key), err)
 	}
 	return cleanSchema(schema), rdr.NumRows(), nil
 }

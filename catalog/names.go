@@ -31,6 +31,9 @@ var (
 	ErrInvalidData = errors.New("invalid data")
 	// ErrUnreadable means a file in the root is not a readable Parquet dataset.
 	ErrUnreadable = errors.New("dataset is not readable Parquet")
+	// ErrReadOnly means a dataset cannot be changed where it is: a single file on a
+	// bucket without the local backend's renames (drop it, then put it again).
+	ErrReadOnly = errors.New("dataset cannot be changed in place")
 )
 
 // ValidateName reports whether name may name a dataset: one path element of ASCII

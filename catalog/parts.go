@@ -4,22 +4,24 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/quiverdata/quiver/catalog/storage"
 )
 
 // Part is one stored Parquet file of an open dataset version, for handing its bytes
 // out as they are (`quiver get -o x.parquet`). It is open: a replace or drop of the
 // dataset meanwhile does not change what it reads.
 type Part struct {
-	f    *os.File
+	obj  storage.Object
+	r    *io.SectionReader
 	Size int64
 }
 
 // Read implements io.Reader.
-func (p *Part) Read(b []byte) (int, error) { return p.f.Read(b) }
+func (p *Part) Read(b []byte) (int, error) { return p.r.Read(b) }
 
-// Close closes the file.
-func (p *Part) Close() error { return p.f.Close() }
+// Close closes the object.
+func (p *Part) Close() error { return p.obj.Close() }
 
 var _ io.ReadCloser = (*Part)(nil)
 
@@ -36,25 +38,20 @@ func (s *Store) OpenParts(ctx context.Context, name string) (Info, []*Part, erro
 		if err := ctx.Err(); err != nil {
 			return Info{}, nil, err
 		}
-		info, err := s.stat(name)
+		info, err := s.stat(ctx, name)
 		if err != nil {
 			return Info{}, nil, fmt.Errorf("dataset %q: %w", name, err)
 		}
-		files, err := openVersion(info)
+		objs, err := s.openVersion(ctx, info)
 		if err != nil {
 			return Info{}, nil, fmt.Errorf("open dataset %q: %w", name, err)
 		}
-		if files == nil {
+		if objs == nil {
 			continue // replaced under us: look again
 		}
-		parts := make([]*Part, len(files))
-		for i, f := range files {
-			st, err := f.Stat()
-			if err != nil {
-				closeAll(files)
-				return Info{}, nil, fmt.Errorf("open dataset %q: %w", name, err)
-			}
-			parts[i] = &Part{f: f, Size: st.Size()}
+		parts := make([]*Part, len(objs))
+		for i, o := range objs {
+			parts[i] = &Part{obj: o, r: io.NewSectionReader(o, 0, o.Size()), Size: o.Size()}
 		}
 		return info, parts, nil
 	}

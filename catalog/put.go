@@ -3,19 +3,17 @@ package catalog
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/quiverdata/quiver/catalog/storage"
 )
 
 // PutMode says what Put does when the dataset exists, or does not.
@@ -71,16 +69,17 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 		return 0, fmt.Errorf("%s dataset %q: %w: %w", mode, name, ErrInvalidData, err)
 	}
 	// Refuse early what the commit would refuse, before reading the whole upload.
-	if err := s.checkPut(name, mode, rdr.Schema()); err != nil {
+	if err := s.checkPut(ctx, name, mode, rdr.Schema()); err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
 	}
-	tmp := filepath.Join(s.root, tempPrefix+randomSuffix())
-	rows, err := s.writeParquet(ctx, tmp, rdr)
-	if err == nil {
-		err = s.commit(name, mode, tmp, rdr.Schema())
+	var rows int64
+	var err error
+	if s.files != nil {
+		rows, err = s.putFile(ctx, name, mode, rdr)
+	} else {
+		rows, err = s.putManifest(ctx, name, mode, rdr)
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
 	}
 	s.log.Debug("dataset written", "dataset", name, "mode", mode.String(), "rows", rows)
@@ -88,8 +87,8 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 }
 
 // checkPut says whether a put of schema to name in mode can commit as things stand.
-func (s *Store) checkPut(name string, mode PutMode, schema *arrow.Schema) error {
-	info, err := s.stat(name)
+func (s *Store) checkPut(ctx context.Context, name string, mode PutMode, schema *arrow.Schema) error {
+	info, err := s.stat(ctx, name)
 	exists := err == nil || !errors.Is(err, ErrNotFound)
 	switch {
 	case mode == Create && exists:
@@ -97,7 +96,7 @@ func (s *Store) checkPut(name string, mode PutMode, schema *arrow.Schema) error 
 	case mode == Append && !exists:
 		return ErrNotFound
 	case !exists:
-		return s.checkTableName(name)
+		return s.checkTableName(ctx, name)
 	case (mode == Append || mode == CreateOrAppend) && err != nil:
 		return err
 	case mode == Append || mode == CreateOrAppend:
@@ -107,13 +106,13 @@ func (s *Store) checkPut(name string, mode PutMode, schema *arrow.Schema) error 
 }
 
 // checkTableName refuses a new dataset whose SQL table name another dataset has.
-func (s *Store) checkTableName(name string) error {
-	entries, err := os.ReadDir(s.root)
+func (s *Store) checkTableName(ctx context.Context, name string) error {
+	entries, err := s.bucket.List(ctx, "")
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		other := e.Name()
+		other := e.Key
 		if other != name && ValidateName(other) == nil && sameTable(other, name) {
 			return fmt.Errorf("%w: dataset %q has the same SQL table name %q", ErrAlreadyExists, other, TableName(other))
 		}
@@ -152,18 +151,23 @@ func sameColumns(have, got *arrow.Schema) error {
 // 1200-1333 with 1Mi-row groups and 256 KiB.
 const dictionaryPageLimit = 64 << 10
 
-// writeParquet streams rdr into a new Parquet file at path and fsyncs it.
-func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordReader) (rows int64, err error) {
+// writeParquet streams rdr into out, a new object, and commits it (durably) when the
+// stream is complete; on any failure it aborts out.
+func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.RecordReader) (rows int64, err error) {
+	defer func() {
+		if err == nil {
+			// A cancel after the last batch does not undo a complete upload.
+			_, err = out.Commit(context.WithoutCancel(ctx))
+		}
+		if err != nil {
+			out.Abort()
+		}
+	}()
 	schema := rdr.Schema()
 	if schema == nil || schema.NumFields() == 0 {
 		return 0, fmt.Errorf("%w: the stream has no columns", ErrInvalidData)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	buf := bufio.NewWriterSize(f, 1<<20)
+	buf := bufio.NewWriterSize(out, 1<<20)
 	props := parquet.NewWriterProperties(
 		parquet.WithAllocator(s.opts.Allocator),
 		parquet.WithCompression(s.opts.Compression),
@@ -172,7 +176,7 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
 	)
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
-	// The writer must not close f: we fsync it first. onlyWriter hides f's Close.
+	// The Parquet writer must not close w: we commit it. onlyWriter hides any Close.
 	w, err := pqarrow.NewFileWriter(schema, onlyWriter{buf}, props, arrowProps)
 	if err != nil {
 		return 0, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
@@ -183,9 +187,6 @@ func (s *Store) writeParquet(ctx context.Context, path string, rdr array.RecordR
 		}
 		if err == nil {
 			err = buf.Flush()
-		}
-		if err == nil {
-			err = f.Sync()
 		}
 	}()
 	// Decoding the upload (rdr.Next: IPC decoding and the caller's checks) and
@@ -266,138 +267,6 @@ func (s *Store) guarded(what string, f func() error) (err error) {
 
 type onlyWriter struct{ io.Writer }
 
-// crashPoint, when a test sets it, is called after each step of a commit that changes
-// the disk, so that the test can copy the root as a crash at that point leaves it.
-var crashPoint func(step string)
-
-func reached(step string) {
-	if crashPoint != nil {
-		crashPoint(step)
-	}
-}
-
-// commit makes the complete temporary file tmp the new version of name.
-func (s *Store) commit(name string, mode PutMode, tmp string, schema *arrow.Schema) error {
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-
-	// Check again: another put or drop may have committed while we wrote.
-	if err := s.checkPut(name, mode, schema); err != nil {
-		return err
-	}
-	dst := s.path(name)
-	st, err := os.Stat(dst)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		reached("create: file written")
-		if err := os.Rename(tmp, dst); err != nil {
-			return err
-		}
-		reached("create: renamed")
-		return syncDir(s.root)
-	case err != nil:
-		return err
-	case st.IsDir():
-		return s.commitToDir(dst, tmp, mode != Replace)
-	case mode == Replace:
-		// The old file's inode lives on for readers that hold it open.
-		reached("replace file: file written")
-		if err := os.Rename(tmp, dst); err != nil {
-			return err
-		}
-		reached("replace file: renamed")
-		return syncDir(s.root)
-	default:
-		return s.splitIntoParts(dst, tmp)
-	}
-}
-
-// commitToDir adds the file tmp as a new part of the multi-part dataset dir, keeping
-// the existing parts (append) or retiring them (replace). The manifest's rename is the
-// commit point.
-func (s *Store) commitToDir(dir, tmp string, keep bool) error {
-	old, hasManifest, err := partNames(dir)
-	if err != nil {
-		return err
-	}
-	if !hasManifest {
-		// Without a manifest every *.parquet file is a part, so the new part would be
-		// visible the moment it is moved in, before the commit point: mixed with the
-		// old parts on a replace, out of order on an append, and kept by a crash.
-		// Adopt the parts as they are first; the same version, now in a manifest.
-		if err := writeManifest(dir, old); err != nil {
-			return err
-		}
-		reached("commit to dir: parts adopted")
-	}
-	part := newPartName()
-	reached("commit to dir: part written")
-	if err := os.Rename(tmp, filepath.Join(dir, part)); err != nil {
-		return err
-	}
-	reached("commit to dir: part moved in")
-	parts := []string{part}
-	if keep {
-		parts = append(old, part)
-	}
-	if err := writeManifest(dir, parts); err != nil {
-		os.Remove(filepath.Join(dir, part))
-		return err
-	}
-	reached("commit to dir: manifest written")
-	if !keep {
-		retired := make([]string, len(old))
-		for i, p := range old {
-			retired[i] = filepath.Join(dir, p)
-		}
-		s.reclaim.retire(retired...)
-		reached("commit to dir: old parts retired")
-	}
-	return nil
-}
-
-// splitIntoParts turns the single-file dataset at dst into a directory of two parts,
-// the old file and tmp, without copying the old data (a hard link) and with one atomic
-// exchange as the commit point.
-func (s *Store) splitIntoParts(dst, tmp string) error {
-	dir := filepath.Join(s.root, tempPrefix+randomSuffix())
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	first, second := newPartName(), newPartName()
-	reached("split: dir made")
-	err := os.Link(dst, filepath.Join(dir, first))
-	if err == nil {
-		reached("split: old file linked")
-		err = os.Rename(tmp, filepath.Join(dir, second))
-	}
-	if err == nil {
-		reached("split: new part moved in")
-		err = writeManifest(dir, []string{first, second})
-	}
-	if err == nil {
-		reached("split: manifest written")
-		err = exchange(dir, dst)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	// dir now holds the old single file: one more link to data the new part keeps.
-	reached("split: exchanged")
-	s.reclaim.retire(dir)
-	reached("split: old file retired")
-	return syncDir(s.root)
-}
-
-func writeManifest(dir string, parts []string) error {
-	data, err := json.MarshalIndent(manifest{Parts: parts}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(dir, manifestName), data)
-}
-
 // Drop removes the named dataset. Readers that opened it read on to the end.
 func (s *Store) Drop(ctx context.Context, name string) error {
 	if err := ValidateName(name); err != nil {
@@ -406,21 +275,16 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	dst := s.path(name)
-	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("drop dataset %q: %w", name, ErrNotFound)
+	var err error
+	if s.files != nil {
+		s.commitMu.Lock()
+		err = s.dropFile(context.WithoutCancel(ctx), name)
+		s.commitMu.Unlock()
+	} else {
+		err = s.dropManifest(context.WithoutCancel(ctx), name)
 	}
-	trash := filepath.Join(s.root, trashPrefix+randomSuffix())
-	if err := os.Rename(dst, trash); err != nil {
+	if err != nil {
 		return fmt.Errorf("drop dataset %q: %w", name, err)
 	}
-	reached("drop: moved to trash")
-	s.forget(name)
-	if err := syncDir(s.root); err != nil {
-		return fmt.Errorf("drop dataset %q: %w", name, err)
-	}
-	s.reclaim.retire(trash)
 	return nil
 }

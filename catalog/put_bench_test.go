@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func BenchmarkPut(b *testing.B) {
 	}
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
-	if st, err := os.Stat(s.path("bench.parquet")); err == nil {
+	if st, err := os.Stat(filepath.Join(s.Root(), "bench.parquet")); err == nil {
 		size = st.Size()
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")

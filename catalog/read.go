@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
 	"sync/atomic"
 
@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/quiverdata/quiver/catalog/storage"
 )
 
 // Reader streams the record batches of one version of a dataset, part after part,
@@ -23,12 +25,13 @@ import (
 // Options.ReadBatchRows rows and Options.ReadBatchBytes bytes (a single larger row
 // comes alone). It implements array.RecordReader.
 //
-// A Reader holds every part file open from the start, so a replace or drop of the
-// dataset while it reads does not disturb it: it reads the version it opened to the end.
+// A Reader holds every part open from the start (storage.Object), so a replace or drop
+// of the dataset while it reads does not disturb it: it reads the version it opened to
+// the end.
 type Reader struct {
 	ctx   context.Context
 	info  Info
-	files []*os.File
+	files []storage.Object
 	mem   memory.Allocator
 	batch int64 // most rows per batch
 	bytes int64 // most bytes per batch, but for a single row larger than that
@@ -69,11 +72,11 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		info, err := s.stat(name)
+		info, err := s.stat(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %q: %w", name, err)
 		}
-		files, err := openVersion(info)
+		files, err := s.openVersion(ctx, info)
 		if err != nil {
 			return nil, fmt.Errorf("open dataset %q: %w", name, err)
 		}
@@ -87,24 +90,14 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 	return nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
 }
 
-// openVersion opens the files of info. It returns nil files, and no error, when what
+// openVersion opens the parts of info. It returns nil files, and no error, when what
 // it opened is no longer the version info describes: a single-file dataset's path is
 // reused by a replace.
-func openVersion(info Info) ([]*os.File, error) {
-	files := make([]*os.File, 0, len(info.Files))
+func (s *Store) openVersion(ctx context.Context, info Info) ([]storage.Object, error) {
+	files := make([]storage.Object, 0, len(info.Keys))
 	var fp strings.Builder
-	for _, p := range info.Files {
-		f, err := os.Open(p)
-		if err == nil {
-			files = append(files, f)
-			var st fs.FileInfo
-			if st, err = f.Stat(); err == nil {
-				if info.dir {
-					fp.WriteString(filepath.Base(p))
-				}
-				fp.WriteString(fileFingerprint(st))
-			}
-		}
+	for _, k := range info.Keys {
+		f, err := s.bucket.Open(ctx, k)
 		if errors.Is(err, fs.ErrNotExist) {
 			closeAll(files)
 			return nil, nil
@@ -113,6 +106,12 @@ func openVersion(info Info) ([]*os.File, error) {
 			closeAll(files)
 			return nil, err
 		}
+		files = append(files, f)
+		if info.dir {
+			fp.WriteString(path.Base(k))
+		}
+		fp.WriteString(f.Version())
+		fp.WriteString(";")
 	}
 	if fp.String() != info.fingerprint {
 		closeAll(files)
@@ -121,7 +120,7 @@ func openVersion(info Info) ([]*os.File, error) {
 	return files, nil
 }
 
-func closeAll(files []*os.File) {
+func closeAll(files []storage.Object) {
 	for _, f := range files {
 		f.Close()
 	}
@@ -261,7 +260,8 @@ func (r *Reader) openPart(i int) error {
 	// column chunk of a row group (up to RowGroupRows rows) into memory, for every
 	// open reader, however slowly its client reads.
 	props.BufferedStreamEnabled = true
-	pf, err := file.NewParquetReader(r.files[i], file.WithReadProps(props))
+	obj := r.files[i]
+	pf, err := file.NewParquetReader(io.NewSectionReader(obj, 0, obj.Size()), file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
@@ -400,7 +400,7 @@ func (r *Reader) closePart() {
 	}
 	r.strs, r.fields, r.flat = nil, nil, nil
 	if r.pf != nil {
-		// Closing the file reader would close our *os.File too; Release closes those.
+		// The file reader reads through a section of our object; Release closes those.
 		r.pf = nil
 	}
 }

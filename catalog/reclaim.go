@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"os"
 	"sync"
 )
 
@@ -16,7 +15,8 @@ import (
 // started after r. Readers that hold open file descriptors need only pin while they
 // open them: on POSIX systems an unlinked file stays readable through its descriptors.
 type reclaimer struct {
-	log *slog.Logger
+	log    *slog.Logger
+	remove func(key string) error // deletes a retired key: a part, or a directory tree
 
 	mu      sync.Mutex
 	epoch   uint64
@@ -26,11 +26,11 @@ type reclaimer struct {
 
 type retired struct {
 	epoch uint64
-	path  string
+	key   string
 }
 
-func newReclaimer(log *slog.Logger) *reclaimer {
-	return &reclaimer{log: log, pins: make(map[uint64]int)}
+func newReclaimer(log *slog.Logger, remove func(key string) error) *reclaimer {
+	return &reclaimer{log: log, remove: remove, pins: make(map[uint64]int)}
 }
 
 // pin keeps every file visible now on disk until the returned function is called.
@@ -49,21 +49,22 @@ func (r *reclaimer) pin() (unpin func()) {
 			}
 			ready := r.collectLocked()
 			r.mu.Unlock()
-			r.remove(ready)
+			r.removeAll(ready)
 		})
 	}
 }
 
-// retire schedules path (a file or a whole directory) for deletion.
-func (r *reclaimer) retire(paths ...string) {
+// retire schedules keys (files, or on the local backend whole directories) for
+// deletion.
+func (r *reclaimer) retire(keys ...string) {
 	r.mu.Lock()
-	for _, p := range paths {
-		r.pending = append(r.pending, retired{epoch: r.epoch, path: p})
+	for _, k := range keys {
+		r.pending = append(r.pending, retired{epoch: r.epoch, key: k})
 	}
 	r.epoch++
 	ready := r.collectLocked()
 	r.mu.Unlock()
-	r.remove(ready)
+	r.removeAll(ready)
 }
 
 // collectLocked takes out of pending the paths no active pin can need.
@@ -78,7 +79,7 @@ func (r *reclaimer) collectLocked() []string {
 	keep := r.pending[:0]
 	for _, p := range r.pending {
 		if p.epoch < oldest {
-			ready = append(ready, p.path)
+			ready = append(ready, p.key)
 		} else {
 			keep = append(keep, p)
 		}
@@ -87,10 +88,10 @@ func (r *reclaimer) collectLocked() []string {
 	return ready
 }
 
-func (r *reclaimer) remove(paths []string) {
-	for _, p := range paths {
-		if err := os.RemoveAll(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			r.log.Warn("cannot delete retired file; the next start sweeps it", "path", p, "err", err)
+func (r *reclaimer) removeAll(keys []string) {
+	for _, k := range keys {
+		if err := r.remove(k); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.log.Warn("cannot delete retired file; the next start sweeps it", "key", k, "err", err)
 		}
 	}
 }

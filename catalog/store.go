@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+
+	"github.com/quiverdata/quiver/catalog/storage"
+	"github.com/quiverdata/quiver/catalog/storage/local"
 )
 
 // Info describes one version of a dataset.
@@ -25,9 +27,12 @@ type Info struct {
 	Rows     int64         // number of rows
 	Bytes    int64         // size on disk of all its Parquet parts
 	Modified time.Time     // newest modification time of its parts
-	// Files are the absolute paths of its Parquet parts in read order. They stay on
-	// disk while the store is pinned (Store.Pin).
+	// Files are the absolute paths of its Parquet parts in read order, when the
+	// store's bucket is a local directory (nil otherwise). They stay on disk while
+	// the store is pinned (Store.Pin).
 	Files []string
+	// Keys are the bucket keys of its Parquet parts in read order.
+	Keys []string
 	// Version changes whenever the dataset's files change.
 	Version string
 
@@ -71,9 +76,11 @@ const DefaultRowGroupRows = 128 << 10
 // Store is a directory of Parquet datasets. It is safe for concurrent use, also by
 // several goroutines writing the same dataset: the last commit wins.
 type Store struct {
-	root string
-	opts Options
-	log  *slog.Logger
+	bucket storage.Bucket
+	files  fileOps // the bucket's filesystem operations; nil on object storage
+	root   string  // the bucket's local root directory, or its name
+	opts   Options
+	log    *slog.Logger
 
 	reclaim *reclaimer
 
@@ -83,6 +90,8 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // by dataset name
+
+	notifier notifier // who hears of each commit (notify.go)
 }
 
 type cacheEntry struct {
@@ -91,9 +100,22 @@ type cacheEntry struct {
 	err         error // ErrUnreadable: remembered so a bad file is logged once
 }
 
-// Open opens the dataset root dir, creating it if missing, and sweeps what a crash may
-// have left behind: temporary files, trash, and parts no manifest names.
+// Open opens the dataset root dir on the local filesystem, creating it if missing, and
+// sweeps what a crash may have left behind: temporary files, trash, and parts no
+// manifest names.
 func Open(root string, opts Options) (*Store, error) {
+	b, err := local.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	return OpenBucket(context.Background(), b, opts)
+}
+
+// OpenBucket opens a store on bucket and sweeps what a crash may have left behind.
+// A bucket with the local backend's filesystem operations keeps the layout of Open;
+// on any other every dataset the store writes is a directory of parts whose manifest
+// is committed with WriteIf (commitmanifest.go).
+func OpenBucket(ctx context.Context, bucket storage.Bucket, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -112,51 +134,71 @@ func Open(root string, opts Options) (*Store, error) {
 	if opts.ReadBatchBytes <= 0 {
 		opts.ReadBatchBytes = DefaultBatchBytes
 	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("dataset root %s: %w", root, err)
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("create dataset root: %w", err)
-	}
 	s := &Store{
-		root:    abs,
-		opts:    opts,
-		log:     opts.Logger,
-		reclaim: newReclaimer(opts.Logger),
-		cache:   make(map[string]cacheEntry),
+		bucket: bucket,
+		root:   bucket.String(),
+		opts:   opts,
+		log:    opts.Logger,
+		cache:  make(map[string]cacheEntry),
 	}
-	if err := s.sweep(); err != nil {
-		return nil, fmt.Errorf("sweep dataset root %s: %w", abs, err)
+	if lf, ok := bucket.(storage.LocalFiler); ok {
+		s.root = lf.LocalPath("")
+	}
+	s.files, _ = bucket.(fileOps)
+	s.reclaim = newReclaimer(opts.Logger, s.removeRetired)
+	if err := s.sweep(ctx); err != nil {
+		return nil, fmt.Errorf("sweep dataset root %s: %w", s.root, err)
 	}
 	return s, nil
 }
 
-// Root is the absolute path of the dataset root.
+// Root is the absolute path of the dataset root (for a bucket that is not a local
+// directory, its name).
 func (s *Store) Root() string { return s.root }
+
+// Bucket is where the store keeps its datasets.
+func (s *Store) Bucket() storage.Bucket { return s.bucket }
 
 // Pin keeps every file of every version visible now on disk until unpin is called, so
 // a reader that opens files lazily by path finishes on the version it started with.
 func (s *Store) Pin() (unpin func()) { return s.reclaim.pin() }
 
+// removeRetired deletes a retired key: a part, or on the local backend a whole
+// directory (a dropped dataset's trash).
+func (s *Store) removeRetired(key string) error {
+	if s.files != nil {
+		return s.files.RemoveAll(context.Background(), key)
+	}
+	return s.bucket.Delete(context.Background(), key)
+}
+
+// orphanAge is how old a part that no manifest lists must be before a sweep on object
+// storage deletes it: younger, it may be another node's put about to commit.
+const orphanAge = time.Hour
+
 // sweep removes leftovers of an earlier crash.
-func (s *Store) sweep() error {
-	entries, err := os.ReadDir(s.root)
+func (s *Store) sweep(ctx context.Context) error {
+	var entries []storage.Entry
+	var err error
+	if s.files != nil {
+		entries, err = s.files.ListAll(ctx, "")
+	} else {
+		entries, err = s.bucket.List(ctx, "")
+	}
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		p := filepath.Join(s.root, e.Name())
-		if isInternal(e.Name()) {
-			s.log.Info("removing leftover of an interrupted write", "path", p)
-			if err := os.RemoveAll(p); err != nil {
+		if isInternal(e.Key) {
+			s.log.Info("removing leftover of an interrupted write", "key", e.Key)
+			if err := s.removeRetired(e.Key); err != nil {
 				return err
 			}
 			continue
 		}
-		if e.IsDir() && ValidateName(e.Name()) == nil {
-			if err := sweepDatasetDir(p, s.log); err != nil {
-				s.log.Warn("cannot sweep dataset directory", "path", p, "err", err)
+		if e.Dir && ValidateName(e.Key) == nil {
+			if err := s.sweepDatasetDir(ctx, e.Key); err != nil {
+				s.log.Warn("cannot sweep dataset directory", "dataset", e.Key, "err", err)
 			}
 		}
 	}
@@ -164,8 +206,8 @@ func (s *Store) sweep() error {
 }
 
 // sweepDatasetDir removes temporary files and unlisted parts inside a multi-part dataset.
-func sweepDatasetDir(dir string, log *slog.Logger) error {
-	names, hasManifest, err := partNames(dir)
+func (s *Store) sweepDatasetDir(ctx context.Context, dir string) error {
+	names, mversion, err := partNames(ctx, s.bucket, dir)
 	if err != nil {
 		return err
 	}
@@ -173,25 +215,31 @@ func sweepDatasetDir(dir string, log *slog.Logger) error {
 	for _, n := range names {
 		listed[n] = true
 	}
-	entries, err := os.ReadDir(dir)
+	var entries []storage.Entry
+	if s.files != nil {
+		entries, err = s.files.ListAll(ctx, dir)
+	} else {
+		entries, err = s.bucket.List(ctx, dir)
+	}
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		n := e.Name()
-		unlisted := hasManifest && strings.HasPrefix(n, "part-") && !listed[n]
-		if isInternal(n) || unlisted {
-			log.Info("removing leftover of an interrupted write", "path", filepath.Join(dir, n))
-			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
-				return err
-			}
+		n := path.Base(e.Key)
+		unlisted := mversion != "" && strings.HasPrefix(n, "part-") && !listed[n]
+		if s.files == nil && time.Since(e.ModTime) < orphanAge {
+			unlisted = false
+		}
+		if !isInternal(n) && !unlisted {
+			continue
+		}
+		s.log.Info("removing leftover of an interrupted write", "key", e.Key)
+		if err := s.removeRetired(e.Key); err != nil {
+			return err
 		}
 	}
 	return nil
 }
-
-// path is where the dataset lives; name must have passed ValidateName.
-func (s *Store) path(name string) string { return filepath.Join(s.root, name) }
 
 // Stat describes the current version of the named dataset.
 func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
@@ -201,7 +249,7 @@ func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
-	info, err := s.stat(name)
+	info, err := s.stat(ctx, name)
 	if err != nil {
 		return Info{}, fmt.Errorf("dataset %q: %w", name, err)
 	}
@@ -209,7 +257,12 @@ func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
 }
 
 // stat returns the cached Info of name, refreshing it when the files changed.
-func (s *Store) stat(name string) (Info, error) {
+func (s *Store) stat(ctx context.Context, name string) (Info, error) {
+	return s.statListed(ctx, name, nil)
+}
+
+// statListed is stat, given name's entry as a List just returned it (or nil).
+func (s *Store) statListed(ctx context.Context, name string, listed *storage.Entry) (Info, error) {
 	// A replace retires the parts of a multi-part dataset right after its manifest
 	// changes. Pinned, the parts listed by the manifest we read stay on disk while we
 	// stat them and read their footers; unpinned, a concurrent replace made the
@@ -219,17 +272,23 @@ func (s *Store) stat(name string) (Info, error) {
 	// A drop renames the whole directory away, pins or not; when a part vanishes
 	// between reading the layout and reading its footer, look again.
 	for attempt := 0; ; attempt++ {
-		info, err := s.statOnce(name)
+		info, err := s.statOnce(ctx, name, listed)
 		if !errors.Is(err, fs.ErrNotExist) || attempt == maxOpenAttempts {
 			return info, err
 		}
+		listed = nil // it changed since the listing: look afresh
 	}
 }
 
-// statOnce reads the layout of name once and its metadata from the cache or the
-// footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
-func (s *Store) statOnce(name string) (Info, error) {
-	l, err := resolve(s.path(name))
+// statOnce reads the layout of name once (from listed, its entry as List returned it,
+// when not nil) and its metadata from the cache or the footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
+func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry) (Info, error) {
+	l, err := resolve(ctx, s.bucket, name, listed)
+	if s.files == nil && errors.Is(err, errNoParts) {
+		// Without the local layout a directory is only a key prefix: an empty one
+		// is the moment before a first put's manifest lands, not a dataset.
+		err = fs.ErrNotExist
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		s.forget(name)
 		return Info{}, ErrNotFound
@@ -243,7 +302,7 @@ func (s *Store) statOnce(name string) (Info, error) {
 	if ok && e.fingerprint == l.fingerprint {
 		return e.info, e.err
 	}
-	info, err := readInfo(name, l, s.opts.Allocator)
+	info, err := s.readInfo(ctx, name, l)
 	if err != nil && !errors.Is(err, ErrUnreadable) {
 		return Info{}, err // e.g. a part vanished under us: don't cache
 	}
@@ -267,7 +326,7 @@ func (s *Store) forget(name string) {
 // logged once). Metadata comes from a cache keyed by each file's size, modification
 // time and inode, so listing thousands of datasets reads no Parquet footer twice.
 func (s *Store) List(ctx context.Context) ([]Info, error) {
-	entries, err := os.ReadDir(s.root)
+	entries, err := s.bucket.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("list dataset root: %w", err)
 	}
@@ -277,7 +336,7 @@ func (s *Store) List(ctx context.Context) ([]Info, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		name := e.Name()
+		name := e.Key
 		if isInternal(name) || strings.HasPrefix(name, ".") {
 			continue
 		}
@@ -286,7 +345,7 @@ func (s *Store) List(ctx context.Context) ([]Info, error) {
 			s.warnOnce(name, err)
 			continue
 		}
-		info, err := s.stat(name)
+		info, err := s.statListed(ctx, name, &e)
 		switch {
 		case err == nil:
 			infos = append(infos, info)

@@ -418,7 +418,7 @@ func TestReclaimerEpochs(t *testing.T) {
 		return p
 	}
 	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
-	r := newReclaimer(quietLogger())
+	r := newReclaimer(quietLogger(), os.RemoveAll)
 	a := file("a")
 	r.retire(a) // no pins: deleted at once
 	if exists(a) {

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/partcache"
+	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
@@ -19,6 +21,9 @@ import (
 // one store.
 type ServiceConfig struct {
 	Store *catalog.Store // required
+	// PartCache holds local copies of parts for the engine when the store is on object
+	// storage (required then; the engine's root becomes the cache directory).
+	PartCache *partcache.Cache
 	// Engine configures DuckDB; Root, Logger and Allocator are filled in from the
 	// store and this config.
 	Engine engine.Config
@@ -66,8 +71,16 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}
 	ecfg := cfg.Engine
 	ecfg.Root = cfg.Store.Root()
+	if _, local := cfg.Store.Bucket().(storage.LocalFiler); !local {
+		if cfg.PartCache == nil {
+			return nil, fmt.Errorf("flightsql: a store on %s needs ServiceConfig.PartCache", cfg.Store.Root())
+		}
+		// DuckDB reads parts on object storage from the cache: that is its root.
+		ecfg.Root = cfg.PartCache.Dir()
+	}
 	ecfg.Logger = cfg.Logger
 	ecfg.Allocator = cfg.Allocator
+	ecfg.Catalog = cfg.Store // the engine keeps its own snapshot of the store
 	eng, err := engine.Open(ctx, ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("start SQL engine: %w", err)
@@ -75,6 +88,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	sql, err := NewSQLServer(SQLConfig{
 		Store:             cfg.Store,
 		Engine:            eng,
+		PartCache:         cfg.PartCache,
 		Allocator:         cfg.Allocator,
 		Logger:            cfg.Logger,
 		HandleIdleTimeout: cfg.HandleIdleTimeout,
@@ -97,6 +111,13 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	srv.out = sql.out // one result memory budget for plain and SQL streams
+	srv.datasets = func(ctx context.Context) ([]catalog.Info, error) {
+		snap, err := eng.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return snap.Datasets(), nil
+	}
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 

@@ -12,13 +12,18 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/partcache"
+	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 // SQLConfig wires an SQLServer.
 type SQLConfig struct {
 	Store  *catalog.Store // required
-	Engine *engine.Engine // required
+	Engine *engine.Engine // required, opened with engine.Config.Catalog = Store
+	// PartCache holds local copies of parts for the engine; required when the store's
+	// bucket is not a local directory (object storage), unused otherwise.
+	PartCache *partcache.Cache
 	// Allocator for Arrow memory; nil: memory.DefaultAllocator.
 	Allocator memory.Allocator
 	// Logger; nil: slog.Default().
@@ -60,21 +65,26 @@ type SQLServer struct {
 	version string
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
-	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
-	// viewSync shares a listing of the store among concurrent requests (viewsync.go).
-	viewSync viewSync
+	// tableSchemas remembers the schemas GetTables sends (sql_metadata.go).
+	tableSchemas tableSchemas
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
 	maxBindBytes int64         // bytes of parameters one bind may hold
 	admit        *admission    // stream and query limits (limits.go)
 	out          *outgoing     // message size and result memory (outgoing.go)
+	// parts lends the engine local files of parts on object storage (partfiles.go);
+	// nil for a local store, whose parts are files already.
+	parts *partFiles
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.
 func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.Store == nil || cfg.Engine == nil {
 		return nil, fmt.Errorf("flightsql: SQLConfig.Store and SQLConfig.Engine are required")
+	}
+	if !cfg.Engine.HasCatalog() {
+		return nil, fmt.Errorf("flightsql: SQLConfig.Engine must be opened with engine.Config.Catalog set to the store")
 	}
 	if cfg.Allocator == nil {
 		cfg.Allocator = memory.DefaultAllocator
@@ -93,6 +103,15 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	}
 	limits := cfg.Limits.withDefaults()
 	admit := newAdmission(limits)
+	var parts *partFiles
+	if _, local := cfg.Store.Bucket().(storage.LocalFiler); !local {
+		if cfg.PartCache == nil {
+			return nil, fmt.Errorf("flightsql: a store on %s needs SQLConfig.PartCache", cfg.Store.Root())
+		}
+		parts = newPartFiles(cfg.PartCache, cfg.Store.Bucket())
+		cfg.Engine.SetLocalFiles(parts)
+		hiddenPaths.hide(cfg.PartCache.Dir(), "<cache>")
+	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
 	hiddenPaths.hide(cfg.Engine.TempDir(), "<temp>")
 	s := &SQLServer{
@@ -108,6 +127,7 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		maxBindBytes: cfg.MaxBindBytes,
 		admit:        admit,
 		out:          newOutgoing(cfg.Results),
+		parts:        parts,
 	}
 	s.Alloc = cfg.Allocator
 	return s, nil
@@ -128,42 +148,34 @@ func (s *SQLServer) ServerOptions() []grpc.ServerOption { return s.sessions.serv
 func (s *SQLServer) Close() {
 	s.handles.close()
 	s.admit.close()
-}
-
-// syncTables brings the engine's views in step with the store: datasets put, ingested,
-// dropped or changed on disk before this call. Callers hold a store pin (so the
-// files the views name stay on disk) for as long as a query that uses them runs.
-// Concurrent calls share one listing (viewsync.go).
-func (s *SQLServer) syncTables(ctx context.Context) error {
-	return s.viewSync.do(ctx, func(ctx context.Context) error {
-		infos, err := s.store.List(ctx)
-		if err != nil {
-			return err
-		}
-		s.syncViews(ctx, infos)
-		return nil
-	})
-}
-
-// syncViews brings the engine's views in step with a listing of the store.
-func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
-	tables := make([]engine.Table, len(infos))
-	for i, info := range infos {
-		tables[i] = engine.Table{Name: info.Table(), Dataset: info.Name, Files: info.Files, Version: info.Version}
-	}
-	if err := s.engine.SyncTables(ctx, tables); err != nil {
-		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
-		s.log.Warn("some datasets are not queryable", "err", err)
+	if s.parts != nil {
+		s.parts.close()
 	}
 }
+
+// pin keeps the files of every dataset version visible now, on disk or in the part
+// cache, until unpin is called: queries hold it while they may read them.
+func (s *SQLServer) pin() (unpin func()) {
+	unpinStore := s.store.Pin()
+	if s.parts == nil {
+		return unpinStore
+	}
+	unpinParts := s.parts.pin()
+	return func() {
+		unpinParts()
+		unpinStore()
+	}
+}
+
+// The engine keeps its own snapshot of the store and brings its views in step with
+// it before every statement (engine/catalog.go): handlers pass it requests, never
+// table lists. Handlers that run SQL hold a pin (so the files the views name stay on
+// disk or in the part cache) for as long as the query runs; the pin is taken before
+// the engine looks at the catalog.
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's
-// auth.TableReader. The views are synced first, so that the engine knows the datasets
-// put since the last query.
+// auth.TableReader. The engine sees the datasets put since the last query.
 func (s *SQLServer) ReadTables(ctx context.Context, sql string, covered func(dataset string) bool) ([]string, error) {
-	if err := s.syncTables(ctx); err != nil {
-		return nil, err
-	}
 	return s.engine.ReadTables(ctx, sql, covered)
 }
 

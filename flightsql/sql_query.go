@@ -48,18 +48,15 @@ func decodeStatementHandle(b []byte) (statementHandle, error) {
 	return h, nil
 }
 
-// describe syncs the views and asks the engine for sql's schemas.
+// describe asks the engine for sql's schemas.
 func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *arrow.Schema, error) {
 	ctx, end, err := s.startRequest(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer end()
-	unpin := s.store.Pin()
+	unpin := s.pin()
 	defer unpin()
-	if err := s.syncTables(ctx); err != nil {
-		return nil, nil, err
-	}
 	d, err := s.engine.Describe(ctx, sql)
 	if err != nil {
 		return nil, nil, err
@@ -67,19 +64,16 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 	return resultSchema(d.Schema), d.Params, nil
 }
 
-// describeBound syncs the views and asks the engine for sql's result schema with the
-// first row of params bound.
+// describeBound asks the engine for sql's result schema with the first row of params
+// bound.
 func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.RecordBatch) (*arrow.Schema, error) {
 	ctx, end, err := s.startRequest(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	unpin := s.store.Pin()
+	unpin := s.pin()
 	defer unpin()
-	if err := s.syncTables(ctx); err != nil {
-		return nil, err
-	}
 	d, err := s.engine.DescribeBound(ctx, sql, params, 0)
 	if err != nil {
 		return nil, err
@@ -477,16 +471,12 @@ func rowOf(rec arrow.RecordBatch, row int) *boundRow {
 // onEnd, if not nil, is called once the query is over, also when it fails to start.
 func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundRow, want *arrow.Schema, onEnd func()) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	// The pin keeps the files the views name on disk until the query ends.
-	pin := s.store.Pin()
+	pin := s.pin()
 	unpin := func() {
 		pin()
 		if onEnd != nil {
 			onEnd()
 		}
-	}
-	if err := s.syncTables(qctx); err != nil {
-		unpin()
-		return nil, nil, toStatus(err)
 	}
 	var (
 		rows *engine.Rows

@@ -49,6 +49,9 @@ type serveOptions struct {
 
 	// The web console: --http-addr (serve_console.go).
 	console consoleOptions
+
+	// A root on S3-compatible object storage and its part cache: serve_storage.go.
+	storage storageOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -66,7 +69,7 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.root, "root", "./datasets", "dataset directory (created if missing)")
+	f.StringVar(&opts.root, "root", "./datasets", "dataset directory (created if missing), or s3://BUCKET/PREFIX for S3-compatible object storage")
 	f.StringVar(&opts.addr, "addr", "localhost:8815", "listen address HOST:PORT (port 0 picks a free port)")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -89,6 +92,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 
 	// The web console (serve_console.go).
 	addConsoleFlags(f, &opts.console)
+
+	// Object storage and the part cache: serve_storage.go.
+	addStorageFlags(f, &opts.storage)
 
 	// Operations: --config, QUIVER_* variables, --metrics-addr, --grpc-reflection
 	// (serve_ops.go). Keep it last: it reads every flag added above.
@@ -129,12 +135,14 @@ func serve(ctx context.Context, opts serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := catalog.Open(opts.root, catalog.Options{Logger: log})
+	store, cache, err := openStore(ctx, opts.root, opts.storage, catalog.Options{Logger: log})
 	if err != nil {
 		return err
 	}
+	defer closeCache(cache, log)
 	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
 		Store:        store,
+		PartCache:    cache,
 		Logger:       log,
 		Version:      version,
 		MaxBindBytes: noLimitIfZero(opts.maxBindBytes),
