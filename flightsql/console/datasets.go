@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -190,10 +191,7 @@ func (s *Server) columnStats(ctx context.Context, info catalog.Info, schema *arr
 	if schema.NumFields() == 0 {
 		return []columnStats{}, nil
 	}
-	// The parts stay on disk while the store is pinned.
-	unpin := s.store.Pin()
-	out, err := footerStats(ctx, info.Files, schema.Fields())
-	unpin()
+	out, err := s.readFooterStats(ctx, info, schema)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -210,6 +208,28 @@ func (s *Server) columnStats(ctx context.Context, info catalog.Info, schema *arr
 		return nil, err
 	}
 	return out, nil
+}
+
+// readFooterStats opens the dataset's parts (on the local disk or in the bucket:
+// only the footers are read) and merges their statistics.
+func (s *Server) readFooterStats(ctx context.Context, info catalog.Info, schema *arrow.Schema) ([]columnStats, error) {
+	cur, parts, err := s.store.OpenParts(ctx, info.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Close()
+		}
+	}()
+	in := make([]footerPart, len(parts))
+	for i, p := range parts {
+		in[i] = footerPart{name: strconv.Itoa(i + 1), r: p}
+		if len(cur.Keys) == len(parts) {
+			in[i].name = path.Base(cur.Keys[i])
+		}
+	}
+	return footerStats(ctx, in, schema.Fields())
 }
 
 // sampleDistinct fills in the distinct estimates of the flat columns from a bounded

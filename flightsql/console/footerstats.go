@@ -50,15 +50,21 @@ type statValue struct {
 	big *big.Int
 }
 
-// footerStats reads the footers of a dataset's parts (files) and answers, for each
-// column of fields (the dataset as SQL sees it), nulls, min and max as DuckDB
-// prints them.
-func footerStats(ctx context.Context, files []string, fields []arrow.Field) ([]columnStats, error) {
+// footerPart is one Parquet part whose footer footerStats reads: a name for
+// messages and its bytes.
+type footerPart struct {
+	name string
+	r    parquet.ReaderAtSeeker
+}
+
+// footerStats reads the footers of a dataset's parts and answers, for each column of
+// fields (the dataset as SQL sees it), nulls, min and max as DuckDB prints them.
+func footerStats(ctx context.Context, parts []footerPart, fields []arrow.Field) ([]columnStats, error) {
 	cols := make([]footerColumn, len(fields))
 	for i, f := range fields {
 		cols[i] = footerColumn{kind: kindOf(typeName(f)), nullsKnown: !nested(f.Type), minKnown: !nested(f.Type)}
 	}
-	for _, p := range files {
+	for _, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -87,17 +93,16 @@ func footerStats(ctx context.Context, files []string, fields []arrow.Field) ([]c
 
 // readFooterStats merges one part's row groups into cols. The footer is data from
 // disk: a panic decoding it is an error, not a crash.
-func readFooterStats(path string, fields []arrow.Field, cols []footerColumn) (err error) {
+func readFooterStats(part footerPart, fields []arrow.Field, cols []footerColumn) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("read Parquet footer of part %s: %v", baseName(path), p)
+			err = fmt.Errorf("read Parquet footer of part %s: %v", part.name, p)
 		}
 	}()
-	r, err := file.OpenParquetFile(path, false)
+	r, err := file.NewParquetReader(part.r)
 	if err != nil {
-		return fmt.Errorf("read Parquet footer of part %s: %w", baseName(path), err)
+		return fmt.Errorf("read Parquet footer of part %s: %w", part.name, err)
 	}
-	defer r.Close()
 	md := r.MetaData()
 	trustBytes := bytesWriters[md.WriterVersion().App]
 	root := md.Schema.Root()
@@ -124,7 +129,7 @@ func readFooterStats(path string, fields []arrow.Field, cols []footerColumn) (er
 		for g := 0; g < md.NumRowGroups(); g++ {
 			chunk, err := md.RowGroup(g).ColumnChunk(idx)
 			if err != nil {
-				return fmt.Errorf("read Parquet footer of part %s: column %q: %w", baseName(path), f.Name, err)
+				return fmt.Errorf("read Parquet footer of part %s: column %q: %w", part.name, f.Name, err)
 			}
 			c.merge(chunk, decode)
 		}
@@ -550,12 +555,4 @@ func duckFloat(f float64, single bool) string {
 		s += ".0"
 	}
 	return s
-}
-
-// baseName is the file name of a part, for messages.
-func baseName(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }

@@ -408,14 +408,19 @@ func TestFooterStatsCorruptPart(t *testing.T) {
 		if err := os.WriteFile(p, body, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := footerStats(context.Background(), []string{p}, fields)
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = footerStats(context.Background(), []footerPart{{name: name, r: f}}, fields)
+		f.Close()
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: err %v, want one naming the part", name, err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := footerStats(ctx, []string{"/nonexistent"}, fields); err != context.Canceled {
+	if _, err := footerStats(ctx, []footerPart{{name: "never read"}}, fields); err != context.Canceled {
 		t.Errorf("cancelled: %v", err)
 	}
 }
