@@ -126,7 +126,7 @@ func sameColumns(have, got *arrow.Schema) error {
 	mismatch := have.NumFields() != got.NumFields()
 	for i := 0; !mismatch && i < have.NumFields(); i++ {
 		a, b := have.Field(i), got.Field(i)
-		mismatch = a.Name != b.Name || !arrow.TypeEqual(a.Type, b.Type)
+		mismatch = a.Name != b.Name || !sameType(a.Type, b.Type)
 	}
 	if mismatch {
 		return fmt.Errorf("%w: schema %s does not match the dataset's %s", ErrInvalidData, schemaString(got), schemaString(have))
@@ -175,11 +175,35 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		parquet.WithStats(true),
 		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
 	)
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
+	// Columns pqarrow cannot write (durations) are written as their storage type,
+	// with the schema announced in the file (storedtypes.go).
+	stored, err := storageSchema(schema)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkStorable(stored, props); err != nil {
+		return 0, err
+	}
+	arrowOpts := []pqarrow.WriterOption{pqarrow.WithAllocator(s.opts.Allocator)}
+	if stored == schema {
+		arrowOpts = append(arrowOpts, pqarrow.WithStoreSchema())
+	}
+	arrowProps := pqarrow.NewArrowWriterProperties(arrowOpts...)
 	// The Parquet writer must not close w: we commit it. onlyWriter hides any Close.
-	w, err := pqarrow.NewFileWriter(schema, onlyWriter{buf}, props, arrowProps)
+	w, err := pqarrow.NewFileWriter(stored, onlyWriter{buf}, props, arrowProps)
 	if err != nil {
 		return 0, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
+	}
+	write := w.WriteBuffered
+	if stored != schema {
+		write = func(rec arrow.RecordBatch) error {
+			out, err := relabelRecord(stored, rec)
+			if err != nil {
+				return err
+			}
+			defer out.Release()
+			return w.WriteBuffered(out)
+		}
 	}
 	defer func() {
 		if cerr := s.guarded("finish the Parquet file", w.Close); err == nil && cerr != nil {
@@ -206,7 +230,7 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		var werr error
 		for rec := range recs {
 			if werr == nil {
-				if werr = s.guarded("encode a batch as Parquet", func() error { return w.WriteBuffered(rec) }); werr != nil {
+				if werr = s.guarded("encode a batch as Parquet", func() error { return write(rec) }); werr != nil {
 					close(stopped)
 				}
 			}

@@ -282,7 +282,7 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 // the decoded batches, as util.TotalRecordSize counts them) are taken: the bound
 // rows stay in memory with the prepared statement until it is closed or bound again.
 func collectParams(ctx context.Context, mem memory.Allocator, rdr flight.MessageReader, want *arrow.Schema, maxBytes int64) (arrow.RecordBatch, error) {
-	in := newIntakeReader(rdr)
+	in := newIntakeReader(rdr, mem)
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {
