@@ -466,3 +466,35 @@ var clientTypeResults = map[string]clientTypeResult{
 		param: refused,
 	},
 }
+
+// TestClientTypeExpansionRefused: a dictionary-encoded upload whose values decode to
+// more than a batch may hold (300 rows of one 1 MiB value, sent as 1 MiB) is refused
+// with InvalidArgument saying to send smaller batches, and nothing is stored.
+func TestClientTypeExpansionRefused(t *testing.T) {
+	srv := startServer(t)
+	c := srv.client(t)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int16, ValueType: arrow.BinaryTypes.String}
+	vals, _, err := array.FromJSON(memory.DefaultAllocator, arrow.BinaryTypes.String, strings.NewReader(`["`+strings.Repeat("x", 1<<20)+`"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vals.Release()
+	ib := array.NewInt16Builder(memory.DefaultAllocator)
+	defer ib.Release()
+	for range 300 {
+		ib.Append(0)
+	}
+	idx := ib.NewArray()
+	defer idx.Release()
+	col := array.NewDictionaryArray(dt, idx, vals)
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "big", Type: dt, Nullable: true}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, int64(col.Len()))
+	defer rec.Release()
+	err = tryPut(context.Background(), c, "big.parquet", schema, rec)
+	wantStatus(t, err, codes.InvalidArgument, `column "big"`, "send smaller batches")
+	if names := listNames(t, c); len(names) != 0 {
+		t.Errorf("datasets after a refused put: %v", names)
+	}
+	waitNoTempFiles(t, srv.Root)
+}
