@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/quiverdata/quiver/catalog/storage"
 )
@@ -175,35 +174,10 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		parquet.WithStats(true),
 		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
 	)
-	// Columns pqarrow cannot write (durations) are written as their storage type,
-	// with the schema announced in the file (storedtypes.go).
-	stored, err := storageSchema(schema)
-	if err != nil {
-		return 0, err
-	}
-	if err := checkStorable(stored, props); err != nil {
-		return 0, err
-	}
-	arrowOpts := []pqarrow.WriterOption{pqarrow.WithAllocator(s.opts.Allocator)}
-	if stored == schema {
-		arrowOpts = append(arrowOpts, pqarrow.WithStoreSchema())
-	}
-	arrowProps := pqarrow.NewArrowWriterProperties(arrowOpts...)
 	// The Parquet writer must not close w: we commit it. onlyWriter hides any Close.
-	w, err := pqarrow.NewFileWriter(stored, onlyWriter{buf}, props, arrowProps)
+	w, write, err := newParquetWriter(schema, onlyWriter{buf}, props, s.opts.Allocator)
 	if err != nil {
-		return 0, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
-	}
-	write := w.WriteBuffered
-	if stored != schema {
-		write = func(rec arrow.RecordBatch) error {
-			out, err := relabelRecord(stored, rec)
-			if err != nil {
-				return err
-			}
-			defer out.Release()
-			return w.WriteBuffered(out)
-		}
+		return 0, err
 	}
 	defer func() {
 		if cerr := s.guarded("finish the Parquet file", w.Close); err == nil && cerr != nil {

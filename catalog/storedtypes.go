@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
@@ -225,6 +227,39 @@ func relabelRecord(s *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, e
 		data.Release()
 	}
 	return array.NewRecordBatch(s, cols, rec.NumRows()), nil
+}
+
+// newParquetWriter opens pqarrow's writer of a file of schema on out, and returns
+// it with the function that encodes one batch of schema. Columns pqarrow cannot
+// write (durations) are written as their storage type and the file announces
+// schema (storageSchema); a column Parquet cannot hold at all is refused, named.
+func newParquetWriter(schema *arrow.Schema, out io.Writer, props *parquet.WriterProperties, mem memory.Allocator) (*pqarrow.FileWriter, func(arrow.RecordBatch) error, error) {
+	stored, err := storageSchema(schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkStorable(stored, props); err != nil {
+		return nil, nil, err
+	}
+	opts := []pqarrow.WriterOption{pqarrow.WithAllocator(mem)}
+	if stored == schema {
+		opts = append(opts, pqarrow.WithStoreSchema())
+	}
+	w, err := pqarrow.NewFileWriter(stored, out, props, pqarrow.NewArrowWriterProperties(opts...))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
+	}
+	if stored == schema {
+		return w, w.WriteBuffered, nil
+	}
+	return w, func(rec arrow.RecordBatch) error {
+		out, err := relabelRecord(stored, rec)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		return w.WriteBuffered(out)
+	}, nil
 }
 
 // checkStorable refuses a schema with a column Parquet cannot store, naming the
