@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/quiverdata/quiver/catalog/storage"
 )
@@ -126,7 +125,7 @@ func sameColumns(have, got *arrow.Schema) error {
 	mismatch := have.NumFields() != got.NumFields()
 	for i := 0; !mismatch && i < have.NumFields(); i++ {
 		a, b := have.Field(i), got.Field(i)
-		mismatch = a.Name != b.Name || !arrow.TypeEqual(a.Type, b.Type)
+		mismatch = a.Name != b.Name || !sameType(a.Type, b.Type)
 	}
 	if mismatch {
 		return fmt.Errorf("%w: schema %s does not match the dataset's %s", ErrInvalidData, schemaString(got), schemaString(have))
@@ -175,11 +174,10 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		parquet.WithStats(true),
 		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
 	)
-	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(s.opts.Allocator))
 	// The Parquet writer must not close w: we commit it. onlyWriter hides any Close.
-	w, err := pqarrow.NewFileWriter(schema, onlyWriter{buf}, props, arrowProps)
+	w, write, err := newParquetWriter(schema, onlyWriter{buf}, props, s.opts.Allocator)
 	if err != nil {
-		return 0, fmt.Errorf("%w: schema %s cannot be stored as Parquet: %v", ErrInvalidData, schemaString(schema), err)
+		return 0, err
 	}
 	defer func() {
 		if cerr := s.guarded("finish the Parquet file", w.Close); err == nil && cerr != nil {
@@ -206,7 +204,7 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		var werr error
 		for rec := range recs {
 			if werr == nil {
-				if werr = s.guarded("encode a batch as Parquet", func() error { return w.WriteBuffered(rec) }); werr != nil {
+				if werr = s.guarded("encode a batch as Parquet", func() error { return write(rec) }); werr != nil {
 					close(stopped)
 				}
 			}

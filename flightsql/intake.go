@@ -27,7 +27,8 @@ import (
 //     reader on this stream too.
 //   - intakeReader wraps the record reader a handler reads, so every decoded batch
 //     is fully validated (array.ValidateFull) and of the stream's schema before the
-//     store, pqarrow or DuckDB see it.
+//     store, pqarrow or DuckDB see it, and then converted to plain types
+//     (intake_types.go): handlers see storedSchema(the client's schema).
 //
 // Handlers read client batches only through an intakeReader: openIntake for a plain
 // DoPut, newIntakeReader for the reader arrow-go hands a Flight SQL handler.
@@ -81,7 +82,7 @@ func openIntake(stream flight.DataStreamReader, mem memory.Allocator) (*intakeRe
 	if err != nil {
 		return nil, intakeError(fmt.Errorf("the upload is not an Arrow IPC stream: %w", err))
 	}
-	return newIntakeReader(rdr), nil
+	return newIntakeReader(rdr, mem), nil
 }
 
 // intakeReader validates every batch of a client's stream.
@@ -93,21 +94,33 @@ func openIntake(stream flight.DataStreamReader, mem memory.Allocator) (*intakeRe
 // children), cheap beside encoding the batch to Parquet.
 type intakeReader struct {
 	flight.MessageReader
+	mem     memory.Allocator
 	batches int
 	err     error
+
+	// stored is storedSchema of the stream's schema, once known; rec is the current
+	// batch converted to it, nil where the batch needs no conversion.
+	stored *arrow.Schema
+	rec    arrow.RecordBatch
 }
 
-// newIntakeReader wraps rdr, the reader arrow-go built on an intakeStream. The
-// wrapper shares rdr's reference: its Release releases rdr.
-func newIntakeReader(rdr flight.MessageReader) *intakeReader {
+// newIntakeReader wraps rdr, the reader arrow-go built on an intakeStream; batches
+// converted to plain types are allocated from mem. The wrapper shares rdr's
+// reference: its Release releases rdr.
+func newIntakeReader(rdr flight.MessageReader, mem memory.Allocator) *intakeReader {
 	if in, ok := rdr.(*intakeReader); ok {
 		return in
 	}
-	return &intakeReader{MessageReader: rdr}
+	return &intakeReader{MessageReader: rdr, mem: mem}
 }
 
-// Schema is the stream's schema; nil (and Err set) if the stream has none.
+// Schema is the schema of the batches the reader returns: the stream's, with every
+// type converted to its plain form (storedSchema). It is nil (and Err set) if the
+// stream has none.
 func (r *intakeReader) Schema() (schema *arrow.Schema) {
+	if r.stored != nil {
+		return r.stored
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			r.err = intakeError(fmt.Errorf("schema: %w: %v", errDecode, p))
@@ -115,10 +128,39 @@ func (r *intakeReader) Schema() (schema *arrow.Schema) {
 		}
 	}()
 	schema = r.MessageReader.Schema()
-	if schema == nil && r.err == nil && r.MessageReader.Err() != nil {
-		r.err = intakeError(r.MessageReader.Err())
+	if schema == nil {
+		if r.err == nil && r.MessageReader.Err() != nil {
+			r.err = intakeError(r.MessageReader.Err())
+		}
+		return nil
 	}
-	return schema
+	r.stored = storedSchema(schema)
+	return r.stored
+}
+
+// RecordBatch is the current batch, converted to Schema's types. It is valid until
+// the next call to Next or Release.
+func (r *intakeReader) RecordBatch() arrow.RecordBatch {
+	if r.rec != nil {
+		return r.rec
+	}
+	return r.MessageReader.RecordBatch()
+}
+
+// Record is RecordBatch, as the deprecated name has it.
+func (r *intakeReader) Record() arrow.RecordBatch { return r.RecordBatch() }
+
+// Release releases the converted batch and the underlying reader.
+func (r *intakeReader) Release() {
+	r.dropConverted()
+	r.MessageReader.Release()
+}
+
+func (r *intakeReader) dropConverted() {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
 }
 
 // Next decodes and validates the next batch.
@@ -134,6 +176,7 @@ func (r *intakeReader) Next() bool {
 }
 
 func (r *intakeReader) next() (ok bool) {
+	r.dropConverted()
 	defer func() {
 		if p := recover(); p != nil {
 			r.err = intakeError(fmt.Errorf("batch %d: %w: %v", r.batches+1, errDecode, p))
@@ -154,6 +197,14 @@ func (r *intakeReader) next() (ok bool) {
 			r.err = intakeError(fmt.Errorf("batch %d, column %q is not laid out as the stream's schema says: %w", r.batches, rec.ColumnName(i), err))
 			return false
 		}
+	}
+	if stored := r.Schema(); stored != r.MessageReader.Schema() {
+		conv, err := storedRecord(r.mem, rec, stored)
+		if err != nil {
+			r.err = intakeError(fmt.Errorf("batch %d: %w", r.batches, err))
+			return false
+		}
+		r.rec = conv
 	}
 	return true
 }
@@ -234,6 +285,9 @@ func (r *intakeReader) Read() (arrow.RecordBatch, error) {
 // Chunk is the current batch with its descriptor and metadata.
 func (r *intakeReader) Chunk() flight.StreamChunk {
 	c := r.MessageReader.Chunk()
+	if r.rec != nil {
+		c.Data = r.rec
+	}
 	c.Err = r.err
 	return c
 }

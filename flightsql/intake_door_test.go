@@ -39,7 +39,7 @@ func TestOnlyIntakeDecodesClientStreams(t *testing.T) {
 			if rdr == "_" {
 				continue
 			}
-			if !strings.Contains(body, "newIntakeReader("+rdr+")") && !strings.Contains(body, "collectParams(") {
+			if !strings.Contains(body, "newIntakeReader("+rdr+", ") && !strings.Contains(body, "collectParams(") {
 				t.Errorf("%s: %s reads its flight.MessageReader %q without the intake (newIntakeReader)", f, name, rdr)
 			}
 		}

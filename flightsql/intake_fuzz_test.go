@@ -231,7 +231,25 @@ func intakeSeeds(tb testing.TB) []intakeSeed {
 	defer views.Release()
 	lviews := seedRecord(tb, mem, arrow.ListViewOf(arrow.PrimitiveTypes.Int32), `[[1, 2], [], null, [3]]`)
 	defer lviews.Release()
+	// The encodings the intake converts to plain types (intake_types.go).
+	ree := seedRecord(tb, mem, arrow.RunEndEncodedOf(arrow.PrimitiveTypes.Int32, arrow.BinaryTypes.String), `["a", "a", "b", null, null]`)
+	defer ree.Release()
+	viewsInside := seedRecord(tb, mem, arrow.StructOf(
+		arrow.Field{Name: "v", Type: arrow.BinaryTypes.StringView, Nullable: true},
+		arrow.Field{Name: "l", Type: arrow.LargeListViewOf(arrow.FixedWidthTypes.Float16), Nullable: true},
+		arrow.Field{Name: "d", Type: &arrow.Decimal32Type{Precision: 7, Scale: 2}, Nullable: true},
+		arrow.Field{Name: "t", Type: arrow.FixedWidthTypes.Date64, Nullable: true},
+	), `[{"v": "a string longer than twelve bytes", "l": [1.5, null], "d": "1.25", "t": "2024-02-29"}, null, {"v": null, "l": null, "d": null, "t": null}]`)
+	defer viewsInside.Release()
+	durations := seedRecord(tb, mem, arrow.FixedWidthTypes.Duration_us, `[1, -2, null]`)
+	defer durations.Release()
 	return []intakeSeed{
+		{"run-end-encoded", joinMessages(seedMessages(tb, ree))},
+		{"views-inside-struct", joinMessages(seedMessages(tb, viewsInside))},
+		{"durations", joinMessages(seedMessages(tb, durations))},
+		// The schema polars' write_database sent through ADBC: a vtable shared by
+		// tables of different sizes (intake_flatbuf.go).
+		{"polars-schema", joinMessages([]*flight.FlightData{{DataHeader: polarsSchemaHeader(tb)}})},
 		{"strings", joinMessages(seedMessages(tb, strs))},
 		{"lists", joinMessages(seedMessages(tb, lists))},
 		{"nested", joinMessages(seedMessages(tb, nested))},
@@ -242,6 +260,17 @@ func intakeSeeds(tb testing.TB) []intakeSeed {
 		{"strings-zstd", joinMessages(seedMessages(tb, strs, ipc.WithZstd()))},
 		{"lists-lz4", joinMessages(seedMessages(tb, lists, ipc.WithLZ4()))},
 	}
+}
+
+// polarsSchemaHeader is the Schema message header polars 2.1's write_database sent
+// through ADBC for a frame of every polars type, as captured.
+func polarsSchemaHeader(tb testing.TB) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "polars-write-database-schema.bin"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
 
 // seedRecord is a one-column batch of typ from JSON.

@@ -50,7 +50,7 @@ func (s *SQLServer) DoPutCommandStatementIngest(ctx context.Context, cmd fsql.St
 	if err != nil {
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, err))
 	}
-	in := newIntakeReader(rdr)
+	in := newIntakeReader(rdr, s.mem)
 	if in.Schema() == nil && in.Err() != nil {
 		// The stream failed before its schema: say why, not "no columns".
 		return 0, toStatus(fmt.Errorf("ingest into table %q: %w", table, in.Err()))

@@ -239,8 +239,22 @@ const maxPatternLength = 4096
 // types (engine.Columns); where it is nil they are named from the Arrow types
 // (engine.TypeName).
 func annotate(table string, schema *arrow.Schema, duckTypes []string) *arrow.Schema {
+	tables := make([]string, schema.NumFields())
+	for i := range tables {
+		tables[i] = table
+	}
+	return annotateColumns(schema, tables, duckTypes)
+}
+
+// annotateColumns is annotate with a table name per column (tables[i], "" where a
+// column is of no table; tables may be nil).
+func annotateColumns(schema *arrow.Schema, tables []string, duckTypes []string) *arrow.Schema {
 	fields := make([]arrow.Field, schema.NumFields())
 	for i, f := range schema.Fields() {
+		table := ""
+		if i < len(tables) {
+			table = tables[i]
+		}
 		typeName := engine.TypeName(f.Type)
 		if duckTypes != nil {
 			typeName = duckTypes[i]
@@ -250,8 +264,11 @@ func annotate(table string, schema *arrow.Schema, duckTypes []string) *arrow.Sch
 			SchemaName(sqlSchema).
 			TableName(table).
 			TypeName(typeName)
-		if p, sc, ok := precisionScale(f.Type); ok {
-			md.Precision(p).Scale(sc)
+		if p, sc, hasScale, ok := precisionScale(f.Type); ok {
+			md.Precision(p)
+			if hasScale {
+				md.Scale(sc)
+			}
 		}
 		md.IsAutoIncrement(false).
 			IsCaseSensitive(isStringType(f.Type)).
@@ -276,25 +293,79 @@ func mergeMetadata(have, add arrow.Metadata) arrow.Metadata {
 	return arrow.NewMetadata(keys, vals)
 }
 
-// precisionScale is a numeric column's precision (decimal digits) and scale.
-func precisionScale(t arrow.DataType) (int32, int32, bool) {
+// precisionScale is a column's precision and scale as JDBC and ODBC report them:
+// for numbers the decimal digits and those after the point; for dates and times
+// the characters of their text ('2024-02-29 13:45:30.123456' is 26, 6 of them
+// fractional) and the fractional digits; for floating point ODBC's decimal column
+// sizes (REAL 7, DOUBLE 15 digits; JDBC's getColumns gives them NUM_PREC_RADIX 10)
+// and no scale. The same values reach query results and GetTables' schemas, so
+// JDBC's getColumns and ResultSetMetaData agree; the date and time sizes are
+// GetXdbcTypeInfo's (which counts floating point in bits, radix 2).
+func precisionScale(t arrow.DataType) (precision, scale int32, hasScale, ok bool) {
 	switch t := t.(type) {
 	case arrow.DecimalType:
-		return t.GetPrecision(), t.GetScale(), true
+		return t.GetPrecision(), t.GetScale(), true, true
+	case *arrow.TimestampType:
+		digits := fractionDigits(t.Unit)
+		p := 19 + digits // 'YYYY-MM-DD HH:MM:SS' and the fraction
+		if digits > 0 {
+			p++ // the point
+		}
+		if t.TimeZone != "" {
+			p += 6 // '+00:00'
+		}
+		return p, digits, true, true
+	case *arrow.Time32Type:
+		return timePrecision(t.Unit)
+	case *arrow.Time64Type:
+		return timePrecision(t.Unit)
 	}
 	switch t.ID() {
 	case arrow.INT8, arrow.UINT8:
-		return 3, 0, true
+		return 3, 0, true, true
 	case arrow.INT16, arrow.UINT16:
-		return 5, 0, true
+		return 5, 0, true, true
 	case arrow.INT32, arrow.UINT32:
-		return 10, 0, true
+		return 10, 0, true, true
 	case arrow.INT64:
-		return 19, 0, true
+		return 19, 0, true, true
 	case arrow.UINT64:
-		return 20, 0, true
+		return 20, 0, true, true
+	case arrow.DATE32, arrow.DATE64:
+		return 10, 0, true, true // 'YYYY-MM-DD'
+	case arrow.FLOAT16:
+		return 3, 0, false, true
+	case arrow.FLOAT32:
+		return 7, 0, false, true
+	case arrow.FLOAT64:
+		return 15, 0, false, true
+	case arrow.BOOL:
+		return 1, 0, false, true
 	}
-	return 0, 0, false
+	return 0, 0, false, false
+}
+
+// timePrecision is precisionScale of a time of day: 'HH:MM:SS' and its fraction.
+func timePrecision(unit arrow.TimeUnit) (int32, int32, bool, bool) {
+	digits := fractionDigits(unit)
+	p := 8 + digits
+	if digits > 0 {
+		p++
+	}
+	return p, digits, true, true
+}
+
+// fractionDigits is the digits of a second a time unit keeps.
+func fractionDigits(unit arrow.TimeUnit) int32 {
+	switch unit {
+	case arrow.Millisecond:
+		return 3
+	case arrow.Microsecond:
+		return 6
+	case arrow.Nanosecond:
+		return 9
+	}
+	return 0
 }
 
 func isStringType(t arrow.DataType) bool {

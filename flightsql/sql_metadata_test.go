@@ -207,3 +207,61 @@ func TestAnnotateKeepsTypesAndAddsColumnMetadata(t *testing.T) {
 		t.Errorf("fallback name of list<int32> = %q", got)
 	}
 }
+
+// TestPrecisionScale: the precision and scale JDBC and ODBC report, per type; the
+// same for a query's columns and GetTables' (both come from annotate).
+func TestPrecisionScale(t *testing.T) {
+	cases := []struct {
+		t            arrow.DataType
+		p, s         int32
+		hasScale, ok bool
+	}{
+		{arrow.FixedWidthTypes.Date32, 10, 0, true, true},
+		{arrow.FixedWidthTypes.Time32s, 8, 0, true, true},
+		{arrow.FixedWidthTypes.Time32ms, 12, 3, true, true},
+		{arrow.FixedWidthTypes.Time64us, 15, 6, true, true},
+		{arrow.FixedWidthTypes.Time64ns, 18, 9, true, true},
+		{&arrow.TimestampType{Unit: arrow.Second}, 19, 0, true, true},
+		{&arrow.TimestampType{Unit: arrow.Millisecond}, 23, 3, true, true},
+		{&arrow.TimestampType{Unit: arrow.Microsecond}, 26, 6, true, true},
+		{&arrow.TimestampType{Unit: arrow.Nanosecond}, 29, 9, true, true},
+		{&arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, 32, 6, true, true},
+		{arrow.PrimitiveTypes.Float32, 7, 0, false, true},
+		{arrow.PrimitiveTypes.Float64, 15, 0, false, true},
+		{&arrow.Decimal128Type{Precision: 18, Scale: 3}, 18, 3, true, true},
+		{arrow.PrimitiveTypes.Int64, 19, 0, true, true},
+		{arrow.FixedWidthTypes.Boolean, 1, 0, false, true},
+		{arrow.BinaryTypes.String, 0, 0, false, false},
+	}
+	for _, c := range cases {
+		p, s, hasScale, ok := precisionScale(c.t)
+		if p != c.p || s != c.s || hasScale != c.hasScale || ok != c.ok {
+			t.Errorf("%s: %d, %d, %v, %v; want %d, %d, %v, %v", c.t, p, s, hasScale, ok, c.p, c.s, c.hasScale, c.ok)
+		}
+	}
+	// GetXdbcTypeInfo gives the same column sizes for the date and time types.
+	for _, x := range xdbcTypes {
+		var t0 arrow.DataType
+		switch x.name {
+		case "DATE":
+			t0 = arrow.FixedWidthTypes.Date32
+		case "TIME":
+			t0 = arrow.FixedWidthTypes.Time64us
+		case "TIMESTAMP":
+			t0 = &arrow.TimestampType{Unit: arrow.Microsecond}
+		case "TIMESTAMP WITH TIME ZONE":
+			t0 = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+		case "TIMESTAMP_S":
+			t0 = &arrow.TimestampType{Unit: arrow.Second}
+		case "TIMESTAMP_MS":
+			t0 = &arrow.TimestampType{Unit: arrow.Millisecond}
+		case "TIMESTAMP_NS":
+			t0 = &arrow.TimestampType{Unit: arrow.Nanosecond}
+		default:
+			continue
+		}
+		if p, _, _, _ := precisionScale(t0); x.columnSize == nil || p != *x.columnSize {
+			t.Errorf("%s: precision %d, GetXdbcTypeInfo column size %v", x.name, p, x.columnSize)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 	if err != nil {
 		return nil, nil, err
 	}
-	return resultSchema(d.Schema), d.Params, nil
+	return resultSchema(d.Schema, d.Tables), d.Params, nil
 }
 
 // describeBound asks the engine for sql's result schema with the first row of params
@@ -78,12 +78,14 @@ func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.
 	if err != nil {
 		return nil, err
 	}
-	return resultSchema(d.Schema), nil
+	return resultSchema(d.Schema, d.Tables), nil
 }
 
 // resultSchema is schema with the Flight SQL column metadata (type name, precision,
 // scale, ...) that JDBC's ResultSetMetaData is built from.
-func resultSchema(schema *arrow.Schema) *arrow.Schema { return annotate("", schema, nil) }
+func resultSchema(schema *arrow.Schema, tables []string) *arrow.Schema {
+	return annotateColumns(schema, tables, nil)
+}
 
 // resultInfo is the FlightInfo of a query result: its schema, one endpoint at this
 // server, and unknown size.
@@ -282,7 +284,7 @@ func (s *SQLServer) DoPutPreparedStatementQuery(ctx context.Context, cmd fsql.Pr
 // the decoded batches, as util.TotalRecordSize counts them) are taken: the bound
 // rows stay in memory with the prepared statement until it is closed or bound again.
 func collectParams(ctx context.Context, mem memory.Allocator, rdr flight.MessageReader, want *arrow.Schema, maxBytes int64) (arrow.RecordBatch, error) {
-	in := newIntakeReader(rdr)
+	in := newIntakeReader(rdr, mem)
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {
@@ -491,7 +493,7 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 		unpin()
 		return nil, nil, toStatus(err)
 	}
-	schema := resultSchema(rows.Schema())
+	schema := resultSchema(rows.Schema(), rows.Tables())
 	fill := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 		// The same columns under the annotated schema: no data is copied.
 		return array.NewRecordBatch(schema, rec.Columns(), rec.NumRows()), nil

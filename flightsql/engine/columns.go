@@ -176,12 +176,22 @@ func TypeName(t arrow.DataType) string {
 			return "TIMESTAMP_NS"
 		}
 		return "TIMESTAMP"
+	case *arrow.MapType:
+		return "MAP(" + TypeName(t.KeyType()) + ", " + TypeName(t.ItemType()) + ")"
+	case *arrow.FixedSizeListType:
+		return fmt.Sprintf("%s[%d]", TypeName(t.Elem()), t.Len())
 	case arrow.ListLikeType:
 		return TypeName(t.Elem()) + "[]"
 	case *arrow.StructType:
+		// As DuckDB writes it (DESCRIBE, GetTables): field names quoted only where
+		// they are not plain lower-case identifiers.
 		parts := make([]string, t.NumFields())
 		for i, f := range t.Fields() {
-			parts[i] = quoteIdent(f.Name) + " " + TypeName(f.Type)
+			name := f.Name
+			if !plainIdent(name) {
+				name = quoteIdent(name)
+			}
+			parts[i] = name + " " + TypeName(f.Type)
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")"
 	case *arrow.DictionaryType:
@@ -263,4 +273,18 @@ func (e *Engine) Keywords(ctx context.Context) ([]string, error) {
 	}
 	e.keywords.words = slices.Compact(slices.Sorted(slices.Values(kw)))
 	return e.keywords.words, nil
+}
+
+// plainIdent reports whether s is a lower-case identifier DuckDB writes unquoted
+// (keywords aside).
+func plainIdent(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

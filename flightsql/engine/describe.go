@@ -20,6 +20,9 @@ type Description struct {
 	// (or "$name" for DuckDB's named parameters); a type DuckDB cannot infer is arrow.Null.
 	Params        *arrow.Schema
 	StatementType string // "SELECT": Describe refuses everything else
+	// Tables names, per result column, the table it is a column of, "" for a
+	// computed column or where that is not known (origins.go); nil: none known.
+	Tables []string
 }
 
 // Describe parses and prepares sql without executing it and returns the result schema
@@ -107,7 +110,7 @@ func (e *Engine) DescribeBound(ctx context.Context, sql string, params arrow.Rec
 		return nil, err
 	}
 	defer rows.Release()
-	return &Description{Schema: rows.Schema(), Params: d.Params, StatementType: d.StatementType}, nil
+	return &Description{Schema: rows.Schema(), Params: d.Params, StatementType: d.StatementType, Tables: d.Tables}, nil
 }
 
 // bindingMayRetype reports whether binding row `row` of params may make DuckDB plan d's
@@ -144,7 +147,7 @@ func (e *Engine) describe(ctx context.Context, sql string) (*Description, error)
 	defer s.destroyLocked(nil)
 	s.watch(ctx) // binding a view over many parts reads every footer
 
-	st, err := e.prepareReadOnly(s, sql)
+	st, origins, err := e.prepareGated(s, sql)
 	if err != nil {
 		return nil, sqlError(sql, e.noteFailure(s.gen, e.explain(ctx, err)))
 	}
@@ -166,11 +169,15 @@ func (e *Engine) describe(ctx context.Context, sql string) (*Description, error)
 	if err != nil {
 		return nil, sqlError(sql, err)
 	}
-	return &Description{
+	d := &Description{
 		Schema:        schema,
 		Params:        paramSchema(st, opts),
 		StatementType: statementTypeName(bindings.StatementTypeSelect),
-	}, nil
+	}
+	if len(origins) == n {
+		d.Tables = e.originTables(origins)
+	}
+	return d, nil
 }
 
 // explain turns an error from a call that ctx may have interrupted into the error

@@ -48,6 +48,8 @@ type gateEntry struct {
 	// files are the Parquet files its plan scans (all of them views' files), checked
 	// again for nesting each time the verdict is used: a stat each (fileDepths).
 	files []string
+	// origins are the plan's result column origins (origins.go).
+	origins [][]string
 	// reads is ReadTables' analysis, once it has run: the tables the statement
 	// names (folded to as written) and whether its plan reads only through them.
 	reads *readsVerdict
@@ -72,16 +74,16 @@ func newGateCache() *gateCache { return &gateCache{byKey: make(map[gateKey]*list
 
 // admitted reports whether the whole gate admitted k before, and the Parquet files
 // its plan scans.
-func (c *gateCache) admitted(k gateKey) ([]string, bool) {
+func (c *gateCache) admitted(k gateKey) ([]string, [][]string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byKey[k]
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	c.order.MoveToFront(el)
 	e := el.Value.(*gateEntry)
-	return e.files, e.admitted
+	return e.files, e.origins, e.admitted
 }
 
 // reads returns ReadTables' verdict on k, if known.
@@ -97,8 +99,8 @@ func (c *gateCache) reads(k gateKey) *readsVerdict {
 }
 
 // admit remembers that the whole gate admitted k, whose plan scans files.
-func (c *gateCache) admit(k gateKey, files []string) {
-	c.put(k, func(e *gateEntry) { e.admitted, e.files = true, files })
+func (c *gateCache) admit(k gateKey, files []string, origins [][]string) {
+	c.put(k, func(e *gateEntry) { e.admitted, e.files, e.origins = true, files, origins })
 }
 
 // putReads remembers ReadTables' verdict on k.

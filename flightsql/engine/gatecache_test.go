@@ -161,21 +161,21 @@ func TestReadTablesRemembersOnlyWhatIsGrantFree(t *testing.T) {
 func TestGateCacheIsBounded(t *testing.T) {
 	c := newGateCache()
 	long := strings.Repeat("x", gateCacheMaxSQL+1)
-	c.admit(gateKey{sql: long}, nil)
-	if _, ok := c.admitted(gateKey{sql: long}); c.len() != 0 || ok {
+	c.admit(gateKey{sql: long}, nil, nil)
+	if _, _, ok := c.admitted(gateKey{sql: long}); c.len() != 0 || ok {
 		t.Fatalf("a %d-byte text was remembered", len(long))
 	}
 	text := strings.Repeat("y", 1000)
 	n := 0
 	for i := 0; c.bytes <= gateCacheBytes && i < 2*gateCacheBytes/1000; i++ {
-		c.admit(gateKey{sql: text, views: uint64(i)}, nil)
+		c.admit(gateKey{sql: text, views: uint64(i)}, nil, nil)
 		n++
 	}
 	if c.bytes > gateCacheBytes || c.len() > gateCacheBytes/1000 {
 		t.Fatalf("cache holds %d bytes in %d entries, bound %d bytes", c.bytes, c.len(), gateCacheBytes)
 	}
-	_, newest := c.admitted(gateKey{sql: text, views: uint64(n - 1)})
-	_, oldest := c.admitted(gateKey{sql: text, views: 0})
+	_, _, newest := c.admitted(gateKey{sql: text, views: uint64(n - 1)})
+	_, _, oldest := c.admitted(gateKey{sql: text, views: 0})
 	if !newest || oldest {
 		t.Fatal("the newest entry must be kept and the oldest evicted")
 	}

@@ -23,6 +23,9 @@ import (
 type boundPlan struct {
 	gets  []boundGet // every LOGICAL_GET: a table function and, for read_parquet, its files
 	funcs []string   // every scalar, aggregate and window function a bound expression calls
+	// origins has, per result column, the files of the scan it comes from unchanged
+	// (origins.go); nil where unknown.
+	origins [][]string
 }
 
 // boundGet is one table function scan in a plan.
@@ -76,6 +79,9 @@ func bindPlan(conn bindings.Connection, sql string, stmt any) (boundPlan, error)
 	}
 	var p boundPlan
 	p.walk(doc.Plans)
+	if len(doc.Plans) == 1 {
+		p.origins = columnOrigins(doc.Plans[0])
+	}
 	return p, nil
 }
 

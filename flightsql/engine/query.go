@@ -51,7 +51,7 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 	s.watch(ctx)
 	defer s.mu.Unlock()
 
-	schema, err := s.start(sql, params, row)
+	schema, tables, err := s.start(sql, params, row)
 	if err != nil {
 		// Explain before destroying: destroying cancels ctx, and explain would then
 		// report the failure as a cancellation instead of DuckDB's error.
@@ -59,24 +59,25 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 		s.destroyLocked(nil)
 		return nil, err
 	}
-	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema}
+	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema, tables: tables}
 	r.refs.Store(1)
 	return r, nil
 }
 
 // start prepares, binds and starts executing sql on the session's connection, keeping
 // the prepared statement and the streaming result in the session. s.mu is held.
-func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, error) {
-	st, err := s.eng.prepareReadOnly(s, sql)
+// It also returns the table of each result column, as Description.Tables.
+func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, error) {
+	st, origins, err := s.eng.prepareGated(s, sql)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.stmt = st
 	if err := bindParams(st, params, row); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := executeStreaming(st, &s.res); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.opts = bindings.ResultGetArrowOptions(&s.res)
 	s.hasRes = true
@@ -89,7 +90,15 @@ func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.S
 		types[i] = bindings.ColumnLogicalType(&s.res, bindings.IdxT(i))
 	}
 	defer destroyTypes(types)
-	return newArrowSchema(s.opts, types, names)
+	schema, err := newArrowSchema(s.opts, types, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tables []string
+	if len(origins) == n {
+		tables = s.eng.originTables(origins)
+	}
+	return schema, tables, nil
 }
 
 // executeStreaming starts st as a streaming query: DuckDB produces chunks as they are
@@ -126,6 +135,7 @@ type Rows struct {
 	ctx    context.Context
 	sql    string
 	schema *arrow.Schema
+	tables []string // of each column, as Description.Tables
 	refs   atomic.Int64
 
 	released atomic.Bool
@@ -170,6 +180,10 @@ func (r *Rows) Release() {
 
 // Schema is the result schema, known before the first batch.
 func (r *Rows) Schema() *arrow.Schema { return r.schema }
+
+// Tables names, per result column, the table it is a column of, as
+// Description.Tables: "" for a computed column or where not known; nil: none known.
+func (r *Rows) Tables() []string { return r.tables }
 
 // RecordBatch is the current batch; nil before the first Next and after the end.
 func (r *Rows) RecordBatch() arrow.RecordBatch {

@@ -55,21 +55,28 @@ var deniedFunctions = map[string]bool{
 // only extracted and prepared: one parse and one bind. If the views changed while it
 // was prepared, it goes through the whole gate again.
 func (e *Engine) prepareReadOnly(s *session, sql string) (bindings.PreparedStatement, error) {
+	st, _, err := e.prepareGated(s, sql)
+	return st, err
+}
+
+// prepareGated is prepareReadOnly, and also returns the origins of the result
+// columns from the plan the gate checked (origins.go).
+func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatement, [][]string, error) {
 	var st bindings.PreparedStatement
 	if strings.TrimSpace(sql) == "" {
-		return st, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
+		return st, nil, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
 	}
 	key := e.gateKeyFor(sql, s.gen)
 	stable := key.views%2 == 0 // odd: SyncTables is changing views
-	if files, ok := e.gates.admitted(key); ok && stable {
+	if files, origins, ok := e.gates.admitted(key); ok && stable {
 		for _, f := range files {
 			if err := fileDepths.check(f); err != nil {
-				return st, err
+				return st, nil, err
 			}
 		}
 		st, err := prepareOne(s.conn, sql)
 		if err == nil && e.viewsGen.Load() == key.views {
-			return st, nil
+			return st, origins, nil
 		}
 		if err == nil {
 			bindings.DestroyPrepare(&st)
@@ -78,14 +85,14 @@ func (e *Engine) prepareReadOnly(s *session, sql string) (bindings.PreparedState
 	e.gateRuns.Add(1)
 	st, plan, err := gateAndPrepare(s.conn, sql)
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
 	if stable && e.viewsGen.Load() == key.views {
 		if files, ok := e.cacheable(plan); ok {
-			e.gates.admit(key, files)
+			e.gates.admit(key, files, plan.origins)
 		}
 	}
-	return st, nil
+	return st, plan.origins, nil
 }
 
 // gateAndPrepare is the whole gate: it parses sql, binds its plan and checks both,

@@ -87,9 +87,9 @@ SQL_TYPE_NAMES = {
     "u8": "UTINYINT", "u16": "USMALLINT", "u32": "UINTEGER", "u64": "UBIGINT",
     "f32": "FLOAT", "f64": "DOUBLE", "dec": "DECIMAL(10,2)", "date": "DATE", "time": "TIME",
     "ts": "TIMESTAMP", "tstz": "TIMESTAMP WITH TIME ZONE", "str": "VARCHAR", "lstr": "VARCHAR",
-    "bin": "BLOB", "list": "INTEGER[]", "struct": 'STRUCT("a" INTEGER, "b" VARCHAR)',
-    # DuckDB's own name is MAP(VARCHAR, INTEGER); the metadata names its storage.
-    "map": 'STRUCT("key" VARCHAR, "value" INTEGER)[]',
+    "bin": "BLOB", "list": "INTEGER[]", "struct": "STRUCT(a INTEGER, b VARCHAR)",
+    # As DuckDB's DESCRIBE and GetTables name them.
+    "map": "MAP(VARCHAR, INTEGER)",
 }  # fmt: skip
 
 

@@ -12,7 +12,9 @@ import java.lang.reflect.Modifier;
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Types;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -246,6 +248,78 @@ class MetadataTest {
 
     assertEquals(List.of("sold_on", "sold_at"), columnNames("sales", "sold%"));
     assertEquals(List.of("sold_on"), columnNames("sales", "sold_on"));
+  }
+
+  /**
+   * ResultSetMetaData of a query agrees with getColumns for every column of every seeded
+   * table: precision (COLUMN_SIZE) and scale (DECIMAL_DIGITS), JDBC type, table, schema
+   * and catalog. (getColumnTypeName is the driver's own name of the JDBC type, "DECIMAL"
+   * for DECIMAL(10,2): it does not read the TYPE_NAME the server sends.) DBeaver showed 0 for DATE, TIMESTAMP and DOUBLE results where getColumns
+   * said 10/0 and 26/6, and no table for {@code SELECT * FROM t}. Strings and blobs are
+   * the exception: the server knows no length for them, and the driver makes one up
+   * (65536) for getColumns only.
+   */
+  @Test
+  void resultSetMetaDataMatchesGetColumns() throws SQLException {
+    // column -> {precision, scale} where the type fixes them.
+    Map<String, int[]> sizes = new LinkedHashMap<>();
+    sizes.put("id", new int[] {19, 0});
+    sizes.put("amount", new int[] {15, 0});
+    sizes.put("qty", new int[] {10, 0});
+    sizes.put("sold_on", new int[] {10, 0});
+    sizes.put("sold_at", new int[] {26, 6});
+    sizes.put("paid", new int[] {1, 0});
+    sizes.put("price", new int[] {Seed.PRICE_PRECISION, Seed.PRICE_SCALE});
+    sizes.put("c_tinyint", new int[] {3, 0});
+    sizes.put("c_smallint", new int[] {5, 0});
+    sizes.put("c_real", new int[] {7, 0});
+    sizes.put("c_time", new int[] {15, 6});
+    sizes.put("c_timestamptz", new int[] {32, 6});
+    Set<String> checked = new TreeSet<>();
+    for (String table : List.of("sales", "types")) {
+      try (Statement st = conn.createStatement();
+          ResultSet rs = st.executeQuery("SELECT * FROM " + table);
+          ResultSet cols = md.getColumns(CATALOG, SCHEMA, table, "%")) {
+        ResultSetMetaData rsmd = rs.getMetaData();
+        for (int i = 1; i <= rsmd.getColumnCount(); i++) {
+          assertTrue(cols.next(), table + " column " + i);
+          String name = rsmd.getColumnName(i);
+          String where = table + "." + name;
+          assertEquals(cols.getString("COLUMN_NAME"), name, where);
+          assertEquals(table, rsmd.getTableName(i), where + " table");
+          assertEquals(SCHEMA, rsmd.getSchemaName(i), where + " schema");
+          assertEquals(CATALOG, rsmd.getCatalogName(i), where + " catalog");
+          assertEquals(cols.getInt("DATA_TYPE"), rsmd.getColumnType(i), where + " type");
+          assertFalse(rsmd.isAutoIncrement(i), where);
+          assertTrue(rsmd.isReadOnly(i), where);
+          assertTrue(rsmd.isSearchable(i), where);
+          int type = rsmd.getColumnType(i);
+          if (type == Types.VARCHAR || type == Types.VARBINARY) {
+            assertEquals(0, rsmd.getPrecision(i), where + " precision");
+            continue;
+          }
+          assertEquals(cols.getInt("COLUMN_SIZE"), rsmd.getPrecision(i), where + " precision");
+          assertEquals(cols.getInt("DECIMAL_DIGITS"), rsmd.getScale(i), where + " scale");
+          int[] want = sizes.get(name);
+          if (want != null) {
+            assertEquals(want[0], rsmd.getPrecision(i), where + " precision");
+            assertEquals(want[1], rsmd.getScale(i), where + " scale");
+            checked.add(name);
+          }
+        }
+        assertFalse(cols.next(), table + ": getColumns lists more columns than SELECT *");
+      }
+    }
+    assertEquals(new TreeSet<>(sizes.keySet()), checked);
+
+    // A computed column is of no table (the driver says null); a column read through
+    // a filter still is.
+    try (Statement st = conn.createStatement();
+        ResultSet rs = st.executeQuery("SELECT qty * 2 AS twice, region FROM sales WHERE qty > 0")) {
+      String computed = rs.getMetaData().getTableName(1);
+      assertTrue(computed == null || computed.isEmpty(), "computed column's table: " + computed);
+      assertEquals("sales", rs.getMetaData().getTableName(2));
+    }
   }
 
   /**
