@@ -112,7 +112,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, res *result, f
 	for rec := first; rec != nil; {
 		sent += catalog.BatchBytes(rec)
 		if s.cfg.MaxDownloadBytes > 0 && sent > s.cfg.MaxDownloadBytes {
-			s.abort(r, fmt.Errorf("the result exceeds %d bytes, the console's download limit (--http-max-download-bytes); download less, or use Flight SQL", s.cfg.MaxDownloadBytes))
+			s.abort(r, errorf(codes.ResourceExhausted, "the result exceeds %d bytes, the console's download limit (--http-max-download-bytes); download less, or use Flight SQL", s.cfg.MaxDownloadBytes))
 		}
 		if err := bw.write(rec); err != nil {
 			s.abort(r, err)

@@ -57,7 +57,7 @@ func TestTypesDescribeAndDownload(t *testing.T) {
 	for _, col := range d.Schema {
 		types = append(types, col.Type)
 	}
-	if got := strings.Join(types, ","); got != `BOOLEAN,DATE,TIMESTAMP WITH TIME ZONE,DECIMAL(10,2),BLOB,VARCHAR[],STRUCT("x" DOUBLE)` {
+	if got := strings.Join(types, ","); got != `BOOLEAN,DATE,TIMESTAMP WITH TIME ZONE,DECIMAL(10,2),BLOB,VARCHAR[],STRUCT(x DOUBLE)` {
 		t.Fatalf("types %s", got)
 	}
 	if len(d.Stats) != 7 {
