@@ -415,21 +415,5 @@ func withSchema(s *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, erro
 	if rec.NumCols() != int64(s.NumFields()) {
 		return nil, fmt.Errorf("batch has %d columns, the dataset %d", rec.NumCols(), s.NumFields())
 	}
-	cols := make([]arrow.Array, rec.NumCols())
-	defer func() {
-		for _, c := range cols {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}()
-	for i, c := range rec.Columns() {
-		data, err := retype(c.Data(), s.Field(i).Type)
-		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", s.Field(i).Name, err)
-		}
-		cols[i] = array.MakeFromData(data)
-		data.Release()
-	}
-	return array.NewRecordBatch(s, cols, rec.NumRows()), nil
+	return mapColumns(s, rec, retype)
 }

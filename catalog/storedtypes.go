@@ -112,7 +112,7 @@ func relabel(data arrow.ArrayData, want arrow.DataType) (arrow.ArrayData, error)
 		}
 	}()
 	for i, c := range kids {
-		ct, err := childType(want, i)
+		ct, err := ChildType(want, i)
 		if err != nil {
 			return nil, err
 		}
@@ -123,8 +123,9 @@ func relabel(data arrow.ArrayData, want arrow.DataType) (arrow.ArrayData, error)
 	return array.NewData(want, data.Len(), data.Buffers(), children, data.NullN(), data.Offset()), nil
 }
 
-// childType is the type of child i of an array of type t.
-func childType(t arrow.DataType, i int) (arrow.DataType, error) {
+// ChildType is the type of child i of an array of type t (a struct's field, a
+// map's entries struct, a list's element).
+func ChildType(t arrow.DataType, i int) (arrow.DataType, error) {
 	switch t := t.(type) {
 	case *arrow.StructType:
 		return t.Field(i).Type, nil
@@ -210,6 +211,12 @@ const arrowSchemaKey = "ARROW:schema"
 
 // relabelRecord returns rec under schema s, whose columns have rec's layouts.
 func relabelRecord(s *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	return mapColumns(s, rec, relabel)
+}
+
+// mapColumns returns a batch of schema s whose column i is f(column i of rec, the
+// type of field i of s): the same rows with each column's data re-described.
+func mapColumns(s *arrow.Schema, rec arrow.RecordBatch, f func(arrow.ArrayData, arrow.DataType) (arrow.ArrayData, error)) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, rec.NumCols())
 	defer func() {
 		for _, c := range cols {
@@ -219,7 +226,7 @@ func relabelRecord(s *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, e
 		}
 	}()
 	for i, c := range rec.Columns() {
-		data, err := relabel(c.Data(), s.Field(i).Type)
+		data, err := f(c.Data(), s.Field(i).Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", s.Field(i).Name, err)
 		}

@@ -208,7 +208,7 @@ func (c *converter) children(arr arrow.Array, want arrow.DataType) (arrow.Array,
 		}
 	}()
 	for i, kd := range d.Children() {
-		kt, err := childOf(want, i)
+		kt, err := catalog.ChildType(want, i)
 		if err != nil {
 			return nil, err
 		}
@@ -225,19 +225,6 @@ func (c *converter) children(arr arrow.Array, want arrow.DataType) (arrow.Array,
 	nd := array.NewData(want, d.Len(), d.Buffers(), kids, d.NullN(), d.Offset())
 	defer nd.Release()
 	return array.MakeFromData(nd), nil
-}
-
-// childOf is the type of child i of a nested type.
-func childOf(t arrow.DataType, i int) (arrow.DataType, error) {
-	switch t := t.(type) {
-	case *arrow.StructType:
-		return t.Field(i).Type, nil
-	case *arrow.MapType:
-		return t.Elem(), nil // the entries struct
-	case arrow.ListLikeType:
-		return t.Elem(), nil
-	}
-	return nil, fmt.Errorf("type %s has no child %d", t, i)
 }
 
 // views copies the values of a view array into a plain string or binary array.

@@ -2,13 +2,14 @@ package main
 
 import (
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
+
+	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 // resultTable prints a query result as DuckDB's CLI does: the column names with their
@@ -125,7 +126,7 @@ func isNumeric(t arrow.DataType) bool {
 
 // sqlTypeNames names each column's SQL type in lower case, as DuckDB's CLI shows them:
 // the Flight SQL TYPE_NAME the server sent (DuckDB's own name for the column's type),
-// else a name derived from the Arrow type.
+// else the name the server's engine gives the Arrow type.
 func sqlTypeNames(schema, typeSource *arrow.Schema) []string {
 	names := make([]string, schema.NumFields())
 	for i, f := range schema.Fields() {
@@ -137,7 +138,7 @@ func sqlTypeNames(schema, typeSource *arrow.Schema) []string {
 			name = columnTypeName(f)
 		}
 		if name == "" {
-			name = arrowSQLTypeName(f.Type)
+			name = engine.TypeName(f.Type) // what the server would have named it
 		}
 		names[i] = strings.ToLower(name)
 	}
@@ -150,60 +151,3 @@ func columnTypeName(f arrow.Field) string {
 	name, _ := md.TypeName()
 	return name
 }
-
-// arrowSQLTypeName names the DuckDB type an Arrow type reads as, for servers that send
-// no TYPE_NAME metadata.
-func arrowSQLTypeName(t arrow.DataType) string {
-	switch t := t.(type) {
-	case arrow.DecimalType:
-		return "decimal(" + itoa(t.GetPrecision()) + "," + itoa(t.GetScale()) + ")"
-	case *arrow.TimestampType:
-		if t.TimeZone != "" {
-			return "timestamp with time zone"
-		}
-		return "timestamp"
-	case arrow.ListLikeType:
-		return arrowSQLTypeName(t.Elem()) + "[]"
-	case *arrow.DictionaryType:
-		return arrowSQLTypeName(t.ValueType)
-	}
-	switch t.ID() {
-	case arrow.BOOL:
-		return "boolean"
-	case arrow.INT8:
-		return "tinyint"
-	case arrow.INT16:
-		return "smallint"
-	case arrow.INT32:
-		return "integer"
-	case arrow.INT64:
-		return "bigint"
-	case arrow.UINT8:
-		return "utinyint"
-	case arrow.UINT16:
-		return "usmallint"
-	case arrow.UINT32:
-		return "uinteger"
-	case arrow.UINT64:
-		return "ubigint"
-	case arrow.FLOAT16, arrow.FLOAT32:
-		return "float"
-	case arrow.FLOAT64:
-		return "double"
-	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
-		return "varchar"
-	case arrow.BINARY, arrow.LARGE_BINARY, arrow.BINARY_VIEW, arrow.FIXED_SIZE_BINARY:
-		return "blob"
-	case arrow.DATE32, arrow.DATE64:
-		return "date"
-	case arrow.TIME32, arrow.TIME64:
-		return "time"
-	case arrow.STRUCT:
-		return "struct"
-	case arrow.MAP:
-		return "map"
-	}
-	return t.Name()
-}
-
-func itoa(n int32) string { return strconv.Itoa(int(n)) }
