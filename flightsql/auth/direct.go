@@ -48,21 +48,8 @@ func (g *Guard) AuthenticateHeader(ctx context.Context, header string) (*Princip
 		p, _, err := g.Login(ctx, name, password)
 		return p, err
 	}
-	var err error
-	switch {
-	case scheme == "":
-		err = ErrNoCredentials
-	case strings.EqualFold(scheme, "Bearer"):
-		var p *Principal
-		if p, err = g.auth.Verify(cred); err == nil {
-			return p, nil
-		}
-	default:
-		err = errors.New("unsupported authorization scheme: send `Authorization: Bearer <token>` or `Basic`")
-	}
-	g.log.LogAttrs(ctx, slog.LevelWarn, "unauthenticated request", slog.String("method", "http"),
-		slog.String("reason", err.Error()), peerAttr(ctx))
-	return nil, status.Error(codes.Unauthenticated, err.Error())
+	return g.bearer(ctx, "http", scheme, cred, nil,
+		errors.New("unsupported authorization scheme: send `Authorization: Bearer <token>` or `Basic`"))
 }
 
 // AuthorizeStatement checks that p may run the SQL statement, as for a Flight SQL

@@ -189,6 +189,16 @@ func (s *guardedStream) visible(info *flight.FlightInfo) bool {
 // authenticate finds the principal of a request from its bearer token.
 func (g *Guard) authenticate(ctx context.Context, method string) (*Principal, error) {
 	scheme, cred := credentials(ctx)
+	basic := errors.New("Basic credentials are accepted by Handshake only: log in there and send the bearer token it returns")
+	return g.bearer(ctx, shortMethod(method), scheme, cred, basic,
+		errors.New("unsupported authorization scheme: send `authorization: Bearer <token>`"))
+}
+
+// bearer verifies a bearer token, the one credential every call may carry, for both
+// doors (gRPC metadata, the console's Authorization header). onBasic is the refusal of
+// a Basic scheme that reached it (nil: no Basic case), onOther of any other scheme.
+// Every refusal is logged and returned as Unauthenticated.
+func (g *Guard) bearer(ctx context.Context, method, scheme, cred string, onBasic, onOther error) (*Principal, error) {
 	var err error
 	switch {
 	case scheme == "":
@@ -198,13 +208,13 @@ func (g *Guard) authenticate(ctx context.Context, method string) (*Principal, er
 		if p, err = g.auth.Verify(cred); err == nil {
 			return p, nil
 		}
-	case strings.EqualFold(scheme, "Basic"):
-		err = errors.New("Basic credentials are accepted by Handshake only: log in there and send the bearer token it returns")
+	case onBasic != nil && strings.EqualFold(scheme, "Basic"):
+		err = onBasic
 	default:
-		err = errors.New("unsupported authorization scheme: send `authorization: Bearer <token>`")
+		err = onOther
 	}
 	g.log.LogAttrs(ctx, slog.LevelWarn, "unauthenticated request",
-		slog.String("method", shortMethod(method)), slog.String("reason", err.Error()), peerAttr(ctx))
+		slog.String("method", method), slog.String("reason", err.Error()), peerAttr(ctx))
 	return nil, status.Error(codes.Unauthenticated, err.Error())
 }
 
