@@ -30,6 +30,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Results bound the batches DoGet sends (outgoing.go); zero: the defaults.
 	Results ResultLimits
+	// Nodes are this server and its peers on the same dataset root, across which
+	// a dataset's endpoints are spread (endpoints.go); zero: a server on its own.
+	Nodes Nodes
 }
 
 // Server is Quiver's Flight service. It answers the plain Flight dataset requests of
@@ -43,6 +46,7 @@ type Server struct {
 	mem   memory.Allocator
 	log   *slog.Logger
 	out   *outgoing // message size and result memory (outgoing.go)
+	nodes Nodes
 }
 
 // NewServer returns a Server for cfg.
@@ -57,7 +61,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
-	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results)}, nil
+	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results), nodes: cfg.Nodes}, nil
 }
 
 // sqlOr returns the Flight SQL server, or errNoSQL when there is none.
