@@ -40,7 +40,13 @@ func freeAddr(t testing.TB) string {
 func s3Nodes(t testing.TB, n int) []*quiverProcess {
 	t.Helper()
 	s3srv := s3test.Start(t)
-	bucket := s3srv.NewBucket(t)
+	return startS3Nodes(t, s3srv, s3srv.NewBucket(t), n)
+}
+
+// startS3Nodes runs n `quiver serve` binaries on bucket, each with the others as
+// --peers (none when n is 1) and its own part cache.
+func startS3Nodes(t testing.TB, s3srv *s3test.Server, bucket string, n int) []*quiverProcess {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
 	t.Setenv("AWS_REGION", s3test.Region)
@@ -59,9 +65,12 @@ func s3Nodes(t testing.TB, n int) []*quiverProcess {
 				peers = append(peers, a)
 			}
 		}
-		procs[i] = startQuiver(t, t.TempDir(), "--root", "s3://"+bucket+"/warehouse", "--addr", addrs[i],
-			"--peers", strings.Join(peers, ","), "--s3-endpoint", s3srv.Endpoint, "--s3-path-style",
-			"--cache-dir", t.TempDir(), "--cache-size", "256MiB")
+		args := []string{"--root", "s3://" + bucket + "/warehouse", "--addr", addrs[i], "--s3-endpoint", s3srv.Endpoint,
+			"--s3-path-style", "--cache-dir", t.TempDir(), "--cache-size", "256MiB"}
+		if len(peers) > 0 {
+			args = append(args, "--peers", strings.Join(peers, ","))
+		}
+		procs[i] = startQuiver(t, t.TempDir(), args...)
 	}
 	return procs
 }
