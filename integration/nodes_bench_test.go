@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	s3 "github.com/quiverdata/quiver/catalog/storage/s3"
 	"github.com/quiverdata/quiver/catalog/storage/s3/s3test"
@@ -171,4 +175,59 @@ func countRows(b *testing.B, c flight.Client, t *flight.Ticket) int64 {
 		return -1
 	}
 	return rows
+}
+
+// BenchmarkFreshness is the price of every request seeing the bucket as it is now:
+// GetFlightInfo of a small dataset re-reads its layout (a Stat of the dataset, its
+// manifest, a Stat per part; the Parquet footers come from a cache keyed by the
+// parts' versions), on a local root and on S3 (versitygw on loopback), for one part
+// and for eight.
+//
+//	go test -tags duckdb_arrow -run '^$' -bench Freshness -benchtime 200x ./integration/
+func BenchmarkFreshness(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts versitygw")
+	}
+	ctx := context.Background()
+	s3srv := s3test.Start(b)
+	bucket := s3srv.NewBucket(b)
+	s3Node := startS3Nodes(b, s3srv, bucket, 1)[0]
+	localNode := startQuiver(b, b.TempDir(), "--root", b.TempDir(), "--addr", "127.0.0.1:0")
+	for _, p := range []*quiverProcess{s3Node, localNode} {
+		c := dial(b, p.addr)
+		cl := nodeSQLClient(b, p.addr)
+		rec := int64Record(memory.DefaultAllocator, "id", 0, 1000)
+		putRecords(b, c, "one.parquet", rec.Schema(), rec)
+		putRecords(b, c, "eight.parquet", rec.Schema(), rec)
+		for i := 1; i < 8; i++ {
+			rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = cl.ExecuteIngest(ctx, rdr, &fsql.ExecuteIngestOpts{Table: "eight",
+				TableDefinitionOptions: &fsql.TableDefinitionOptions{IfNotExist: fsql.TableDefinitionOptionsTableNotExistOptionFail,
+					IfExists: fsql.TableDefinitionOptionsTableExistsOptionAppend}})
+			rdr.Release()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		rec.Release()
+	}
+	for _, root := range []struct {
+		name string
+		p    *quiverProcess
+	}{{"local", localNode}, {"s3", s3Node}} {
+		c := dial(b, root.p.addr)
+		for _, ds := range []string{"one.parquet", "eight.parquet"} {
+			b.Run(root.name+"/"+ds, func(b *testing.B) {
+				desc := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{ds}}
+				for i := 0; i < b.N; i++ {
+					if _, err := c.GetFlightInfo(ctx, desc); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }
