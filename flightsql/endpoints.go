@@ -11,7 +11,7 @@ import (
 // dataset's endpoints across them. The zero value is a server on its own.
 type Nodes struct {
 	// Self is the location clients should dial for this server, a URI such as
-	// "grpc+tcp://10.0.0.5:8815".
+	// "grpc+tcp://10.0.0.5:8815". Without it the endpoints name only the peers.
 	Self string
 	// Peers are the other servers' locations, in the same form. With none, every
 	// dataset has one endpoint without a location, as on a single server.
@@ -37,8 +37,14 @@ func (n Nodes) endpoints(info catalog.Info) []*flight.FlightEndpoint {
 		return []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: []byte(info.Name)}}}
 	}
 	nodes := make([]string, 0, 1+len(n.Peers))
-	nodes = append(nodes, n.Self)
-	nodes = append(nodes, n.Peers...)
+	for _, uri := range append([]string{n.Self}, n.Peers...) {
+		if uri != "" { // a location with no URI would send clients nowhere
+			nodes = append(nodes, uri)
+		}
+	}
+	if len(nodes) == 0 {
+		return []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: []byte(info.Name)}}}
+	}
 	groups := min(parts, maxEndpoints)
 	eps := make([]*flight.FlightEndpoint, 0, groups)
 	first := 0

@@ -193,6 +193,12 @@ func TestEndpointsGroupParts(t *testing.T) {
 	if next != 130 {
 		t.Fatalf("endpoints cover %d parts, want 130", next)
 	}
+	// Without Self the endpoints name only the peers, never an empty location.
+	for _, ep := range (Nodes{Peers: []string{"grpc://b:1"}}).endpoints(info) {
+		if len(ep.Location) != 1 || ep.Location[0].Uri != "grpc://b:1" {
+			t.Fatalf("no Self: locations %v, want only the peer", ep.Location)
+		}
+	}
 	info.Keys = info.Keys[:1]
 	if eps := nodes.endpoints(info); len(eps) != 1 || string(eps[0].Ticket.Ticket) != "many.parquet" || len(eps[0].Location) != 0 {
 		t.Fatalf("single part: %v, want the name ticket", eps)
