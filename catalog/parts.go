@@ -57,3 +57,9 @@ func (s *Store) OpenParts(ctx context.Context, name string) (Info, []*Part, erro
 	}
 	return Info{}, nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
 }
+
+// ReadAt implements io.ReaderAt, for reading a part's Parquet footer in place.
+func (p *Part) ReadAt(b []byte, off int64) (int, error) { return p.r.ReadAt(b, off) }
+
+// Seek implements io.Seeker.
+func (p *Part) Seek(offset int64, whence int) (int64, error) { return p.r.Seek(offset, whence) }

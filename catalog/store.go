@@ -90,6 +90,8 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // by dataset name
+
+	notifier notifier // who hears of each commit (notify.go)
 }
 
 type cacheEntry struct {

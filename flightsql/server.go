@@ -47,6 +47,9 @@ type Server struct {
 	log   *slog.Logger
 	out   *outgoing // message size and result memory (outgoing.go)
 	nodes Nodes
+	// datasets lists the datasets for ListFlights: the SQL engine's snapshot of the
+	// store when there is one (NewService sets it), else a listing of the store.
+	datasets func(ctx context.Context) ([]catalog.Info, error)
 }
 
 // NewServer returns a Server for cfg.
@@ -61,7 +64,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
-	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results), nodes: cfg.Nodes}, nil
+	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results), nodes: cfg.Nodes, datasets: cfg.Store.List}, nil
 }
 
 // sqlOr returns the Flight SQL server, or errNoSQL when there is none.

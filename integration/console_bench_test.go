@@ -99,7 +99,8 @@ func BenchmarkConsoleQuery(b *testing.B) {
 			reportCPU(b, cpu0)
 		})
 	}
-	// Describe: the schema and one scan for every column's statistics.
+	// Describe: the schema, footer statistics and a bounded distinct sample
+	// (BenchmarkConsoleDescribe compares 1M and 10M rows).
 	b.Run("console-describe", func(b *testing.B) {
 		cpu0 := ownCPU()
 		for i := 0; i < b.N; i++ {

@@ -121,10 +121,10 @@ func TestDatasetsDescribeRows(t *testing.T) {
 		t.Fatalf("stats = %+v", d.Stats)
 	}
 	region := d.Stats[1]
-	if region.Column != "region" || region.Nulls != 1 || *region.Min != "east" || *region.Max != `west "quoted", comma` || region.DistinctEstimate == nil || *region.DistinctEstimate != 4 {
+	if region.Column != "region" || region.Nulls == nil || *region.Nulls != 1 || *region.Min != "east" || *region.Max != `west "quoted", comma` || region.DistinctEstimate == nil || *region.DistinctEstimate != 4 {
 		t.Fatalf("region stats = %s", mustJSON(region))
 	}
-	if id := d.Stats[0]; id.Nulls != 0 || *id.Min != "1" || *id.Max != "5" {
+	if id := d.Stats[0]; id.Nulls == nil || *id.Nulls != 0 || *id.Min != "1" || *id.Max != "5" {
 		t.Fatalf("id stats = %s", mustJSON(id))
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -91,15 +92,19 @@ type schemaColumn struct {
 	Nullable bool   `json:"nullable"`
 }
 
-// columnStats are one column's statistics: nulls counted, min and max as text,
-// distinct values estimated (HyperLogLog); min, max and distinct are null for nested
-// columns.
+// columnStats are one column's statistics. Nulls, min and max come from the
+// Parquet footers (null when a footer does not record them: nested columns, files
+// written without statistics); min and max are printed as DuckDB casts them to
+// VARCHAR; float min and max leave NaN out, as Parquet statistics do. The distinct
+// estimate is HyperLogLog over the first DistinctSampleRows rows only (the whole
+// dataset when it is that small); null for nested columns.
 type columnStats struct {
-	Column           string  `json:"column"`
-	Nulls            int64   `json:"nulls"`
-	Min              *string `json:"min"`
-	Max              *string `json:"max"`
-	DistinctEstimate *int64  `json:"distinct_estimate"`
+	Column             string  `json:"column"`
+	Nulls              *int64  `json:"nulls"`
+	Min                *string `json:"min"`
+	Max                *string `json:"max"`
+	DistinctEstimate   *int64  `json:"distinct_estimate"`
+	DistinctSampleRows *int64  `json:"distinct_sample_rows"`
 }
 
 // datasetDetail is the answer of GET /api/datasets/{name}.
@@ -115,8 +120,8 @@ type datasetDetail struct {
 }
 
 // describeDataset answers a dataset's schema (with DuckDB's type names, from the
-// engine's view of it) and per-column statistics, computed by one SQL scan through
-// the same path and limits as any query.
+// engine's view of it) and per-column statistics, from the Parquet footers and a
+// bounded sample (columnStats).
 func (s *Server) describeDataset(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name := r.PathValue("name")
@@ -175,49 +180,98 @@ func nested(t arrow.DataType) bool {
 	return false
 }
 
-// columnStats counts nulls, finds min and max and estimates distinct values of every
-// column in one scan.
+// distinctSampleRows bounds the rows the distinct estimate reads, so describing a
+// dataset costs the same at any size.
+const distinctSampleRows = 100_000
+
+// columnStats reads nulls, min and max from the parts' Parquet footers and estimates
+// distinct values over the first distinctSampleRows rows: its cost does not grow
+// with the dataset's rows beyond reading the footers.
 func (s *Server) columnStats(ctx context.Context, info catalog.Info, schema *arrow.Schema) ([]columnStats, error) {
-	out := []columnStats{}
 	if schema.NumFields() == 0 {
-		return out, nil
+		return []columnStats{}, nil
 	}
-	var sel []string
-	for _, f := range schema.Fields() {
-		c := quoteIdent(f.Name)
-		sel = append(sel, "count(*) - count("+c+")")
-		if !nested(f.Type) {
-			sel = append(sel, "min("+c+")::VARCHAR", "max("+c+")::VARCHAR", "approx_count_distinct("+c+")")
+	out, err := s.readFooterStats(ctx, info, schema)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		// The schema and the rows are still worth showing: the footer statistics
+		// are unknown.
+		s.log.WarnContext(ctx, "console describe: footer statistics unreadable", "dataset", info.Name, "err", err)
+		out = make([]columnStats, schema.NumFields())
+		for i, f := range schema.Fields() {
+			out[i] = columnStats{Column: f.Name}
 		}
 	}
-	res, err := s.run(ctx, "console statistics", "SELECT "+strings.Join(sel, ", ")+" FROM "+quoteIdent(info.Table()))
+	if err := s.sampleDistinct(ctx, info, schema, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readFooterStats opens the dataset's parts (on the local disk or in the bucket:
+// only the footers are read) and merges their statistics.
+func (s *Server) readFooterStats(ctx context.Context, info catalog.Info, schema *arrow.Schema) ([]columnStats, error) {
+	cur, parts, err := s.store.OpenParts(ctx, info.Name)
 	if err != nil {
 		return nil, err
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Close()
+		}
+	}()
+	in := make([]footerPart, len(parts))
+	for i, p := range parts {
+		in[i] = footerPart{name: strconv.Itoa(i + 1), r: p}
+		if len(cur.Keys) == len(parts) {
+			in[i].name = path.Base(cur.Keys[i])
+		}
+	}
+	return footerStats(ctx, in, schema.Fields())
+}
+
+// sampleDistinct fills in the distinct estimates of the flat columns from a bounded
+// sample: the first distinctSampleRows rows, through the same path and limits as
+// any query.
+func (s *Server) sampleDistinct(ctx context.Context, info catalog.Info, schema *arrow.Schema, out []columnStats) error {
+	var sel, cols []string
+	var which []int
+	for i, f := range schema.Fields() {
+		if nested(f.Type) {
+			continue
+		}
+		c := quoteIdent(f.Name)
+		sel = append(sel, "approx_count_distinct("+c+")")
+		cols = append(cols, c)
+		which = append(which, i)
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	sql := fmt.Sprintf("SELECT count(*), %s FROM (SELECT %s FROM %s LIMIT %d)",
+		strings.Join(sel, ", "), strings.Join(cols, ", "), quoteIdent(info.Table()), distinctSampleRows)
+	res, err := s.run(ctx, "console statistics", sql)
+	if err != nil {
+		return err
 	}
 	defer res.close()
 	rec, err := res.next()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if rec == nil || rec.NumRows() != 1 {
-		return nil, fmt.Errorf("statistics of %q: no result row", info.Name)
+		return fmt.Errorf("statistics of %q: no result row", info.Name)
 	}
-	col := 0
-	for _, f := range schema.Fields() {
-		st := columnStats{Column: f.Name}
-		st.Nulls = intValue(rec.Column(col))
-		col++
-		if !nested(f.Type) {
-			st.Min, st.Max = strValue(rec.Column(col)), strValue(rec.Column(col+1))
-			if d := rec.Column(col + 2); d.IsValid(0) {
-				n := intValue(d)
-				st.DistinctEstimate = &n
-			}
-			col += 3
+	sampled := intValue(rec.Column(0))
+	for k, i := range which {
+		if d := rec.Column(k + 1); d.IsValid(0) {
+			n, rows := intValue(d), sampled
+			out[i].DistinctEstimate, out[i].DistinctSampleRows = &n, &rows
 		}
-		out = append(out, st)
 	}
-	return out, nil
+	return nil
 }
 
 func intValue(a arrow.Array) int64 {

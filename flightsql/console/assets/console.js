@@ -310,6 +310,11 @@ async function renderDataset(name, offset) {
   if (seq !== state.seq) return;
   const stats = new Map((d.stats || []).map((s) => [s.column, s]));
   const show = (v) => (v === null || v === undefined ? el("span", { class: "null" }, "—") : String(v));
+  // Nulls, min and max come from the Parquet footers; "—" where they do not record them.
+  const footer = (v) => (v === null || v === undefined ? el("span", { class: "null", title: "not recorded in the Parquet footers" }, "—") : String(v));
+  // The distinct estimate reads a bounded sample of the first rows.
+  const sampleNote = (s) => (s.distinct_sample_rows != null && Number(s.distinct_sample_rows) < Number(d.rows)
+    ? `estimated over the first ${fmtCount(s.distinct_sample_rows)} rows` : undefined);
   const querySQL = `SELECT * FROM ${quoteIdent(d.table || d.name)} LIMIT 100`;
   const total = Number(page.total);
   const last = Math.min(offset + page.rows.length, total);
@@ -328,8 +333,8 @@ async function renderDataset(name, offset) {
         const s = stats.get(c.name) || {};
         return el("tr", { dataset: { column: c.name } },
           el("td", {}, c.name), el("td", {}, el("code", {}, c.type)), el("td", {}, c.nullable ? "yes" : "no"),
-          el("td", { class: "num" }, show(s.nulls)), el("td", {}, show(s.min)), el("td", {}, show(s.max)),
-          el("td", { class: "num" }, show(s.distinct_estimate)));
+          el("td", { class: "num" }, footer(s.nulls)), el("td", {}, footer(s.min)), el("td", {}, footer(s.max)),
+          el("td", { class: "num", title: sampleNote(s) }, show(s.distinct_estimate)));
       })))),
     el("div", { class: "toolbar" }, el("h2", {}, "Rows"),
       el("span", { id: "rows-range", class: "muted" }, total === 0 ? "no rows" : page.rows.length === 0 ? `no rows from ${fmtCount(offset + 1)} (of ${fmtCount(total)})` : `${fmtCount(offset + 1)}–${fmtCount(last)} of ${fmtCount(total)}`),
