@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/quiverdata/quiver/catalog/storage/s3/s3test"
+	"github.com/quiverdata/quiver/flightsql/engine"
 	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
@@ -412,4 +413,58 @@ func TestPartsTicketGrants(t *testing.T) {
 	wantStatus(t, drainGet(ctxs["admin"], c, garbled), codes.InvalidArgument, "parts ticket")
 	// A restricted grant covers no request that names no dataset.
 	wantStatus(t, drainGet(ctxs["sales"], c, garbled), codes.PermissionDenied, "names no dataset")
+}
+
+// An append through one node, and nothing through the other: plain Flight on the
+// other node sees it at the next request (it reads the layout per request); SQL and
+// ListFlights there see it within engine.FullScanInterval, the bound of the engine's
+// catalog snapshot for changes it was not told of (on object storage a dataset's
+// prefix has no stamp a cheap scan could compare).
+func TestOtherNodeSeesAppendsWithinBound(t *testing.T) {
+	nodes := s3Nodes(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := dial(t, nodes[0].addr), dial(t, nodes[1].addr)
+	sqlA, sqlB := nodeSQLClient(t, nodes[0].addr), nodeSQLClient(t, nodes[1].addr)
+	rec := int64Record(memory.DefaultAllocator, "id", 0, 10)
+	defer rec.Release()
+	putRecords(t, a, "ids.parquet", rec.Schema(), rec)
+	if n, err := sqlInt(ctx, sqlB, "SELECT count(*) FROM ids"); err != nil || n != 10 {
+		t.Fatalf("SQL through B after the put through A: %d, %v", n, err)
+	}
+	desc := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{"ids.parquet"}}
+	for round := 1; round <= 3; round++ {
+		rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sqlA.ExecuteIngest(ctx, rdr, &fsql.ExecuteIngestOpts{Table: "ids",
+			TableDefinitionOptions: &fsql.TableDefinitionOptions{IfNotExist: fsql.TableDefinitionOptionsTableNotExistOptionFail,
+				IfExists: fsql.TableDefinitionOptionsTableExistsOptionAppend}})
+		rdr.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked := time.Now()
+		want := int64(10 * (round + 1))
+		info, err := b.GetFlightInfo(ctx, desc)
+		if err != nil || info.TotalRecords != want {
+			t.Fatalf("round %d: GetFlightInfo through B right after the append through A: %v rows, %v; want %d", round, info.GetTotalRecords(), err, want)
+		}
+		bound := engine.FullScanInterval + time.Second // the interval, and a refresh's own time
+		for {
+			n, err := sqlInt(ctx, sqlB, "SELECT count(*) FROM ids")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == want {
+				t.Logf("round %d: SQL through B saw the append after %v", round, time.Since(acked).Round(time.Millisecond))
+				break
+			}
+			if time.Since(acked) > bound {
+				t.Fatalf("round %d: SQL through B still counts %d rows %v after the append through A, want %d within %v", round, n, time.Since(acked), want, bound)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
