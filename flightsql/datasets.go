@@ -27,16 +27,18 @@ func datasetName(desc *flight.FlightDescriptor) (string, error) {
 	return path[0], nil
 }
 
-// flightInfo describes one dataset version. Its one endpoint has no location: "fetch
-// from this server", so clients never get an unreachable 0.0.0.0 address. The ticket
-// is the dataset name's bytes, as the cookbook's server issues it. app_metadata is
-// datasetMetadata as JSON: what FlightInfo has no field for.
+// flightInfo describes one dataset version. On a server without peers its one
+// endpoint has no location: "fetch from this server", so clients never get an
+// unreachable 0.0.0.0 address, and its ticket is the dataset name's bytes, as the
+// cookbook's server issues it. With peers a multi-part dataset is split across
+// endpoints and nodes (Nodes.endpoints). app_metadata is datasetMetadata as JSON:
+// what FlightInfo has no field for.
 func (s *Server) flightInfo(info catalog.Info) *flight.FlightInfo {
 	meta, _ := json.Marshal(datasetMetadata{Modified: info.Modified.UTC().Format(time.RFC3339)}) // cannot fail: strings only
 	return &flight.FlightInfo{
 		Schema:           flight.SerializeSchema(info.Schema, s.mem),
 		FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{info.Name}},
-		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: []byte(info.Name)}}},
+		Endpoint:         s.nodes.endpoints(info),
 		TotalRecords:     info.Rows,
 		TotalBytes:       info.Bytes,
 		AppMetadata:      meta,
@@ -87,7 +89,8 @@ func (s *Server) datasetSchema(ctx context.Context, desc *flight.FlightDescripto
 	return &flight.SchemaResult{Schema: flight.SerializeSchema(info.Schema, s.mem)}, nil
 }
 
-// getDataset streams the version of a dataset current when the call starts.
+// getDataset streams the version of a dataset current when the call starts (a
+// dataset-name ticket), or the parts of one version a parts ticket names.
 //
 // Decoding Parquet and sending IPC each keep a core busy, so they run side by side:
 // a goroutine decodes (readAhead) while this one writes to gRPC. Besides the batch
@@ -97,11 +100,11 @@ func (s *Server) datasetSchema(ctx context.Context, desc *flight.FlightDescripto
 func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	name, err := datasetFromTicket(t.GetTicket())
+	name, open, err := s.ticketReader(t.GetTicket())
 	if err != nil {
 		return toStatus(err)
 	}
-	rdr, err := s.store.Open(ctx, name)
+	rdr, err := open(ctx)
 	if err != nil {
 		return toStatus(err)
 	}

@@ -55,6 +55,7 @@ var errorCodes = []struct {
 	{catalog.ErrInvalidData, codes.InvalidArgument},
 	{catalog.ErrAlreadyExists, codes.AlreadyExists},
 	{catalog.ErrUnreadable, codes.FailedPrecondition},
+	{catalog.ErrVersionChanged, codes.FailedPrecondition},
 	{catalog.ErrReadOnly, codes.FailedPrecondition},
 	{engine.ErrReadOnly, codes.PermissionDenied},
 	{engine.ErrForbidden, codes.PermissionDenied},

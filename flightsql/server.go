@@ -30,6 +30,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Results bound the batches DoGet sends (outgoing.go); zero: the defaults.
 	Results ResultLimits
+	// Nodes are this server and its peers on the same dataset root, across which
+	// a dataset's endpoints are spread (endpoints.go); zero: a server on its own.
+	Nodes Nodes
 }
 
 // Server is Quiver's Flight service. It answers the plain Flight dataset requests of
@@ -43,6 +46,7 @@ type Server struct {
 	mem   memory.Allocator
 	log   *slog.Logger
 	out   *outgoing // message size and result memory (outgoing.go)
+	nodes Nodes
 	// datasets lists the datasets for ListFlights: the SQL engine's snapshot of the
 	// store when there is one (NewService sets it), else a listing of the store.
 	datasets func(ctx context.Context) ([]catalog.Info, error)
@@ -60,7 +64,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
-	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results), datasets: cfg.Store.List}, nil
+	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results), nodes: cfg.Nodes, datasets: cfg.Store.List}, nil
 }
 
 // sqlOr returns the Flight SQL server, or errNoSQL when there is none.

@@ -46,6 +46,9 @@ type ServiceConfig struct {
 	// memory budget for all of them; zero: the defaults. Its MaxMessageBytes must be
 	// the value given to ServerOptions.
 	Results ResultLimits
+	// Nodes are this server and its peers on the same dataset root (endpoints.go);
+	// zero: a server on its own.
+	Nodes Nodes
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -104,7 +107,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		eng.Close()
 		return nil, err
 	}
-	srv, err := NewServer(Config{Store: cfg.Store, SQL: sql.FlightServer(), Allocator: cfg.Allocator, Logger: cfg.Logger})
+	srv, err := NewServer(Config{Store: cfg.Store, SQL: sql.FlightServer(), Allocator: cfg.Allocator, Logger: cfg.Logger, Nodes: cfg.Nodes})
 	if err != nil {
 		sql.Close()
 		eng.Close()

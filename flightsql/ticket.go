@@ -1,9 +1,11 @@
 package flightsql
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // datasetFromTicket decodes a plain Flight ticket: the dataset name's bytes, as the
@@ -14,4 +16,29 @@ func datasetFromTicket(b []byte) (string, error) {
 		return "", fmt.Errorf("%w: ticket is neither a dataset name nor a Flight SQL ticket: %w", errInvalidRequest, err)
 	}
 	return name, nil
+}
+
+// ticketReader decodes a dataset ticket, a dataset's name or a parts ticket, and
+// returns the dataset it names and how to open what it asks for.
+func (s *Server) ticketReader(b []byte) (string, func(context.Context) (*catalog.Reader, error), error) {
+	p, isParts, ok := wire.DecodePartsTicket(b)
+	if !isParts {
+		name, err := datasetFromTicket(b)
+		if err != nil {
+			return "", nil, err
+		}
+		return name, func(ctx context.Context) (*catalog.Reader, error) { return s.store.Open(ctx, name) }, nil
+	}
+	if !ok {
+		return "", nil, fmt.Errorf("%w: parts ticket does not decode: want %q and then JSON with dataset, version, first and count", errInvalidRequest, wire.PartsTicketPrefix)
+	}
+	if err := catalog.ValidateName(p.Dataset); err != nil {
+		return "", nil, fmt.Errorf("%w: parts ticket: %w", errInvalidRequest, err)
+	}
+	if p.Version == "" || p.First < 0 || p.Count < 1 {
+		return "", nil, fmt.Errorf("%w: parts ticket of dataset %q: version %q, first part %d, %d parts: want a version, first >= 0 and count >= 1", errInvalidRequest, p.Dataset, p.Version, p.First, p.Count)
+	}
+	return p.Dataset, func(ctx context.Context) (*catalog.Reader, error) {
+		return s.store.OpenVersionParts(ctx, p.Dataset, p.Version, p.First, p.Count)
+	}, nil
 }

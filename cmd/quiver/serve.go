@@ -52,6 +52,9 @@ type serveOptions struct {
 
 	// A root on S3-compatible object storage and its part cache: serve_storage.go.
 	storage storageOptions
+
+	// Several nodes on one root: --advertise-addr, --peers (serve_nodes.go).
+	nodes nodeOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -96,6 +99,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 	// Object storage and the part cache: serve_storage.go.
 	addStorageFlags(f, &opts.storage)
 
+	// Several nodes on one root (serve_nodes.go).
+	addNodeFlags(f, &opts.nodes)
+
 	// Operations: --config, QUIVER_* variables, --metrics-addr, --grpc-reflection
 	// (serve_ops.go). Keep it last: it reads every flag added above.
 	addOpsFlags(cmd, &opts.ops)
@@ -135,6 +141,10 @@ func serve(ctx context.Context, opts serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	nodes, err := opts.nodes.nodes(opts.addr, opts.security.scheme())
+	if err != nil {
+		return err
+	}
 	store, cache, err := openStore(ctx, opts.root, opts.storage, catalog.Options{Logger: log})
 	if err != nil {
 		return err
@@ -156,6 +166,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 		Limits:            opts.limits.limits(),
 		HandleIdleTimeout: opts.limits.preparedIdle,
 		Results:           flightsql.ResultLimits{MaxMessageBytes: opts.maxMessageBytes, MemoryLimit: resultMemoryLimit(opts.resultMemoryLimit)},
+		Nodes:             nodes,
 	})
 	if err != nil {
 		return err

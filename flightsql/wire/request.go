@@ -90,6 +90,10 @@ type Request struct {
 	// RawParquet is true for a raw-Parquet ticket (RawParquetTicketPrefix); Dataset is
 	// the name that follows the prefix. It is read as a DoGet of that dataset.
 	RawParquet bool
+	// Parts is true for a parts ticket (PartsTicketPrefix); Dataset is the name it
+	// holds ("" when it does not decode), PartsTicket the whole of it.
+	Parts       bool
+	PartsTicket PartsTicket
 }
 
 // Classify reads a request message: a FlightDescriptor (GetFlightInfo, PollFlightInfo,
@@ -133,6 +137,9 @@ func Descriptor(d *flight.FlightDescriptor) Request {
 func Ticket(t []byte) Request {
 	if name, ok := strings.CutPrefix(string(t), RawParquetTicketPrefix); ok {
 		return Request{Kind: KindDataset, Dataset: name, RawParquet: true}
+	}
+	if p, isParts, _ := DecodePartsTicket(t); isParts {
+		return Request{Kind: KindDataset, Dataset: p.Dataset, Parts: true, PartsTicket: p}
 	}
 	r := Request{Kind: KindFlightSQL}
 	if r.readFlightSQL(t) {

@@ -202,13 +202,18 @@ class Servers:
         self._request = request
         self._running: list[tuple[Server, subprocess.Popen]] = []
 
-    def start(self, kind: str) -> Server:
-        root = self._tmp / f"{kind}-root"
-        root.mkdir()
-        log = self._tmp / f"{kind}.log"
+    def start(self, kind: str, args: tuple[str, ...] = (), name: str = "", root: Path | None = None) -> Server:
+        """Starts a server; for quiver, args are more `quiver serve` flags (a later
+        --addr wins), name tells its log and root apart from another quiver's, and
+        root, when given, is a dataset root it shares with another."""
+        label = name or kind
+        if root is None:
+            root = self._tmp / f"{label}-root"
+            root.mkdir()
+        log = self._tmp / f"{label}.log"
         if kind == QUIVER:
             binary = self._request.getfixturevalue("quiver_bin")
-            argv = [str(binary), "serve", "--root", str(root), "--addr", "127.0.0.1:0"]
+            argv = [str(binary), "serve", "--root", str(root), "--addr", "127.0.0.1:0", *args]
             proc = self._spawn(argv, log)
             location = wait_for_log(proc, log, QUIVER_ADDRESS).group(0)
         elif kind in (COOKBOOK, COOKBOOK_STREAMING):
