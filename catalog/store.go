@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
 	"github.com/quiverdata/quiver/catalog/storage"
@@ -35,9 +36,14 @@ type Info struct {
 	Keys []string
 	// Version changes whenever the dataset's files change.
 	Version string
+	// Partitions are the hive-style partition keys of a partitioned dataset (hive.go),
+	// in directory order: the last len(Partitions) columns of Schema. Nil otherwise.
+	Partitions []string
 
 	dir         bool   // multi-part form
 	fingerprint string // the layout fingerprint Version is made from
+	// partValues holds, per part, the value of each partition column.
+	partValues [][]scalar.Scalar
 }
 
 // Table is the dataset's SQL table name.
@@ -90,6 +96,7 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // by dataset name
+	typer   PartitionTyper        // types partition columns (hive.go); nil: strings
 }
 
 type cacheEntry struct {
