@@ -71,6 +71,10 @@ func (s *Store) partitionTyper() PartitionTyper {
 	return s.typer
 }
 
+// PartitionValues returns, per part in read order, the value of each partition
+// column (Partitions) of a partitioned dataset; nil otherwise.
+func (i Info) PartitionValues() [][]scalar.Scalar { return i.partValues }
+
 // ParsePartitionDir splits a partition directory name "key=value", checking both.
 func ParsePartitionDir(seg string) (key, value string, err error) {
 	key, value, ok := strings.Cut(seg, "=")

@@ -193,7 +193,8 @@ func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
 				continue
 			}
 		}
-		tables = append(tables, engine.Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version})
+		tables = append(tables, engine.Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version,
+			Partitions: info.Partitions, PartitionValues: info.PartitionValues()})
 	}
 	if s.parts != nil {
 		s.parts.keepOnly(names)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
 	"github.com/quiverdata/quiver/catalog"
 )
 
@@ -19,6 +21,11 @@ type Table struct {
 	Dataset string   // the dataset the table shows, e.g. "uploaded.parquet"; "": Name
 	Files   []string // absolute paths of its Parquet parts, in read order (1..n)
 	Version string   // opaque; changes whenever the files or their contents change
+	// Partitions are the hive-style partition columns the view adds after the files'
+	// columns (catalog.Info.Partitions), and PartitionValues, per file, the value of
+	// each (hiveview.go). Nil for a dataset without partitions.
+	Partitions      []string
+	PartitionValues [][]scalar.Scalar
 }
 
 type viewState struct {
@@ -169,6 +176,9 @@ func (e *Engine) checkTable(t Table) error {
 	if len(t.Files) == 0 {
 		return fmt.Errorf("table %q: no files", t.Name)
 	}
+	if err := checkPartitions(t); err != nil {
+		return fmt.Errorf("table %q: %w", t.Name, err)
+	}
 	for _, f := range t.Files {
 		if !filepath.IsAbs(f) || filepath.Clean(f) != f {
 			return fmt.Errorf("table %q: file %q is not a clean absolute path", t.Name, f)
@@ -209,6 +219,9 @@ func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[]{}") }
 // show the server's layout. Macro bodies (duckdb_functions().macro_definition) and
 // calls to these macros are refused to clients (plan.go, sandbox.go).
 func viewSQL(t Table) string {
+	if len(t.Partitions) > 0 {
+		return partitionedViewSQL(t)
+	}
 	var b strings.Builder
 	b.WriteString("CREATE OR REPLACE MACRO ")
 	b.WriteString(quoteIdent(filesMacro(t.Name)))
@@ -223,7 +236,9 @@ func viewSQL(t Table) string {
 	b.WriteString(quoteIdent(t.Name))
 	b.WriteString(" AS SELECT * FROM read_parquet(")
 	b.WriteString(quoteIdent(filesMacro(t.Name)))
-	b.WriteString("())")
+	// DuckDB would otherwise add a column for every key=value segment of the files'
+	// paths, the root's included: the view shows the columns the catalog shows.
+	b.WriteString("(), hive_partitioning = false)")
 	return b.String()
 }
 
