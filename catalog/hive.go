@@ -127,12 +127,9 @@ func checkPartPath(p string) error {
 	if file == "" || file[0] == '.' || file == ".." || strings.ContainsRune(file, 0) || strings.ContainsRune(file, '\\') {
 		return fmt.Errorf("%w: part %q", errBadPartition, clipName(p))
 	}
-	for _, seg := range segs[:len(segs)-1] {
-		if _, _, err := ParsePartitionDir(seg); err != nil {
-			return fmt.Errorf("part %q: %w", clipName(p), err)
-		}
-	}
-	return nil
+	// Each directory is key=value, and no key comes twice.
+	_, _, err := partitionsOf([]string{p})
+	return err
 }
 
 // listHive lists the parts under dir/rel (rel "" or partition directories ending in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -224,4 +225,30 @@ func TestHiveAppendRefused(t *testing.T) {
 		t.Fatalf("Append: %v, want ErrInvalidData naming the partitions", err)
 	}
 	assertIDs(t, s, "ev", seq(0, 2))
+}
+
+// A part path checkPartPath accepts (a manifest's, from anyone who can write the
+// bucket) stays inside its dataset directory and parses as partitions.
+func FuzzCheckPartPath(f *testing.F) {
+	for _, s := range []string{"part-0.parquet", "year=2024/month=01/p.parquet", "../x", "a=../p", "k=v/../../p", "k=\x00/p", "/abs", "k=v//p", "k=v/k=w/p"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if checkPartPath(p) != nil {
+			return
+		}
+		if strings.Contains(p, "..") && strings.Contains(p, "/") {
+			for _, seg := range strings.Split(p, "/") {
+				if seg == ".." || seg == "." || seg == "" {
+					t.Fatalf("accepted %q with segment %q", p, seg)
+				}
+			}
+		}
+		if path.IsAbs(p) || path.Clean(p) != p || strings.ContainsRune(p, 0) || strings.Contains(p, "\\") {
+			t.Fatalf("accepted %q: not a clean relative path", p)
+		}
+		if _, _, err := partitionsOf([]string{p}); err != nil {
+			t.Fatalf("accepted %q but partitionsOf refuses it: %v", p, err)
+		}
+	})
 }
