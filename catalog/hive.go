@@ -62,6 +62,7 @@ func (s *Store) SetPartitionTyper(typer PartitionTyper) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	s.typer = typer
+	s.typerGen++
 	clear(s.cache) // infos read before typed their partitions as strings
 }
 

@@ -97,6 +97,8 @@ type Store struct {
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // by dataset name
 	typer   PartitionTyper        // types partition columns (hive.go); nil: strings
+	// typerGen counts SetPartitionTyper calls: an info typed before one is not cached.
+	typerGen uint64
 }
 
 type cacheEntry struct {
@@ -303,6 +305,7 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 	}
 	s.cacheMu.Lock()
 	e, ok := s.cache[name]
+	typerGen := s.typerGen
 	s.cacheMu.Unlock()
 	if ok && e.fingerprint == l.fingerprint {
 		return e.info, e.err
@@ -315,7 +318,9 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 		s.log.Warn("skipping file in the dataset root that is not readable Parquet", "dataset", name, "err", err)
 	}
 	s.cacheMu.Lock()
-	s.cache[name] = cacheEntry{fingerprint: l.fingerprint, info: info, err: err}
+	if s.typerGen == typerGen { // else typed by the typer SetPartitionTyper replaced
+		s.cache[name] = cacheEntry{fingerprint: l.fingerprint, info: info, err: err}
+	}
 	s.cacheMu.Unlock()
 	return info, err
 }
