@@ -62,6 +62,7 @@ func (s *Store) commit(ctx context.Context, name string, mode PutMode, tmp strin
 		if err := s.files.Rename(ctx, tmp, name); err != nil {
 			return err
 		}
+		s.notify(name)
 		reached("create: renamed")
 		return nil
 	case err != nil:
@@ -74,6 +75,7 @@ func (s *Store) commit(ctx context.Context, name string, mode PutMode, tmp strin
 		if err := s.files.Rename(ctx, tmp, name); err != nil {
 			return err
 		}
+		s.notify(name)
 		reached("replace file: renamed")
 		return nil
 	default:
@@ -113,6 +115,7 @@ func (s *Store) commitToDir(ctx context.Context, dir, tmp string, keep bool) err
 		s.files.RemoveAll(ctx, dir+"/"+part)
 		return err
 	}
+	s.notify(dir)
 	reached("commit to dir: manifest written")
 	if !keep {
 		retired := make([]string, len(old))
@@ -152,6 +155,7 @@ func (s *Store) splitIntoParts(ctx context.Context, name, tmp string) error {
 		s.files.RemoveAll(ctx, dir)
 		return err
 	}
+	s.notify(name)
 	// dir now holds the old single file: one more link to data the new part keeps.
 	reached("split: exchanged")
 	s.reclaim.retire(dir)
@@ -178,6 +182,7 @@ func (s *Store) dropFile(ctx context.Context, name string) error {
 	if err := s.files.Rename(ctx, name, trash); err != nil {
 		return fmt.Errorf("move to trash: %w", err)
 	}
+	s.notify(name)
 	reached("drop: moved to trash")
 	s.forget(name)
 	s.reclaim.retire(trash)

@@ -122,6 +122,7 @@ func (s *Store) tryCommitManifest(ctx context.Context, name string, mode PutMode
 	if _, err := s.bucket.WriteIf(ctx, manifestKey(name), data, mversion); err != nil {
 		return err
 	}
+	s.notify(name)
 	reached("manifest: committed")
 	if mode == Replace {
 		s.retireParts(name, old)
@@ -152,7 +153,11 @@ func (s *Store) tryDropManifest(ctx context.Context, name string) error {
 		return err
 	}
 	if !st.Dir {
-		return s.bucket.Delete(ctx, name)
+		if err := s.bucket.Delete(ctx, name); err != nil {
+			return err
+		}
+		s.notify(name)
+		return nil
 	}
 	old, mversion, err := partNames(ctx, s.bucket, name)
 	if err != nil {
@@ -168,6 +173,7 @@ func (s *Store) tryDropManifest(ctx context.Context, name string) error {
 	if _, err := s.bucket.WriteIf(ctx, manifestKey(name), data, mversion); err != nil {
 		return err
 	}
+	s.notify(name)
 	reached("manifest: dropped")
 	s.retireParts(name, old)
 	return nil

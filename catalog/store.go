@@ -99,6 +99,8 @@ type Store struct {
 	typer   PartitionTyper        // types partition columns (hive.go); nil: strings
 	// typerGen counts SetPartitionTyper calls: an info typed before one is not cached.
 	typerGen uint64
+
+	notifier notifier // who hears of each commit (notify.go)
 }
 
 type cacheEntry struct {

@@ -51,7 +51,7 @@ type datasetMetadata struct {
 }
 
 func (s *Server) listDatasets(ctx context.Context, _ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
-	infos, err := s.store.List(ctx)
+	infos, err := s.datasets(ctx)
 	if err != nil {
 		return toStatus(err)
 	}

@@ -38,9 +38,9 @@ func newPartFiles(cache *partcache.Cache, bucket storage.Bucket) *partFiles {
 	return &partFiles{cache: cache, bucket: bucket, held: make(map[string]heldParts)}
 }
 
-// files returns local copies of info's parts, downloading the parts the cache lacks.
+// Files returns local copies of info's parts, downloading the parts the cache lacks.
 // The first call for a version takes the hold; later calls return the same files.
-func (p *partFiles) files(ctx context.Context, info catalog.Info) ([]string, error) {
+func (p *partFiles) Files(ctx context.Context, info catalog.Info) ([]string, error) {
 	p.mu.Lock()
 	h, ok := p.held[info.Name]
 	p.mu.Unlock()
@@ -74,8 +74,8 @@ func (p *partFiles) files(ctx context.Context, info catalog.Info) ([]string, err
 	return files, nil
 }
 
-// keepOnly releases (once unpinned) the holds of datasets not in names: dropped ones.
-func (p *partFiles) keepOnly(names map[string]bool) {
+// KeepOnly releases (once unpinned) the holds of datasets not in names: dropped ones.
+func (p *partFiles) KeepOnly(names map[string]bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name, h := range p.held {

@@ -42,22 +42,22 @@ func TestPartFilesHoldUntilUnpinned(t *testing.T) {
 	pf := newPartFiles(cache, bucket)
 
 	v1 := catalog.Info{Name: "ds", Keys: []string{"ds/p1"}, Version: "v1"}
-	files1, err := pf.files(ctx, v1)
+	files1, err := pf.Files(ctx, v1)
 	if err != nil || len(files1) != 1 {
 		t.Fatalf("files(v1) = %v, %v", files1, err)
 	}
-	again, err := pf.files(ctx, v1)
+	again, err := pf.Files(ctx, v1)
 	if err != nil || again[0] != files1[0] || cache.Stats().Hits != 0 {
 		t.Fatalf("files(v1) again = %v, %v (stats %+v); want the held files without a new Get", again, err, cache.Stats())
 	}
 
 	unpin := pf.pin()
 	v2 := catalog.Info{Name: "ds", Keys: []string{"ds/p1", "ds/p2"}, Version: "v2"}
-	files2, err := pf.files(ctx, v2)
+	files2, err := pf.Files(ctx, v2)
 	if err != nil || len(files2) != 2 {
 		t.Fatalf("files(v2) = %v, %v", files2, err)
 	}
-	pf.keepOnly(map[string]bool{}) // dropped
+	pf.KeepOnly(map[string]bool{}) // dropped
 	for _, f := range append(files1, files2...) {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("%s went while a query pin was held: %v", f, err)

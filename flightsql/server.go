@@ -43,6 +43,9 @@ type Server struct {
 	mem   memory.Allocator
 	log   *slog.Logger
 	out   *outgoing // message size and result memory (outgoing.go)
+	// datasets lists the datasets for ListFlights: the SQL engine's snapshot of the
+	// store when there is one (NewService sets it), else a listing of the store.
+	datasets func(ctx context.Context) ([]catalog.Info, error)
 }
 
 // NewServer returns a Server for cfg.
@@ -57,7 +60,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
-	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results)}, nil
+	return &Server{store: cfg.Store, sql: cfg.SQL, mem: cfg.Allocator, log: cfg.Logger, out: newOutgoing(cfg.Results), datasets: cfg.Store.List}, nil
 }
 
 // sqlOr returns the Flight SQL server, or errNoSQL when there is none.

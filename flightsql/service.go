@@ -80,6 +80,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}
 	ecfg.Logger = cfg.Logger
 	ecfg.Allocator = cfg.Allocator
+	ecfg.Catalog = cfg.Store // the engine keeps its own snapshot of the store
 	eng, err := engine.Open(ctx, ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("start SQL engine: %w", err)
@@ -112,6 +113,13 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	srv.out = sql.out // one result memory budget for plain and SQL streams
+	srv.datasets = func(ctx context.Context) ([]catalog.Info, error) {
+		snap, err := eng.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return snap.Datasets(), nil
+	}
 	return &Service{Server: srv, SQL: sql, engine: eng}, nil
 }
 

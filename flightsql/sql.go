@@ -20,7 +20,7 @@ import (
 // SQLConfig wires an SQLServer.
 type SQLConfig struct {
 	Store  *catalog.Store // required
-	Engine *engine.Engine // required
+	Engine *engine.Engine // required, opened with engine.Config.Catalog = Store
 	// PartCache holds local copies of parts for the engine; required when the store's
 	// bucket is not a local directory (object storage), unused otherwise.
 	PartCache *partcache.Cache
@@ -65,9 +65,8 @@ type SQLServer struct {
 	version string
 
 	handles *handleRegistry // statement and prepared-statement handles (sql_query.go)
-	meta    metadataCache   // table schemas and keywords (sql_metadata.go)
-	// viewSync shares a listing of the store among concurrent requests (viewsync.go).
-	viewSync viewSync
+	// tableSchemas remembers the schemas GetTables sends (sql_metadata.go).
+	tableSchemas tableSchemas
 
 	sessions     *sessionStore // session options (sql_session.go, sessions.go)
 	queryTimeout time.Duration // the engine's limit; 0: none
@@ -83,6 +82,9 @@ type SQLServer struct {
 func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 	if cfg.Store == nil || cfg.Engine == nil {
 		return nil, fmt.Errorf("flightsql: SQLConfig.Store and SQLConfig.Engine are required")
+	}
+	if !cfg.Engine.HasCatalog() {
+		return nil, fmt.Errorf("flightsql: SQLConfig.Engine must be opened with engine.Config.Catalog set to the store")
 	}
 	if cfg.Allocator == nil {
 		cfg.Allocator = memory.DefaultAllocator
@@ -107,6 +109,7 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 			return nil, fmt.Errorf("flightsql: a store on %s needs SQLConfig.PartCache", cfg.Store.Root())
 		}
 		parts = newPartFiles(cfg.PartCache, cfg.Store.Bucket())
+		cfg.Engine.SetLocalFiles(parts)
 		hiddenPaths.hide(cfg.PartCache.Dir(), "<cache>")
 	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
@@ -164,54 +167,15 @@ func (s *SQLServer) pin() (unpin func()) {
 	}
 }
 
-// syncTables brings the engine's views in step with the store: datasets put, ingested,
-// dropped or changed on disk before this call. Callers hold a store pin (so the
-// files the views name stay on disk) for as long as a query that uses them runs.
-// Concurrent calls share one listing (viewsync.go).
-func (s *SQLServer) syncTables(ctx context.Context) error {
-	return s.viewSync.do(ctx, func(ctx context.Context) error {
-		infos, err := s.store.List(ctx)
-		if err != nil {
-			return err
-		}
-		s.syncViews(ctx, infos)
-		return nil
-	})
-}
-
-// syncViews brings the engine's views in step with a listing of the store.
-func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
-	tables := make([]engine.Table, 0, len(infos))
-	names := make(map[string]bool, len(infos))
-	for _, info := range infos {
-		files := info.Files
-		if s.parts != nil {
-			names[info.Name] = true
-			var err error
-			if files, err = s.parts.files(ctx, info); err != nil {
-				s.log.Warn("dataset is not queryable: its parts cannot be cached", "dataset", info.Name, "err", err)
-				continue
-			}
-		}
-		tables = append(tables, engine.Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version,
-			Partitions: info.Partitions, PartitionValues: info.PartitionValues()})
-	}
-	if s.parts != nil {
-		s.parts.keepOnly(names)
-	}
-	if err := s.engine.SyncTables(ctx, tables); err != nil {
-		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
-		s.log.Warn("some datasets are not queryable", "err", err)
-	}
-}
+// The engine keeps its own snapshot of the store and brings its views in step with
+// it before every statement (engine/catalog.go): handlers pass it requests, never
+// table lists. Handlers that run SQL hold a pin (so the files the views name stay on
+// disk or in the part cache) for as long as the query runs; the pin is taken before
+// the engine looks at the catalog.
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's
-// auth.TableReader. The views are synced first, so that the engine knows the datasets
-// put since the last query.
+// auth.TableReader. The engine sees the datasets put since the last query.
 func (s *SQLServer) ReadTables(ctx context.Context, sql string, covered func(dataset string) bool) ([]string, error) {
-	if err := s.syncTables(ctx); err != nil {
-		return nil, err
-	}
 	return s.engine.ReadTables(ctx, sql, covered)
 }
 

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -247,40 +246,6 @@ func sortedUnique(v []int32) []int32 {
 	return slices.Compact(v)
 }
 
-// keywords returns DuckDB's keywords, upper case and sorted, read once from
-// duckdb_keywords().
-func (s *SQLServer) keywords(ctx context.Context) ([]string, error) {
-	s.meta.mu.Lock()
-	kw := s.meta.keywords
-	s.meta.mu.Unlock()
-	if kw != nil {
-		return kw, nil
-	}
-	rows, err := s.engine.Query(ctx, "SELECT keyword_name FROM duckdb_keywords()", nil, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read DuckDB keywords: %w", err)
-	}
-	defer rows.Release()
-	kw = []string{}
-	for rows.Next() {
-		col, ok := rows.RecordBatch().Column(0).(*array.String)
-		if !ok {
-			return nil, fmt.Errorf("read DuckDB keywords: column is %s, not utf8", rows.RecordBatch().Column(0).DataType())
-		}
-		for i := range col.Len() {
-			kw = append(kw, strings.ToUpper(col.Value(i)))
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read DuckDB keywords: %w", err)
-	}
-	kw = slices.Compact(slices.Sorted(slices.Values(kw)))
-	s.meta.mu.Lock()
-	s.meta.keywords = kw
-	s.meta.mu.Unlock()
-	return kw, nil
-}
-
 // GetFlightInfoSqlInfo plans GetSqlInfo.
 func (s *SQLServer) GetFlightInfoSqlInfo(_ context.Context, _ fsql.GetSqlInfo, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
 	return s.metadataInfo(desc, schema_ref.SqlInfo), nil
@@ -293,7 +258,7 @@ func (s *SQLServer) DoGetSqlInfo(ctx context.Context, cmd fsql.GetSqlInfo) (*arr
 	var kw []string
 	if len(ids) == 0 || slices.Contains(ids, uint32(fsql.SqlInfoKeywords)) {
 		var err error
-		if kw, err = s.keywords(ctx); err != nil {
+		if kw, err = s.engine.Keywords(ctx); err != nil {
 			return nil, nil, toStatus(err)
 		}
 	}

@@ -88,23 +88,12 @@ func (s *SQLServer) datasetForTable(ctx context.Context, table string) (name str
 	if err := catalog.ValidateName(name); err != nil {
 		return "", false, err
 	}
-	infos, err := s.store.List(ctx)
+	snap, err := s.engine.Snapshot(ctx)
 	if err != nil {
 		return "", false, err
 	}
-	folded := ""
-	for _, info := range infos {
-		switch {
-		case info.Name == name:
-			return name, true, nil
-		case info.Table() == table:
-			folded = info.Name
-		case folded == "" && catalog.FoldIdent(info.Table()) == catalog.FoldIdent(table):
-			folded = info.Name
-		}
-	}
-	if folded != "" {
-		return folded, true, nil
+	if found, ok := snap.DatasetForTable(table); ok {
+		return found, true, nil
 	}
 	return name, false, nil
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql/auth"
+	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 // Catalog metadata: catalogs, schemas, tables, table types and keys. SqlInfo is in
@@ -30,8 +32,9 @@ import (
 //     The engine implements datasets as DuckDB views, but to a client they are stored
 //     tables, and BI tools list only "TABLE" by default.
 //   - Columns and their types are what `SELECT * FROM "t"` returns, learned from the
-//     engine without running the query, and cached while the dataset's files keep
-//     their schema (schemaKey).
+//     engine without running the query, and remembered there while the dataset's
+//     files keep their schema (engine.TableColumns). The datasets come from the
+//     engine's snapshot of the store (engine.Snapshot): listing them runs no SQL.
 //
 // Filter patterns are SQL LIKE patterns: '%' any run, '_' one character, '\' escapes
 // the next character (SqlInfo SQL_SEARCH_STRING_ESCAPE). They match names exactly as
@@ -45,20 +48,6 @@ const (
 	sqlSchema    = "main"
 	sqlTableType = "TABLE"
 )
-
-// metadataCache holds what metadata requests learn from the engine.
-type metadataCache struct {
-	mu       sync.Mutex
-	tables   map[string]tableSchema // by table name
-	keywords []string               // nil until first loaded
-}
-
-// tableSchema is a table's column schema, annotated for Flight SQL, for one
-// schemaKey.
-type tableSchema struct {
-	key    string
-	schema *arrow.Schema
-}
 
 // metadataInfo is the FlightInfo of a metadata command: its fixed result schema, and
 // the command itself as the ticket (DoGet routes it back here).
@@ -152,157 +141,107 @@ func (s *SQLServer) DoGetTables(ctx context.Context, cmd fsql.GetTables) (*arrow
 		return s.emptyBatch(schema)
 	}
 
-	// The pin keeps the files the views name on disk while their schemas are read.
+	// The pin keeps the files the views name on disk (or in the part cache) while a
+	// schema not yet known is learned from DuckDB.
 	unpin := s.pin()
 	defer unpin()
-	infos, err := s.store.List(ctx)
+	snap, err := s.engine.Snapshot(ctx)
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
-	complete := cmd.GetTableNameFilterPattern() == nil
 	// A grant restricted to some datasets lists only those (the Guard lets GetTables
 	// through on that promise).
 	p, authenticated := auth.FromContext(ctx)
 	restricted := authenticated && p.Restricted()
-	infos = slices.DeleteFunc(infos, func(i catalog.Info) bool {
-		if restricted && !p.Covers(i.Name) {
-			return true
-		}
-		return !patternMatches(cmd.GetTableNameFilterPattern(), i.Table())
+	infos := slices.DeleteFunc(slices.Clone(snap.Datasets()), func(i catalog.Info) bool {
+		return restricted && !p.Covers(i.Name) || !patternMatches(cmd.GetTableNameFilterPattern(), i.Table())
 	})
 	slices.SortFunc(infos, func(a, b catalog.Info) int { return strings.Compare(a.Table(), b.Table()) })
-
-	// Views are synced only when a schema must be learned from DuckDB: under load,
-	// listing tables must not wait for the view DDL of every other request.
-	if cmd.GetIncludeSchema() && !s.schemasCached(infos) {
-		s.syncViews(ctx, infos)
+	var cols []*engine.Columns
+	if cmd.GetIncludeSchema() {
+		if cols, err = s.engine.TableColumns(ctx, infos); err != nil {
+			return nil, nil, toStatus(err)
+		}
 	}
 	b := array.NewRecordBuilder(s.mem, schema)
 	defer b.Release()
-	for _, info := range infos {
+	for i, info := range infos {
 		b.Field(0).(*array.StringBuilder).Append(sqlCatalog)
 		b.Field(1).(*array.StringBuilder).Append(sqlSchema)
 		b.Field(2).(*array.StringBuilder).Append(info.Table())
 		b.Field(3).(*array.StringBuilder).Append(sqlTableType)
 		if cmd.GetIncludeSchema() {
-			ts, err := s.tableSchema(ctx, info)
-			if err != nil {
-				return nil, nil, toStatus(err)
-			}
-			b.Field(4).(*array.BinaryBuilder).Append(flight.SerializeSchema(ts, s.mem))
+			b.Field(4).(*array.BinaryBuilder).Append(s.tableSchemas.serialized(info.Table(), cols[i], s.mem))
 		}
 	}
-	s.forgetTables(infos, complete && !restricted)
+	s.tableSchemas.forget(snap.Datasets())
 	return schema, oneBatch(b.NewRecordBatch()), nil
+}
+
+// tableSchemas remembers each table's annotated, serialized schema for the engine's
+// Columns it was made from, so that listing tables with their schemas does not
+// annotate and serialize every schema again (about 70 of them per call in
+// BenchmarkLoad).
+type tableSchemas struct {
+	mu     sync.Mutex
+	tables map[string]serializedSchema // by table name
+}
+
+type serializedSchema struct {
+	cols  *engine.Columns // what it was made from; the engine makes new Columns when they change
+	bytes []byte
+}
+
+// serialized returns table's schema with the Flight SQL column metadata, serialized
+// as GetTables sends it.
+func (c *tableSchemas) serialized(table string, cols *engine.Columns, mem memory.Allocator) []byte {
+	c.mu.Lock()
+	e, ok := c.tables[table]
+	c.mu.Unlock()
+	if ok && e.cols == cols {
+		return e.bytes
+	}
+	b := flight.SerializeSchema(annotate(table, cols.Schema, cols.Types), mem)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tables == nil {
+		c.tables = make(map[string]serializedSchema)
+	}
+	c.tables[table] = serializedSchema{cols: cols, bytes: b}
+	return b
+}
+
+// forget drops the schemas of tables that are no longer datasets, once there are
+// more remembered than datasets.
+func (c *tableSchemas) forget(datasets []catalog.Info) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.tables) <= len(datasets) {
+		return
+	}
+	keep := make(map[string]bool, len(datasets))
+	for _, info := range datasets {
+		keep[info.Table()] = true
+	}
+	for table := range c.tables {
+		if !keep[table] {
+			delete(c.tables, table)
+		}
+	}
 }
 
 // maxPatternLength bounds a client's table name pattern (names are at most
 // catalog.MaxNameLength bytes), so that matching stays cheap.
 const maxPatternLength = 4096
 
-// tableSchema returns the schema `SELECT * FROM "t"` produces for info's table, with
-// the Flight SQL column metadata, from the cache when the dataset's files have the
-// same schema as when it was learned. Views must be synced (schemasCached tells
-// when they need not be) and the store pinned.
-func (s *SQLServer) tableSchema(ctx context.Context, info catalog.Info) (*arrow.Schema, error) {
-	name := info.Table()
-	if c, ok := s.cachedSchema(info); ok {
-		return c, nil
-	}
-
-	d, err := s.engine.DescribeTable(ctx, name)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		// The dataset is listed but DuckDB cannot view it (the sync logged why): list
-		// it with the schema its Parquet files declare, and try again next time.
-		s.log.Warn("listing a dataset DuckDB cannot describe with its Parquet schema", "table", name, "err", err)
-		if info.Schema == nil {
-			return arrow.NewSchema(nil, nil), nil
-		}
-		return annotate(name, info.Schema, nil), nil
-	}
-	types, err := s.engine.ColumnTypes(ctx, name, d.Schema.NumFields())
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		s.log.Warn("cannot read DuckDB column types; naming them from Arrow types", "table", name, "err", err)
-	}
-	schema := annotate(name, d.Schema, types)
-	if err == nil {
-		s.meta.mu.Lock()
-		if s.meta.tables == nil {
-			s.meta.tables = make(map[string]tableSchema)
-		}
-		s.meta.tables[name] = tableSchema{key: schemaKey(info), schema: schema}
-		s.meta.mu.Unlock()
-	}
-	return schema, nil
-}
-
-// schemaKey is what decides the columns DuckDB shows for a dataset: the Arrow schema
-// of its Parquet files (names, types, nullability) and the schema metadata in which
-// pqarrow keeps a stored Arrow schema. An append or a replace with the same columns
-// keeps the key, so listing tables while data arrives asks DuckDB nothing. Without
-// a schema, the version decides.
-func schemaKey(info catalog.Info) string {
-	if info.Schema != nil {
-		if fp := info.Schema.Fingerprint(); fp != "" {
-			return "schema:" + fp + "\x00" + info.Schema.Metadata().String()
-		}
-	}
-	return "version:" + info.Version
-}
-
-// cachedSchema returns info's table schema if it is cached for its schemaKey.
-func (s *SQLServer) cachedSchema(info catalog.Info) (*arrow.Schema, bool) {
-	s.meta.mu.Lock()
-	defer s.meta.mu.Unlock()
-	c, ok := s.meta.tables[info.Table()]
-	if !ok || c.key != schemaKey(info) {
-		return nil, false
-	}
-	return c.schema, true
-}
-
-// schemasCached reports whether every listed table's schema is cached.
-func (s *SQLServer) schemasCached(infos []catalog.Info) bool {
-	for _, info := range infos {
-		if _, ok := s.cachedSchema(info); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// forgetTables drops cached schemas of tables no longer listed. Only a complete
-// listing (no name filter) says which tables are gone.
-func (s *SQLServer) forgetTables(listed []catalog.Info, complete bool) {
-	if !complete {
-		return
-	}
-	keep := make(map[string]bool, len(listed))
-	for _, i := range listed {
-		keep[i.Table()] = true
-	}
-	s.meta.mu.Lock()
-	defer s.meta.mu.Unlock()
-	for name := range s.meta.tables {
-		if !keep[name] {
-			delete(s.meta.tables, name)
-		}
-	}
-}
-
 // annotate returns schema with the Flight SQL column metadata on each field (keeping
 // what a field already has, such as extension type keys). duckTypes names the DuckDB
-// types (Engine.ColumnTypes); where it is nil they are named from the Arrow types.
+// types (engine.Columns); where it is nil they are named from the Arrow types
+// (engine.TypeName).
 func annotate(table string, schema *arrow.Schema, duckTypes []string) *arrow.Schema {
 	fields := make([]arrow.Field, schema.NumFields())
 	for i, f := range schema.Fields() {
-		typeName := duckTypeName(f.Type)
+		typeName := engine.TypeName(f.Type)
 		if duckTypes != nil {
 			typeName = duckTypes[i]
 		}
@@ -366,75 +305,6 @@ func isStringType(t arrow.DataType) bool {
 		return isStringType(t.(*arrow.DictionaryType).ValueType)
 	}
 	return false
-}
-
-// duckTypeName names the DuckDB type that reads as Arrow type t: the fallback when
-// DuckDB itself cannot be asked.
-func duckTypeName(t arrow.DataType) string {
-	switch t := t.(type) {
-	case arrow.DecimalType:
-		return fmt.Sprintf("DECIMAL(%d,%d)", t.GetPrecision(), t.GetScale())
-	case *arrow.TimestampType:
-		if t.TimeZone != "" {
-			return "TIMESTAMP WITH TIME ZONE"
-		}
-		switch t.Unit {
-		case arrow.Second:
-			return "TIMESTAMP_S"
-		case arrow.Millisecond:
-			return "TIMESTAMP_MS"
-		case arrow.Nanosecond:
-			return "TIMESTAMP_NS"
-		}
-		return "TIMESTAMP"
-	case arrow.ListLikeType:
-		return duckTypeName(t.Elem()) + "[]"
-	case *arrow.StructType:
-		parts := make([]string, t.NumFields())
-		for i, f := range t.Fields() {
-			parts[i] = quoteIdent(f.Name) + " " + duckTypeName(f.Type)
-		}
-		return "STRUCT(" + strings.Join(parts, ", ") + ")"
-	case *arrow.DictionaryType:
-		return duckTypeName(t.ValueType)
-	}
-	switch t.ID() {
-	case arrow.BOOL:
-		return "BOOLEAN"
-	case arrow.INT8:
-		return "TINYINT"
-	case arrow.INT16:
-		return "SMALLINT"
-	case arrow.INT32:
-		return "INTEGER"
-	case arrow.INT64:
-		return "BIGINT"
-	case arrow.UINT8:
-		return "UTINYINT"
-	case arrow.UINT16:
-		return "USMALLINT"
-	case arrow.UINT32:
-		return "UINTEGER"
-	case arrow.UINT64:
-		return "UBIGINT"
-	case arrow.FLOAT16, arrow.FLOAT32:
-		return "FLOAT"
-	case arrow.FLOAT64:
-		return "DOUBLE"
-	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
-		return "VARCHAR"
-	case arrow.BINARY, arrow.LARGE_BINARY, arrow.BINARY_VIEW, arrow.FIXED_SIZE_BINARY:
-		return "BLOB"
-	case arrow.DATE32, arrow.DATE64:
-		return "DATE"
-	case arrow.TIME32, arrow.TIME64:
-		return "TIME"
-	case arrow.INTERVAL_MONTHS, arrow.INTERVAL_DAY_TIME, arrow.INTERVAL_MONTH_DAY_NANO, arrow.DURATION:
-		return "INTERVAL"
-	case arrow.NULL:
-		return "NULL"
-	}
-	return strings.ToUpper(t.Name())
 }
 
 // quoteIdent quotes a SQL identifier; doubled quotes escape one.

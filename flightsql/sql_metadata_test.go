@@ -11,7 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/engine"
 )
 
 func TestLikeMatch(t *testing.T) {
@@ -203,53 +203,7 @@ func TestAnnotateKeepsTypesAndAddsColumnMetadata(t *testing.T) {
 	if out.Field(1).Metadata.FindKey("ARROW:extension:name") < 0 {
 		t.Errorf("existing metadata lost: %v", out.Field(1).Metadata)
 	}
-	if got := duckTypeName(arrow.ListOf(arrow.PrimitiveTypes.Int32)); got != "INTEGER[]" {
+	if got := engine.TypeName(arrow.ListOf(arrow.PrimitiveTypes.Int32)); got != "INTEGER[]" {
 		t.Errorf("fallback name of list<int32> = %q", got)
-	}
-}
-
-// TestSchemaKey: a table's cached schema is kept across versions whose files have
-// the same Arrow schema (an append), and learned again when a column, a type,
-// nullability or the stored schema metadata differ.
-func TestSchemaKey(t *testing.T) {
-	base := arrow.NewSchema([]arrow.Field{
-		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
-	}, nil)
-	info := func(version string, s *arrow.Schema) catalog.Info {
-		return catalog.Info{Name: "t.parquet", Version: version, Schema: s}
-	}
-	key := schemaKey(info("1", base))
-	if got := schemaKey(info("2", base)); got != key {
-		t.Fatalf("same schema, new version: key %q, want %q", got, key)
-	}
-	md := arrow.NewMetadata([]string{"k"}, []string{"v"})
-	differ := map[string]*arrow.Schema{
-		"another column": arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil),
-		"a renamed column": arrow.NewSchema([]arrow.Field{
-			{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-			{Name: "Name", Type: arrow.BinaryTypes.String, Nullable: true},
-		}, nil),
-		"another type": arrow.NewSchema([]arrow.Field{
-			{Name: "id", Type: arrow.PrimitiveTypes.Int32},
-			{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
-		}, nil),
-		"another timestamp zone": arrow.NewSchema([]arrow.Field{
-			{Name: "id", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-			{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
-		}, nil),
-		"nullability": arrow.NewSchema([]arrow.Field{
-			{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-			{Name: "name", Type: arrow.BinaryTypes.String},
-		}, nil),
-		"metadata": arrow.NewSchema(base.Fields(), &md),
-	}
-	for name, s := range differ {
-		if got := schemaKey(info("1", s)); got == key {
-			t.Errorf("%s: same key %q", name, got)
-		}
-	}
-	if a, b := schemaKey(info("1", nil)), schemaKey(info("2", nil)); a == b || a == key {
-		t.Errorf("without a schema the version decides: %q, %q", a, b)
 	}
 }

@@ -48,7 +48,7 @@ func decodeStatementHandle(b []byte) (statementHandle, error) {
 	return h, nil
 }
 
-// describe syncs the views and asks the engine for sql's schemas.
+// describe asks the engine for sql's schemas.
 func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *arrow.Schema, error) {
 	ctx, end, err := s.startRequest(ctx)
 	if err != nil {
@@ -57,9 +57,6 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 	defer end()
 	unpin := s.pin()
 	defer unpin()
-	if err := s.syncTables(ctx); err != nil {
-		return nil, nil, err
-	}
 	d, err := s.engine.Describe(ctx, sql)
 	if err != nil {
 		return nil, nil, err
@@ -67,8 +64,8 @@ func (s *SQLServer) describe(ctx context.Context, sql string) (*arrow.Schema, *a
 	return resultSchema(d.Schema), d.Params, nil
 }
 
-// describeBound syncs the views and asks the engine for sql's result schema with the
-// first row of params bound.
+// describeBound asks the engine for sql's result schema with the first row of params
+// bound.
 func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.RecordBatch) (*arrow.Schema, error) {
 	ctx, end, err := s.startRequest(ctx)
 	if err != nil {
@@ -77,9 +74,6 @@ func (s *SQLServer) describeBound(ctx context.Context, sql string, params arrow.
 	defer end()
 	unpin := s.pin()
 	defer unpin()
-	if err := s.syncTables(ctx); err != nil {
-		return nil, err
-	}
 	d, err := s.engine.DescribeBound(ctx, sql, params, 0)
 	if err != nil {
 		return nil, err
@@ -483,10 +477,6 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 		if onEnd != nil {
 			onEnd()
 		}
-	}
-	if err := s.syncTables(qctx); err != nil {
-		unpin()
-		return nil, nil, toStatus(err)
 	}
 	var (
 		rows *engine.Rows

@@ -20,8 +20,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/catalog"
 )
@@ -103,9 +101,10 @@ func parseServer(s string) (target string, useTLS bool, err error) {
 
 // session is a connection to the server for the length of one command.
 type session struct {
-	opts *clientOptions
-	fc   flight.Client
-	mem  memory.Allocator
+	opts  *clientOptions
+	fc    flight.Client
+	mem   memory.Allocator
+	notes io.Writer // where lookups say which dataset a table name meant
 }
 
 func connect(ctx context.Context, o *clientOptions) (*session, error) {
@@ -113,7 +112,7 @@ func connect(ctx context.Context, o *clientOptions) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{opts: o, fc: fc, mem: memory.DefaultAllocator}, nil
+	return &session{opts: o, fc: fc, mem: memory.DefaultAllocator, notes: os.Stderr}, nil
 }
 
 func (s *session) Close() error { return s.fc.Close() }
@@ -196,30 +195,18 @@ func (s *session) list(ctx context.Context) ([]dataset, error) {
 	}
 }
 
-// stat describes one dataset. A dataset that does not exist is a *notFoundError that
-// lists the names closest to name.
+// stat describes one dataset, found by its name or its SQL table name (names.go). A
+// dataset that does not exist is a *notFoundError that lists the names closest to
+// name.
 func (s *session) stat(ctx context.Context, name string) (dataset, error) {
-	info, err := s.fc.GetFlightInfo(ctx, pathDescriptor(name))
-	if status.Code(err) == codes.NotFound {
-		return dataset{}, s.notFound(ctx, name)
-	}
+	d, found, err := s.lookup(ctx, name, s.notes)
 	if err != nil {
 		return dataset{}, err
 	}
-	return datasetFromInfo(info)
-}
-
-// exists reports whether the dataset exists; NotFound is the answer false, not an error.
-func (s *session) exists(ctx context.Context, name string) (dataset, bool, error) {
-	info, err := s.fc.GetFlightInfo(ctx, pathDescriptor(name))
-	if status.Code(err) == codes.NotFound {
-		return dataset{}, false, nil
+	if !found {
+		return dataset{}, s.notFound(ctx, name)
 	}
-	if err != nil {
-		return dataset{}, false, err
-	}
-	d, err := datasetFromInfo(info)
-	return d, err == nil, err
+	return d, nil
 }
 
 // notFound builds the error for a missing dataset, with the close names the server has.

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/spf13/cobra"
@@ -36,18 +33,18 @@ pipe) it does not ask.`,
 				return err
 			}
 			defer s.Close()
-			if !yes && isTerminal(os.Stdin) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Drop dataset %q (%s, %s)? There is no undo. [y/N] ",
+			if !yes && stdinIsTerminal(cmd) {
+				q := fmt.Sprintf("Drop dataset %q (%s, %s)? There is no undo. [y/N] ",
 					d.Name, plural(d.Rows, "row", "rows"), humanBytes(d.Bytes))
-				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+				if !confirm(cmd, q) {
 					return errNotConfirmed
 				}
 			}
-			if err := dropDataset(ctx, s.fc, args[0]); err != nil {
-				return fmt.Errorf("drop %q: %w", args[0], err)
+			// d.Name, not the argument: that may have been the SQL table name.
+			if err := dropDataset(ctx, s.fc, d.Name); err != nil {
+				return fmt.Errorf("drop %q: %w", d.Name, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "dropped %s\n", args[0])
+			fmt.Fprintf(cmd.ErrOrStderr(), "dropped %s\n", d.Name)
 			return nil
 		},
 		ValidArgsFunction: datasetNames(&o),

@@ -107,7 +107,10 @@ func explain(err error, server string) (string, int) {
 	var ue *usageError
 	var nf *notFoundError
 	var ee *existsError
+	var ae *ambiguousError
 	switch {
+	case errors.As(err, &ae):
+		return ae.Error(), exitUsage
 	case errors.As(err, &ue):
 		return ue.msg, exitUsage
 	case errors.As(err, &nf):

@@ -91,6 +91,7 @@ func get(ctx context.Context, cmd *cobra.Command, o *clientOptions, name, output
 	if err != nil {
 		return err
 	}
+	name = d.Name // the argument may be the dataset's SQL table name
 
 	var out io.Writer = cmd.OutOrStdout()
 	var commit func() error

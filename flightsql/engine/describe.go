@@ -25,21 +25,34 @@ type Description struct {
 // Describe parses and prepares sql without executing it and returns the result schema
 // and the parameter schema. It refuses anything but one read-only statement, with
 // ErrReadOnly, ErrInvalidSQL or ErrForbidden.
+//
+// With a Config.Catalog, the views are brought in step with the catalog first.
 func (e *Engine) Describe(ctx context.Context, sql string) (*Description, error) {
+	if err := e.syncCatalog(ctx); err != nil {
+		return nil, sqlError(sql, err)
+	}
 	return e.describe(ctx, sql)
 }
 
 // DescribeTable describes the result of `SELECT * FROM table`, a dataset's table
-// named as in SQL, without running it: what GetTables lists as its columns.
+// named as in SQL, without running it.
 func (e *Engine) DescribeTable(ctx context.Context, table string) (*Description, error) {
-	return e.describe(ctx, selectAll(table))
+	return e.Describe(ctx, selectAll(table))
 }
 
 // ColumnTypes returns DuckDB's names of the column types of `SELECT * FROM table`
 // ("INTEGER", "DECIMAL(18,3)", "VARCHAR[]", ...), which want columns it must have.
 // DESCRIBE binds the query without running it.
 func (e *Engine) ColumnTypes(ctx context.Context, table string, want int) ([]string, error) {
-	rows, err := e.Query(ctx, "DESCRIBE "+selectAll(table), nil, 0)
+	if err := e.syncCatalog(ctx); err != nil {
+		return nil, err
+	}
+	return e.columnTypes(ctx, table, want)
+}
+
+// columnTypes is ColumnTypes on the views as they are.
+func (e *Engine) columnTypes(ctx context.Context, table string, want int) ([]string, error) {
+	rows, err := e.query(ctx, "DESCRIBE "+selectAll(table), nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +98,11 @@ func selectAll(table string) string { return "SELECT * FROM " + quoteIdent(table
 func (e *Engine) DescribeBound(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Description, error) {
 	ctx, cancel := e.Request(ctx) // one deadline for the describe and the query
 	defer cancel()
-	d, err := e.describe(ctx, sql)
+	d, err := e.Describe(ctx, sql)
 	if err != nil || params == nil || !bindingMayRetype(d, params, row) {
 		return d, err
 	}
-	rows, err := e.Query(ctx, sql, params, row)
+	rows, err := e.query(ctx, sql, params, row)
 	if err != nil {
 		return nil, err
 	}

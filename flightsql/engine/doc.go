@@ -4,8 +4,11 @@
 // sandbox, and results stream out as Arrow record batches while DuckDB produces them.
 // It is not a general DuckDB wrapper: it knows Quiver's read-only contract and nothing
 // of gRPC. The Flight SQL handlers call Describe for a schema (GetFlightInfo, prepared
-// statements) and Query for the stream (DoGet), after SyncTables has pointed the views
-// at the catalog's current files.
+// statements) and Query for the stream (DoGet). The engine keeps its own snapshot of
+// the catalog (Config.Catalog, catalog.go), which the store keeps current by telling
+// it of every change it commits, and points the views at the snapshot's files before
+// each statement; metadata requests read the snapshot (Snapshot) and the columns and
+// keywords the engine remembers (TableColumns, Keywords), and run no SQL.
 //
 // # Building
 //

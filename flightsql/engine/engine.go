@@ -45,6 +45,11 @@ type Config struct {
 	// than it makes a batch of its own); 0 = catalog.DefaultBatchBytes, the bound
 	// plain DoGet batches have too.
 	BatchBytes int64
+
+	// Catalog, when set, is the store whose datasets the engine shows as views: the
+	// engine keeps its own snapshot of it (catalog.go) and brings the views in step
+	// before each Query, Describe and ReadTables. nil: the caller calls SyncTables.
+	Catalog Catalog
 }
 
 // Engine is one embedded DuckDB database with a view per dataset.
@@ -60,6 +65,17 @@ type Engine struct {
 	dbSeq      atomic.Uint64 // numbers the databases' spill directories inside tempDir
 	ownTemp    *tempDir      // the dir Open made (and locked) for tempDir, removed by Close; nil if given
 	maxTemp    string        // max_temp_directory_size
+
+	// catalog is the engine's view of Config.Catalog; nil without one (catalog.go).
+	catalog *catalogView
+	// viewsMu serialises bringing the views in step with the catalog's snapshot.
+	viewsMu sync.Mutex
+	// localFiles, when set, lends local copies of parts on object storage
+	// (localfiles.go); guarded by viewsMu.
+	localFiles LocalFiles
+	// columns and keywords remember what metadata requests learned (columns.go).
+	columns  columnCache
+	keywords keywordList
 
 	// syncMu serialises SyncTables and the end of a recovery, and guards admin and views.
 	// Lock order: syncMu, then dbMu, then mu.
@@ -175,6 +191,9 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 		e.Close()
 		return nil, err
 	}
+	if cfg.Catalog != nil {
+		e.catalog = newCatalogView(cfg.Catalog)
+	}
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
 		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir, "max_temp_size", e.maxTemp,
 		"query_timeout", cfg.QueryTimeout)
@@ -287,6 +306,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	if e.catalog != nil {
+		e.catalog.cancel()
+	}
 	live := make([]*session, 0, len(e.sessions))
 	for s := range e.sessions {
 		live = append(live, s)

@@ -24,7 +24,20 @@ import (
 // context.DeadlineExceeded, wrapped. Under a context from Request the request's
 // deadline applies; otherwise the query gets a Config.QueryTimeout of its own. The
 // caller must Release the Rows.
+//
+// With a Config.Catalog, the views are brought in step with the catalog first.
 func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
+	if err := ctxError(ctx); err != nil {
+		return nil, sqlError(sql, err)
+	}
+	if err := e.syncCatalog(ctx); err != nil {
+		return nil, sqlError(sql, err)
+	}
+	return e.query(ctx, sql, params, row)
+}
+
+// query is Query on the views as they are.
+func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
 	if err := ctxError(ctx); err != nil {
 		return nil, sqlError(sql, err)
 	}

@@ -65,7 +65,8 @@ var harmlessTableFunctions = map[string]bool{
 // It errs with the gate's errors (ErrReadOnly, ErrInvalidSQL, ErrForbidden) for what
 // Query would refuse, and with ErrUnattributable for anything that could read data
 // other than through a dataset's view. A name is attributed only if it is a dataset
-// view now, so call SyncTables first.
+// view now: with a Config.Catalog the views are synced first, without one call
+// SyncTables first.
 //
 // Invariant: a statement ReadTables accepts reads data only through the views it
 // returns. Unqualified names resolve in DuckDB to the first of memory.main (the
@@ -77,6 +78,9 @@ func (e *Engine) ReadTables(ctx context.Context, sql string, covered func(datase
 	}
 	if strings.TrimSpace(sql) == "" {
 		return nil, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
+	}
+	if err := e.syncCatalog(ctx); err != nil {
+		return nil, err
 	}
 	s, err := e.newSession()
 	if err != nil {

@@ -32,6 +32,14 @@ type viewState struct {
 	version string
 	dataset string
 	files   []string
+	// The table's partition columns and values (hiveview.go), to build it again.
+	partitions []string
+	values     [][]scalar.Scalar
+}
+
+// table is the Table view name was made from, for making it again (recover.go).
+func (v viewState) table(name string) Table {
+	return Table{Name: name, Dataset: v.dataset, Files: v.files, Version: v.version, Partitions: v.partitions, PartitionValues: v.values}
 }
 
 // SyncTables makes the set of views exactly tables: it creates missing views, replaces
@@ -152,7 +160,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
 			continue
 		}
-		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files)}
+		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files), partitions: t.Partitions, values: t.PartitionValues}
 		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
 	}
 	return errors.Join(errs...)
