@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -160,5 +161,32 @@ func TestPartitionedViewRefusesBadValues(t *testing.T) {
 	tbl.PartitionValues[0][0] = scalar.NewUint8Scalar(1)
 	if err := e.SyncTables(context.Background(), []Table{tbl}); err == nil || !strings.Contains(err.Error(), "not supported") {
 		t.Errorf("SyncTables: %v, want a refusal naming the type", err)
+	}
+}
+
+// A partitioned view made again on a fresh database after DuckDB invalidated the
+// old one keeps its partition columns.
+func TestPartitionedViewSurvivesRecovery(t *testing.T) {
+	root := t.TempDir()
+	e, err := open(context.Background(), Config{Root: root, TempDir: t.TempDir()},
+		func(e *Engine) { e.invalidateOnInternal = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	tbl := partitionedTable(t, e, root)
+	if err := e.SyncTables(context.Background(), []Table{tbl}); err != nil {
+		t.Fatalf("SyncTables: %v", err)
+	}
+	if _, err := e.Query(context.Background(), untypedThenTyped, strings1(t, "x"), 0); !errors.Is(err, ErrDatabaseFailed) {
+		t.Fatalf("provoked query: err %v, want ErrDatabaseFailed", err)
+	}
+	settle(t, e)
+	if e.gen != 1 {
+		t.Fatalf("database replaced %d times, want 1", e.gen)
+	}
+	got := queryAll(t, e, "SELECT year, count(*) FROM ev GROUP BY ALL ORDER BY ALL", nil)
+	if fmt.Sprint(got) != "[[2024 15] [2025 5]]" {
+		t.Errorf("after recovery: %v, want [[2024 15] [2025 5]]", got)
 	}
 }
