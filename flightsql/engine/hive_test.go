@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 )
 
@@ -118,6 +119,24 @@ func TestPartitionedView(t *testing.T) {
 	views := queryAll(t, e, "SELECT sql FROM duckdb_views() WHERE view_name = 'ev'", nil)
 	if strings.Contains(fmt.Sprint(views), root) {
 		t.Errorf("view SQL shows the root: %v", views)
+	}
+	// A drop takes every group's files macro with it.
+	macros := func() int64 {
+		col, err := queryColumn(e.admin, "SELECT count(*) FROM duckdb_functions() WHERE starts_with(function_name, '"+filesMacroPrefix+"')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer col.Release()
+		return col.(*array.Int64).Value(0)
+	}
+	if n := macros(); n != 3 {
+		t.Errorf("%d files macros for 3 partition groups", n)
+	}
+	if err := e.SyncTables(context.Background(), nil); err != nil {
+		t.Fatalf("SyncTables: %v", err)
+	}
+	if n := macros(); n != 0 {
+		t.Errorf("%d files macros left after the drop", n)
 	}
 }
 

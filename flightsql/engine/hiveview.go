@@ -48,7 +48,7 @@ func checkPartitions(t Table) error {
 }
 
 // partitionedViewSQL is viewSQL for a table with partitions (checkPartitions
-// passed): the files macro holds a list of file lists, one per group.
+// passed): each group's file list is a macro of its own (groupMacro).
 func partitionedViewSQL(t Table) string {
 	var groups [][]string
 	var values [][]string // SQL literals per group
@@ -68,25 +68,24 @@ func partitionedViewSQL(t Table) string {
 		}
 		groups[g] = append(groups[g], f)
 	}
-	macro := quoteIdent(filesMacro(t.Name))
 	var b strings.Builder
-	b.WriteString("CREATE OR REPLACE MACRO ")
-	b.WriteString(macro)
-	b.WriteString("() AS [")
+	// A macro per group: one macro holding every group's list, indexed in each
+	// branch, is expanded whole in every branch, and binding took time quadratic in
+	// the groups (BenchmarkPartitionedView: 100 groups 1.2-1.4 s a query, 365 groups
+	// 28-30 s; a macro per group 0.16 s and 0.5 s).
 	for g, files := range groups {
-		if g > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("[")
+		b.WriteString("CREATE OR REPLACE MACRO ")
+		b.WriteString(quoteIdent(groupMacro(t.Name, g)))
+		b.WriteString("() AS [")
 		for i, f := range files {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString(quoteLiteral(f))
 		}
-		b.WriteString("]")
+		b.WriteString("]; ")
 	}
-	b.WriteString("]; CREATE OR REPLACE VIEW ")
+	b.WriteString("CREATE OR REPLACE VIEW ")
 	b.WriteString(quoteIdent(t.Name))
 	b.WriteString(" AS ")
 	for g := range groups {
@@ -101,10 +100,8 @@ func partitionedViewSQL(t Table) string {
 			b.WriteString(quoteIdent(k))
 		}
 		b.WriteString(" FROM read_parquet(")
-		b.WriteString(macro)
-		b.WriteString("()[")
-		b.WriteString(strconv.Itoa(g + 1))
-		b.WriteString("], hive_partitioning = false)")
+		b.WriteString(quoteIdent(groupMacro(t.Name, g)))
+		b.WriteString("(), hive_partitioning = false)")
 	}
 	return b.String()
 }
@@ -171,4 +168,35 @@ func sqlTypeName(t arrow.DataType) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("partition values of type %s are not supported", t)
+}
+
+// groupMacro names the macro holding the file list of group g of view name. '#' is
+// in no table name, so these never collide with another view's filesMacro; the
+// prefix keeps them refused to clients as every files macro is (plan.go).
+func groupMacro(name string, g int) string {
+	return filesMacro(name) + "#" + strconv.Itoa(g+1)
+}
+
+// partitionGroups counts the groups of a partitioned view's files.
+func partitionGroups(values [][]scalar.Scalar) int {
+	seen := map[string]bool{}
+	for _, vs := range values {
+		lits := make([]string, len(vs))
+		for j, v := range vs {
+			lits[j], _ = sqlLiteral(v)
+		}
+		seen[strings.Join(lits, "\x00")] = true
+	}
+	return len(seen)
+}
+
+// dropGroupMacrosSQL drops the group macros of the partitioned view v ("" for
+// others).
+func dropGroupMacrosSQL(name string, v viewState) string {
+	var b strings.Builder
+	for g := range partitionGroups(v.values) {
+		b.WriteString("; DROP MACRO IF EXISTS ")
+		b.WriteString(quoteIdent(groupMacro(name, g)))
+	}
+	return b.String()
 }

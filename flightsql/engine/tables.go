@@ -133,7 +133,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			return errors.Join(append(errs, err)...)
 		}
 		change()
-		if err := exec(e.admin, dropViewSQL(name)); err != nil {
+		if err := exec(e.admin, dropViewSQL(name)+dropGroupMacrosSQL(name, e.views[name])); err != nil {
 			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
 			continue
