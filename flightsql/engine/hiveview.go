@@ -4,6 +4,7 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -50,6 +51,93 @@ func checkPartitions(t Table) error {
 // partitionedViewSQL is viewSQL for a table with partitions (checkPartitions
 // passed): each group's file list is a macro of its own (groupMacro).
 func partitionedViewSQL(t Table) string {
+	if t.hivePaths {
+		return hiveViewSQL(t)
+	}
+	return unionViewSQL(t)
+}
+
+// pathsCarryPartitions reports whether DuckDB's own hive_partitioning would read
+// exactly t's partition columns from its files' paths: below root (which holds no
+// '='), each file's last directories are key=value for t's keys in order, and no
+// other directory holds '='. Then the view lets DuckDB read the values (with the
+// types given as hive_types), which binds far faster than a branch per group.
+func pathsCarryPartitions(root string, t Table) bool {
+	if strings.Contains(root, "=") {
+		return false
+	}
+	for _, f := range t.Files {
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			return false
+		}
+		dirs := strings.Split(filepath.ToSlash(filepath.Dir(rel)), "/")
+		if len(dirs) < len(t.Partitions) {
+			return false
+		}
+		n := len(dirs) - len(t.Partitions)
+		for _, d := range dirs[:n] {
+			if strings.Contains(d, "=") {
+				return false
+			}
+		}
+		for i, d := range dirs[n:] {
+			k, _, ok := strings.Cut(d, "=")
+			if !ok || k != t.Partitions[i] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hiveViewSQL is the view of a table whose paths carry its partitions
+// (pathsCarryPartitions): one read_parquet with hive_partitioning, its columns typed
+// as the catalog typed them.
+func hiveViewSQL(t Table) string {
+	var b strings.Builder
+	b.WriteString("CREATE OR REPLACE MACRO ")
+	b.WriteString(quoteIdent(filesMacro(t.Name)))
+	b.WriteString("() AS [")
+	for i, f := range t.Files {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteLiteral(f))
+	}
+	b.WriteString("]; CREATE OR REPLACE VIEW ")
+	b.WriteString(quoteIdent(t.Name))
+	// DuckDB puts the partition columns in its own order (alphabetical): name them
+	// in the catalog's, after the files' columns.
+	var keys strings.Builder
+	for j, k := range t.Partitions {
+		if j > 0 {
+			keys.WriteString(", ")
+		}
+		keys.WriteString(quoteIdent(k))
+	}
+	b.WriteString(" AS SELECT * EXCLUDE (")
+	b.WriteString(keys.String())
+	b.WriteString("), ")
+	b.WriteString(keys.String())
+	b.WriteString(" FROM read_parquet(")
+	b.WriteString(quoteIdent(filesMacro(t.Name)))
+	b.WriteString("(), hive_partitioning = true, hive_types = {")
+	for j, k := range t.Partitions {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		typ, _ := sqlTypeName(t.PartitionValues[0][j].DataType())
+		b.WriteString(quoteLiteral(k))
+		b.WriteString(": ")
+		b.WriteString(quoteLiteral(typ))
+	}
+	b.WriteString("})")
+	return b.String()
+}
+
+// unionViewSQL is the view of a table whose paths do not carry its partitions.
+func unionViewSQL(t Table) string {
 	var groups [][]string
 	var values [][]string // SQL literals per group
 	index := map[string]int{}

@@ -26,6 +26,8 @@ type Table struct {
 	// each (hiveview.go). Nil for a dataset without partitions.
 	Partitions      []string
 	PartitionValues [][]scalar.Scalar
+
+	hivePaths bool // the files' paths carry the partitions (hiveview.go)
 }
 
 type viewState struct {
@@ -35,11 +37,12 @@ type viewState struct {
 	// The table's partition columns and values (hiveview.go), to build it again.
 	partitions []string
 	values     [][]scalar.Scalar
+	hivePaths  bool
 }
 
 // table is the Table view name was made from, for making it again (recover.go).
 func (v viewState) table(name string) Table {
-	return Table{Name: name, Dataset: v.dataset, Files: v.files, Version: v.version, Partitions: v.partitions, PartitionValues: v.values}
+	return Table{Name: name, Dataset: v.dataset, Files: v.files, Version: v.version, Partitions: v.partitions, PartitionValues: v.values, hivePaths: v.hivePaths}
 }
 
 // SyncTables makes the set of views exactly tables: it creates missing views, replaces
@@ -97,6 +100,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			continue
 		}
 		folded[key] = t.Name
+		t.hivePaths = len(t.Partitions) > 0 && pathsCarryPartitions(e.root, t)
 		want[t.Name] = t
 	}
 
@@ -160,7 +164,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
 			continue
 		}
-		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files), partitions: t.Partitions, values: t.PartitionValues}
+		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files), partitions: t.Partitions, values: t.PartitionValues, hivePaths: t.hivePaths}
 		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
 	}
 	return errors.Join(errs...)
