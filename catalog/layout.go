@@ -31,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +43,8 @@ var errNoParts = errors.New("holds no Parquet parts")
 
 // manifest is the content of a multi-part dataset's _quiver_manifest.json.
 type manifest struct {
-	// Parts are file names inside the dataset directory, in read order.
+	// Parts are paths relative to the dataset directory, in read order: file names,
+	// or file names under hive-style partition directories ("year=2024/part-0.parquet").
 	Parts []string `json:"parts"`
 }
 
@@ -151,23 +151,21 @@ func partNames(ctx context.Context, b storage.Bucket, dir string) (names []strin
 			return nil, v, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, dir, err)
 		}
 		for _, p := range m.Parts {
-			if p == "" || p != path.Base(p) || p[0] == '.' {
-				return nil, v, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, p)
+			if p == "" || p[0] == '.' || checkPartPath(p) != nil {
+				return nil, v, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, clipName(p))
 			}
 		}
 		return m.Parts, v, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, "", err
 	}
-	entries, err := b.List(ctx, dir)
+	// Parts directly in dir, or in hive-style partition directories (hive.go).
+	names, err = listHive(ctx, b, dir, "", 0, nil)
+	if errors.Is(err, errBadPartition) {
+		return nil, "", fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
 	if err != nil {
 		return nil, "", err
-	}
-	for _, e := range entries {
-		n := path.Base(e.Key)
-		if !e.Dir && strings.HasSuffix(n, parquetSuffix) && !strings.HasPrefix(n, ".") {
-			names = append(names, n)
-		}
 	}
 	sort.Strings(names)
 	return names, "", nil

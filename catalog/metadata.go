@@ -52,6 +52,29 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 		}
 		info.Rows += rows
 	}
+	if l.dir {
+		rel := make([]string, len(l.parts))
+		for i, k := range l.parts {
+			rel[i] = strings.TrimPrefix(k, name+"/")
+		}
+		keys, values, err := partitionsOf(rel)
+		if err != nil {
+			return Info{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
+		}
+		if keys != nil {
+			fields, perPart, err := partitionColumns(ctx, s.partitionTyper(), info.Schema, keys, values)
+			if errors.Is(err, errBadPartition) {
+				return Info{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
+			}
+			if err != nil {
+				return Info{}, err
+			}
+			md := info.Schema.Metadata()
+			info.Schema = arrow.NewSchema(append(info.Schema.Fields(), fields...), &md)
+			info.Partitions = keys
+			info.partValues = perPart
+		}
+	}
 	return info, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -98,6 +99,9 @@ func (s *Store) checkPut(ctx context.Context, name string, mode PutMode, schema 
 		return s.checkTableName(ctx, name)
 	case (mode == Append || mode == CreateOrAppend) && err != nil:
 		return err
+	case (mode == Append || mode == CreateOrAppend) && len(info.Partitions) > 0:
+		return fmt.Errorf("%w: dataset %q is partitioned by %s (hive-style directories): appending to it is not supported; replace it or add a partition directory",
+			ErrInvalidData, name, strings.Join(info.Partitions, ", "))
 	case mode == Append || mode == CreateOrAppend:
 		return sameColumns(info.Schema, schema)
 	}

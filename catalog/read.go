@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"strings"
 	"sync/atomic"
 
@@ -108,7 +107,7 @@ func (s *Store) openVersion(ctx context.Context, info Info) ([]storage.Object, e
 		}
 		files = append(files, f)
 		if info.dir {
-			fp.WriteString(path.Base(k))
+			fp.WriteString(strings.TrimPrefix(k, info.Name+"/"))
 		}
 		fp.WriteString(f.Version())
 		fp.WriteString(";")
@@ -210,6 +209,16 @@ func (r *Reader) nextSlice() bool {
 		defer rec.Release()
 	}
 	r.at += n
+	if r.info.partValues != nil {
+		// The part's partition values, as constant columns (hive.go).
+		withParts, err := constantColumns(r.mem, rec, r.info.partValues[r.next-1])
+		if err != nil {
+			r.err = fmt.Errorf("read dataset %q part %d: %w", r.info.Name, r.next, err)
+			return false
+		}
+		defer withParts.Release()
+		rec = withParts
+	}
 	// Batches carry the reader's schema, without file-format metadata.
 	out, err := withSchema(r.info.Schema, rec)
 	if err != nil {

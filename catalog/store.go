@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
 	"github.com/quiverdata/quiver/catalog/storage"
@@ -35,9 +36,14 @@ type Info struct {
 	Keys []string
 	// Version changes whenever the dataset's files change.
 	Version string
+	// Partitions are the hive-style partition keys of a partitioned dataset (hive.go),
+	// in directory order: the last len(Partitions) columns of Schema. Nil otherwise.
+	Partitions []string
 
 	dir         bool   // multi-part form
 	fingerprint string // the layout fingerprint Version is made from
+	// partValues holds, per part, the value of each partition column.
+	partValues [][]scalar.Scalar
 }
 
 // Table is the dataset's SQL table name.
@@ -90,6 +96,9 @@ type Store struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cacheEntry // by dataset name
+	typer   PartitionTyper        // types partition columns (hive.go); nil: strings
+	// typerGen counts SetPartitionTyper calls: an info typed before one is not cached.
+	typerGen uint64
 
 	notifier notifier // who hears of each commit (notify.go)
 }
@@ -298,6 +307,7 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 	}
 	s.cacheMu.Lock()
 	e, ok := s.cache[name]
+	typerGen := s.typerGen
 	s.cacheMu.Unlock()
 	if ok && e.fingerprint == l.fingerprint {
 		return e.info, e.err
@@ -310,7 +320,9 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 		s.log.Warn("skipping file in the dataset root that is not readable Parquet", "dataset", name, "err", err)
 	}
 	s.cacheMu.Lock()
-	s.cache[name] = cacheEntry{fingerprint: l.fingerprint, info: info, err: err}
+	if s.typerGen == typerGen { // else typed by the typer SetPartitionTyper replaced
+		s.cache[name] = cacheEntry{fingerprint: l.fingerprint, info: info, err: err}
+	}
 	s.cacheMu.Unlock()
 	return info, err
 }

@@ -88,6 +88,8 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start SQL engine: %w", err)
 	}
+	// Hive partition columns get the types DuckDB gives them (catalog/hive.go).
+	cfg.Store.SetPartitionTyper(eng.PartitionTypes)
 	sql, err := NewSQLServer(SQLConfig{
 		Store:             cfg.Store,
 		Engine:            eng,

@@ -47,7 +47,8 @@ func (e *Engine) viewTables(ctx context.Context, datasets []catalog.Info) []Tabl
 				continue
 			}
 		}
-		tables = append(tables, Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version})
+		tables = append(tables, Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version,
+			Partitions: info.Partitions, PartitionValues: info.PartitionValues()})
 	}
 	if e.localFiles != nil {
 		e.localFiles.KeepOnly(names)

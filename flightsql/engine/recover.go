@@ -151,7 +151,7 @@ func (e *Engine) rebuild(gen uint64) error {
 			discard()
 			return ErrClosed
 		}
-		if err := exec(admin, viewSQL(Table{Name: name, Files: v.files, Version: v.version})); err != nil {
+		if err := exec(admin, viewSQL(v.table(name))); err != nil {
 			e.log.Error("engine: recreate view after a failure", "table", name, "err", err)
 			continue
 		}
@@ -179,7 +179,7 @@ func (e *Engine) rebuild(gen uint64) error {
 			restored++
 			continue
 		}
-		if err := exec(admin, viewSQL(Table{Name: name, Files: v.files, Version: v.version})); err != nil {
+		if err := exec(admin, viewSQL(v.table(name))); err != nil {
 			// Forgotten, so that the next SyncTables creates it.
 			e.log.Error("engine: recreate view after a failure", "table", name, "err", err)
 			delete(e.views, name)

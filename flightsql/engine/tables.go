@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
 	"github.com/quiverdata/quiver/catalog"
 )
 
@@ -19,12 +21,28 @@ type Table struct {
 	Dataset string   // the dataset the table shows, e.g. "uploaded.parquet"; "": Name
 	Files   []string // absolute paths of its Parquet parts, in read order (1..n)
 	Version string   // opaque; changes whenever the files or their contents change
+	// Partitions are the hive-style partition columns the view adds after the files'
+	// columns (catalog.Info.Partitions), and PartitionValues, per file, the value of
+	// each (hiveview.go). Nil for a dataset without partitions.
+	Partitions      []string
+	PartitionValues [][]scalar.Scalar
+
+	hivePaths bool // the files' paths carry the partitions (hiveview.go)
 }
 
 type viewState struct {
 	version string
 	dataset string
 	files   []string
+	// The table's partition columns and values (hiveview.go), to build it again.
+	partitions []string
+	values     [][]scalar.Scalar
+	hivePaths  bool
+}
+
+// table is the Table view name was made from, for making it again (recover.go).
+func (v viewState) table(name string) Table {
+	return Table{Name: name, Dataset: v.dataset, Files: v.files, Version: v.version, Partitions: v.partitions, PartitionValues: v.values, hivePaths: v.hivePaths}
 }
 
 // SyncTables makes the set of views exactly tables: it creates missing views, replaces
@@ -82,6 +100,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			continue
 		}
 		folded[key] = t.Name
+		t.hivePaths = len(t.Partitions) > 0 && pathsCarryPartitions(e.root, t)
 		want[t.Name] = t
 	}
 
@@ -118,7 +137,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			return errors.Join(append(errs, err)...)
 		}
 		change()
-		if err := exec(e.admin, dropViewSQL(name)); err != nil {
+		if err := exec(e.admin, dropViewSQL(name)+dropGroupMacrosSQL(name, e.views[name])); err != nil {
 			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
 			continue
@@ -145,7 +164,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
 			continue
 		}
-		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files)}
+		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files), partitions: t.Partitions, values: t.PartitionValues, hivePaths: t.hivePaths}
 		e.log.Debug("view created", "table", name, "version", t.Version, "files", len(t.Files))
 	}
 	return errors.Join(errs...)
@@ -168,6 +187,9 @@ func (e *Engine) checkTable(t Table) error {
 	}
 	if len(t.Files) == 0 {
 		return fmt.Errorf("table %q: no files", t.Name)
+	}
+	if err := checkPartitions(t); err != nil {
+		return fmt.Errorf("table %q: %w", t.Name, err)
 	}
 	for _, f := range t.Files {
 		if !filepath.IsAbs(f) || filepath.Clean(f) != f {
@@ -209,6 +231,9 @@ func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[]{}") }
 // show the server's layout. Macro bodies (duckdb_functions().macro_definition) and
 // calls to these macros are refused to clients (plan.go, sandbox.go).
 func viewSQL(t Table) string {
+	if len(t.Partitions) > 0 {
+		return partitionedViewSQL(t)
+	}
 	var b strings.Builder
 	b.WriteString("CREATE OR REPLACE MACRO ")
 	b.WriteString(quoteIdent(filesMacro(t.Name)))
@@ -223,7 +248,9 @@ func viewSQL(t Table) string {
 	b.WriteString(quoteIdent(t.Name))
 	b.WriteString(" AS SELECT * FROM read_parquet(")
 	b.WriteString(quoteIdent(filesMacro(t.Name)))
-	b.WriteString("())")
+	// DuckDB would otherwise add a column for every key=value segment of the files'
+	// paths, the root's included: the view shows the columns the catalog shows.
+	b.WriteString("(), hive_partitioning = false)")
 	return b.String()
 }
 
