@@ -2,6 +2,7 @@ package flightsql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -106,7 +107,10 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		if cfg.PartCache == nil {
 			return nil, fmt.Errorf("flightsql: a store on %s needs SQLConfig.PartCache", cfg.Store.Root())
 		}
-		parts = newPartFiles(cfg.PartCache, cfg.Store.Bucket())
+		var err error
+		if parts, err = newPartFiles(cfg.PartCache, cfg.Store.Bucket()); err != nil {
+			return nil, fmt.Errorf("flightsql: %w", err)
+		}
 		hiddenPaths.hide(cfg.PartCache.Dir(), "<cache>")
 	}
 	hiddenPaths.hide(cfg.Store.Root(), "<root>")
@@ -182,25 +186,65 @@ func (s *SQLServer) syncTables(ctx context.Context) error {
 // syncViews brings the engine's views in step with a listing of the store.
 func (s *SQLServer) syncViews(ctx context.Context, infos []catalog.Info) {
 	tables := make([]engine.Table, 0, len(infos))
-	names := make(map[string]bool, len(infos))
+	if s.parts != nil {
+		s.parts.synced(infos)
+	}
 	for _, info := range infos {
-		files := info.Files
+		files, version := info.Files, info.Version
 		if s.parts != nil {
-			names[info.Name] = true
 			var err error
-			if files, err = s.parts.files(ctx, info); err != nil {
-				s.log.Warn("dataset is not queryable: its parts cannot be cached", "dataset", info.Name, "err", err)
+			if files, err = s.parts.viewFiles(ctx, info); err != nil {
+				s.log.Warn("dataset is not queryable: its schema cannot be read", "dataset", info.Name, "err", err)
 				continue
 			}
 		}
-		tables = append(tables, engine.Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: info.Version})
-	}
-	if s.parts != nil {
-		s.parts.keepOnly(names)
+		tables = append(tables, engine.Table{Name: info.Table(), Dataset: info.Name, Files: files, Version: version})
 	}
 	if err := s.engine.SyncTables(ctx, tables); err != nil {
 		// A dataset DuckDB cannot view is logged; the other tables stay queryable.
 		s.log.Warn("some datasets are not queryable", "err", err)
+	}
+}
+
+// maxLeaseAttempts bounds how often leaseReads leases again when a dataset a query
+// reads changes between its lease and the view sync that follows.
+const maxLeaseAttempts = 5
+
+// leaseReads, on object storage, fetches into the part cache the parts of the
+// datasets sql reads and holds them until release is called, with the views naming
+// them (partfiles.go); on a local root it does nothing. Callers hold a pin and have
+// synced the views. When the engine cannot tell which datasets sql reads, it leases
+// every dataset: a query must never read a schema file in place of the data.
+func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(), err error) {
+	if s.parts == nil {
+		return func() {}, nil
+	}
+	datasets, err := s.engine.ReadTables(ctx, sql, func(string) bool { return true })
+	switch {
+	case errors.Is(err, engine.ErrInvalidSQL), errors.Is(err, engine.ErrReadOnly),
+		errors.Is(err, engine.ErrForbidden), errors.Is(err, engine.ErrUnqueryable):
+		// The query will be refused as it is here: nothing to fetch.
+		return func() {}, nil
+	case err != nil:
+		datasets = nil // cannot tell: all of them
+	}
+	for attempt := 0; ; attempt++ {
+		infos := s.parts.listedInfos(datasets)
+		release, err := s.parts.lease(ctx, infos)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.syncTables(ctx); err != nil {
+			release()
+			return nil, err
+		}
+		if s.parts.leased(infos) {
+			return release, nil
+		}
+		release()
+		if attempt == maxLeaseAttempts {
+			return nil, fmt.Errorf("%w while their parts were fetched for the query", errKeptChanging)
+		}
 	}
 }
 
