@@ -112,7 +112,9 @@ func (s *Store) openVersion(ctx context.Context, info Info) ([]storage.Object, e
 	var fp strings.Builder
 	for _, k := range info.Keys {
 		f, err := s.bucket.Open(ctx, k)
-		if errors.Is(err, fs.ErrNotExist) {
+		// Gone, or (local) a single file that an append turned into a directory of
+		// parts since info was read: the version changed; look again.
+		if errors.Is(err, fs.ErrNotExist) || (!info.dir && errors.Is(err, fs.ErrInvalid)) {
 			closeAll(files)
 			return nil, nil
 		}
