@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,7 +29,9 @@ import (
 // views on those. A query leases the datasets it reads (lease): their parts are
 // downloaded into the part cache and held, and while a lease is held the dataset's
 // view names the real parts. So only the parts of the tables queries read are ever
-// fetched, and only those of running queries are held: the cache's budget bounds
+// fetched, and only those of running queries are held, plus the most recently
+// used idle leases while their parts fit in half the cache's budget (so a table
+// queried again finds its view unchanged, with nothing to rebind): the budget bounds
 // the rest.
 //
 // Invariant: a file a view names stays on disk while a request that may have bound
@@ -42,13 +45,18 @@ type partFiles struct {
 	dir    string // schema files, under the cache directory the engine may read
 
 	mu      sync.Mutex
-	leases  map[string]*lease       // by dataset name: the version queries read now
-	schemas map[string]schemaFile   // by dataset name
-	epoch   uint64                  // advanced by every retire
-	pins    map[uint64]int          // epoch -> pins taken in it
-	retired []retiredRelease        // releases waiting for older pins to end
-	loading map[string]*sync.Mutex  // by dataset name: one download of a version at a time
-	listed  map[string]catalog.Info // the last listing synced, by dataset name
+	leases  map[string]*lease      // by dataset name: the version queries read now
+	schemas map[string]schemaFile  // by dataset name
+	epoch   uint64                 // advanced by every retire
+	pins    map[uint64]int         // epoch -> pins taken in it
+	retired []retiredRelease       // releases waiting for older pins to end
+	loading map[string]*sync.Mutex // by dataset name: one download of a version at a time
+	// idle are leases no query holds, kept while their bytes fit in idleBudget;
+	// most recently used last.
+	idle       []*lease
+	idleBytes  int64
+	idleBudget int64
+	listed     map[string]catalog.Info // the last listing synced, by dataset name
 }
 
 // lease is one dataset version's parts, held in the cache for the queries that read
@@ -59,6 +67,7 @@ type lease struct {
 	files   []string
 	release func() // releases the cache holds
 	refs    int    // queries holding it; guarded by partFiles.mu
+	bytes   int64  // the parts' size
 }
 
 // schemaFile is a dataset version's local schema file.
@@ -88,7 +97,8 @@ func newPartFiles(cache *partcache.Cache, bucket storage.Bucket) (*partFiles, er
 	}
 	return &partFiles{cache: cache, bucket: bucket, dir: dir,
 		leases: map[string]*lease{}, schemas: map[string]schemaFile{}, pins: map[uint64]int{},
-		loading: map[string]*sync.Mutex{}, listed: map[string]catalog.Info{}}, nil
+		loading: map[string]*sync.Mutex{}, listed: map[string]catalog.Info{},
+		idleBudget: cache.MaxBytes() / 2}, nil
 }
 
 // viewFiles returns the local files info's view names now: the cached parts while a
@@ -217,6 +227,9 @@ func (p *partFiles) leaseOne(ctx context.Context, info catalog.Info) (*lease, er
 
 	p.mu.Lock()
 	if l := p.leases[info.Name]; l != nil && l.version == info.Version {
+		if l.refs == 0 {
+			p.unidleLocked(l)
+		}
 		l.refs++
 		p.mu.Unlock()
 		return l, nil
@@ -242,9 +255,13 @@ func (p *partFiles) leaseOne(ctx context.Context, info catalog.Info) (*lease, er
 		releases = append(releases, release)
 	}
 	var once sync.Once // close may release a lease a query still holds
-	l := &lease{name: info.Name, version: info.Version, files: files, release: func() { once.Do(releaseAll) }, refs: 1}
+	l := &lease{name: info.Name, version: info.Version, files: files, release: func() { once.Do(releaseAll) }, refs: 1, bytes: info.Bytes}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if old := p.leases[info.Name]; old != nil && old.refs == 0 {
+		p.unidleLocked(old) // an idle older version: nobody reads it any more
+		p.retireLocked(old.release)
+	}
 	// An older version's lease stays with the queries that hold it; it is released
 	// when they end (unlease), no longer found by name.
 	p.leases[info.Name] = l
@@ -259,6 +276,32 @@ func (p *partFiles) unlease(l *lease) {
 	if l.refs > 0 {
 		return
 	}
+	if p.leases[l.name] != l {
+		p.retireLocked(l.release) // an older version
+		return
+	}
+	p.idle = append(p.idle, l)
+	p.idleBytes += l.bytes
+	for p.idleBytes > p.idleBudget && len(p.idle) > 0 {
+		p.dropIdleLocked(p.idle[0])
+	}
+}
+
+// unidleLocked takes l out of the idle leases.
+func (p *partFiles) unidleLocked(l *lease) {
+	for i, x := range p.idle {
+		if x == l {
+			p.idle = append(p.idle[:i], p.idle[i+1:]...)
+			p.idleBytes -= l.bytes
+			return
+		}
+	}
+}
+
+// dropIdleLocked ends the idle lease l: its view names the schema file again from
+// the next sync on, and its parts are released once older pins end.
+func (p *partFiles) dropIdleLocked(l *lease) {
+	p.unidleLocked(l)
 	if p.leases[l.name] == l {
 		delete(p.leases, l.name)
 	}
@@ -281,6 +324,12 @@ func (p *partFiles) synced(infos []catalog.Info) {
 			delete(p.schemas, name)
 			dir := filepath.Dir(s.path)
 			p.retireLocked(func() { os.RemoveAll(dir) })
+		}
+	}
+	// Idle leases of dropped or replaced versions are of no further use.
+	for _, l := range slices.Clone(p.idle) {
+		if p.listed[l.name].Version != l.version {
+			p.dropIdleLocked(l)
 		}
 	}
 	for name := range p.loading {
@@ -386,6 +435,6 @@ func (p *partFiles) close() {
 	for _, r := range p.retired {
 		r.release()
 	}
-	p.retired = nil
+	p.retired, p.idle, p.idleBytes = nil, nil, 0
 	os.RemoveAll(p.dir)
 }

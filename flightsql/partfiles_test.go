@@ -56,7 +56,8 @@ func TestPartFilesLeaseUntilUnpinned(t *testing.T) {
 	}
 	defer pf.close()
 
-	v1 := catalog.Info{Name: "ds", Keys: []string{"ds/p1", "ds/p2"}, Version: "v1"}
+	// 20 bytes: more than half the budget, so the lease is not kept idle.
+	v1 := catalog.Info{Name: "ds", Keys: []string{"ds/p1", "ds/p2"}, Version: "v1", Bytes: 20}
 	release1, err := pf.lease(ctx, []catalog.Info{v1})
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +98,53 @@ func TestPartFilesLeaseUntilUnpinned(t *testing.T) {
 	after()
 	if len(pf.leases) != 0 || len(pf.retired) != 0 {
 		t.Fatalf("leases %v, retired %d left", pf.leases, len(pf.retired))
+	}
+}
+
+// TestPartFilesIdleLease: a lease no query holds is kept, its view unchanged, while
+// its parts fit in half the cache's budget; a query finds it without a download, and
+// a new version of the dataset ends it.
+func TestPartFilesIdleLease(t *testing.T) {
+	ctx := context.Background()
+	bucket, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeObject(t, bucket, "ds/p1", []byte("0123456789"))
+	cache, err := partcache.Open(t.TempDir(), partcache.Options{MaxBytes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	pf, err := newPartFiles(cache, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.close()
+	v1 := catalog.Info{Name: "ds", Keys: []string{"ds/p1"}, Version: "v1", Bytes: 10}
+	pf.synced([]catalog.Info{v1})
+	release, err := pf.lease(ctx, []catalog.Info{v1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := pf.leases["ds"].files
+	release()
+	if got, err := pf.viewFiles(ctx, v1); err != nil || len(got) != 1 || got[0] != files[0] {
+		t.Fatalf("viewFiles of an idle lease = %v, %v; want its parts %v", got, err, files)
+	}
+	release, err = pf.lease(ctx, []catalog.Info{v1})
+	if err != nil || cache.Stats().Misses != 1 {
+		t.Fatalf("lease of an idle version: %v, cache %+v; want no new download", err, cache.Stats())
+	}
+	release()
+	v2 := v1
+	v2.Version = "v2"
+	pf.synced([]catalog.Info{v2})
+	if len(pf.leases) != 0 || len(pf.idle) != 0 || pf.idleBytes != 0 {
+		t.Fatalf("after a new version: leases %v, idle %d (%d bytes); want none", pf.leases, len(pf.idle), pf.idleBytes)
+	}
+	if st := cache.Stats(); st.Entries != 1 {
+		t.Fatalf("cache %+v", st)
 	}
 }
 
