@@ -208,11 +208,11 @@ func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(),
 		infos := s.parts.listedInfos(datasets)
 		release, err := s.parts.lease(ctx, infos)
 		if err != nil {
-			return nil, err
+			return nil, leaseError(ctx, err)
 		}
 		if err := s.engine.RefreshViews(ctx); err != nil {
 			release()
-			return nil, err
+			return nil, leaseError(ctx, err)
 		}
 		if s.parts.leased(infos) {
 			return release, nil
@@ -222,6 +222,15 @@ func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(),
 			return nil, fmt.Errorf("%w while their parts were fetched for the query", errKeptChanging)
 		}
 	}
+}
+
+// leaseError is err from leaseReads; when ctx ended, it says why (the request's
+// query timeout, engine.Request), as the engine's own errors do.
+func leaseError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("fetch the query's datasets: %w", context.Cause(ctx))
+	}
+	return err
 }
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's
