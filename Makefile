@@ -6,7 +6,7 @@ GO       ?= go
 TAGS     := duckdb_arrow
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: all build serve test test-go test-python test-jdbc bench fuzz vet clean tools
+.PHONY: all build serve test test-go test-s3 test-python test-jdbc bench fuzz vet clean tools
 
 all: build
 
@@ -22,8 +22,8 @@ build:
 serve:
 	$(GO) run -tags $(TAGS) ./cmd/quiver serve
 
-## test: every suite, Go and the Python/Java clients
-test: test-go test-python test-jdbc
+## test: every suite, Go (on a local root, then the integration suite on S3) and the Python/Java clients
+test: test-go test-s3 test-python test-jdbc
 
 ## tools: the servers the tests start, built once into bin/ (versitygw: S3 on loopback)
 tools:
@@ -32,6 +32,11 @@ tools:
 ## test-go: the Go unit and integration tests, with the race detector
 test-go: vet tools
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./...
+
+## test-s3: the integration suite again with every in-process server on an S3 root
+## (a versitygw bucket and a part cache); tests that need a root directory skip, saying why
+test-s3: tools
+	QUIVER_TEST_BACKEND=s3 $(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./integration/
 
 ## test-python: pyarrow / ADBC Python / pandas / polars against a real server
 test-python: build

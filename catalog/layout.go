@@ -66,7 +66,12 @@ type layout struct {
 // resolve reads the layout of the dataset name. It returns an error wrapping
 // fs.ErrNotExist when nothing is there. listed, when not nil, is name's entry as a
 // List just returned it, which saves a Stat.
-func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage.Entry) (layout, error) {
+//
+// known, when not nil, returns the layout last resolved for a manifest version:
+// given one for the manifest just read, resolve returns it without a Stat per part.
+// Only for object storage, where parts are immutable objects under fresh keys that
+// only the store writes, so the manifest's version fixes every part's bytes.
+func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage.Entry, known func(manifestVersion string) (layout, bool)) (layout, error) {
 	var st storage.Entry
 	var err error
 	if listed != nil {
@@ -101,6 +106,11 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 	}
 	if len(names) == 0 {
 		return layout{}, fmt.Errorf("%w: directory %s %w", ErrUnreadable, name, errNoParts)
+	}
+	if l.manifest && known != nil {
+		if prev, ok := known(mversion); ok {
+			return prev, nil
+		}
 	}
 	var fp strings.Builder
 	for _, n := range names {

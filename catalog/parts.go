@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/quiverdata/quiver/catalog/storage"
 )
@@ -15,13 +16,22 @@ type Part struct {
 	obj  storage.Object
 	r    *io.SectionReader
 	Size int64
+	// closed, if set, is called once when the part is closed (the last of its
+	// version's parts to close ends the store pin, see OpenParts).
+	closed func()
 }
 
 // Read implements io.Reader.
 func (p *Part) Read(b []byte) (int, error) { return p.r.Read(b) }
 
 // Close closes the object.
-func (p *Part) Close() error { return p.obj.Close() }
+func (p *Part) Close() error {
+	if p.closed != nil {
+		p.closed()
+		p.closed = nil
+	}
+	return p.obj.Close()
+}
 
 var _ io.ReadCloser = (*Part)(nil)
 
@@ -32,8 +42,15 @@ func (s *Store) OpenParts(ctx context.Context, name string) (Info, []*Part, erro
 		return Info{}, nil, err
 	}
 	// While pinned no retired part is deleted, so the parts listed are there to open.
+	// On object storage, where a part is read by key range by range, the pin lasts
+	// until the last part is closed (see Store.Open).
 	unpin := s.Pin()
-	defer unpin()
+	keep := false
+	defer func() {
+		if !keep {
+			unpin()
+		}
+	}()
 	for attempt := 0; attempt < maxOpenAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return Info{}, nil, err
@@ -50,8 +67,19 @@ func (s *Store) OpenParts(ctx context.Context, name string) (Info, []*Part, erro
 			continue // replaced under us: look again
 		}
 		parts := make([]*Part, len(objs))
+		var closed func()
+		if _, local := s.bucket.(storage.LocalFiler); !local && len(objs) > 0 {
+			var open atomic.Int64
+			open.Store(int64(len(objs)))
+			closed = func() {
+				if open.Add(-1) == 0 {
+					unpin()
+				}
+			}
+			keep = true
+		}
 		for i, o := range objs {
-			parts[i] = &Part{obj: o, r: io.NewSectionReader(o, 0, o.Size()), Size: o.Size()}
+			parts[i] = &Part{obj: o, r: io.NewSectionReader(o, 0, o.Size()), Size: o.Size(), closed: closed}
 		}
 		return info, parts, nil
 	}

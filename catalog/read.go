@@ -36,8 +36,11 @@ type Reader struct {
 	bytes int64 // most bytes per batch, but for a single row larger than that
 
 	refs atomic.Int64
-	next int          // index of the next part to open
-	pf   *file.Reader // the open part; nil between parts
+	// unpin ends the store pin the reader holds on object storage (see Open); nil
+	// when it holds none.
+	unpin func()
+	next  int          // index of the next part to open
+	pf    *file.Reader // the open part; nil between parts
 	// The open part's top-level fields, and whether each is a flat string column
 	// read by the next of strs (flatstrings.go); pqarrow reads the others (part,
 	// nil when there are none).
@@ -65,8 +68,16 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 		return nil, err
 	}
 	// While pinned no retired part is deleted, so the parts listed are there to open.
+	// A local file stays readable through its descriptor once unlinked, so there the
+	// pin ends with the opening; an object is read by key, range by range, so on
+	// object storage the reader keeps the pin until it is released.
 	unpin := s.Pin()
-	defer unpin()
+	keep := false
+	defer func() {
+		if !keep {
+			unpin()
+		}
+	}()
 	for attempt := 0; attempt < maxOpenAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -84,6 +95,9 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 		}
 		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
 		r.refs.Store(1)
+		if _, local := s.bucket.(storage.LocalFiler); !local {
+			r.unpin, keep = unpin, true
+		}
 		return r, nil
 	}
 	return nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
@@ -97,7 +111,9 @@ func (s *Store) openVersion(ctx context.Context, info Info) ([]storage.Object, e
 	var fp strings.Builder
 	for _, k := range info.Keys {
 		f, err := s.bucket.Open(ctx, k)
-		if errors.Is(err, fs.ErrNotExist) {
+		// Gone, or (local) a single file that an append turned into a directory of
+		// parts since info was read: the version changed; look again.
+		if errors.Is(err, fs.ErrNotExist) || (!info.dir && errors.Is(err, fs.ErrInvalid)) {
 			closeAll(files)
 			return nil, nil
 		}
@@ -147,6 +163,9 @@ func (r *Reader) Release() {
 	r.closePart()
 	closeAll(r.files)
 	r.files = nil
+	if r.unpin != nil {
+		r.unpin()
+	}
 }
 
 // Next advances to the next batch; false at the end or on error (see Err).

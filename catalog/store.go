@@ -104,6 +104,7 @@ type Store struct {
 }
 
 type cacheEntry struct {
+	layout      layout // what info was read from
 	fingerprint string
 	info        Info
 	err         error // ErrUnreadable: remembered so a bad file is logged once
@@ -292,7 +293,21 @@ func (s *Store) statListed(ctx context.Context, name string, listed *storage.Ent
 // statOnce reads the layout of name once (from listed, its entry as List returned it,
 // when not nil) and its metadata from the cache or the footers. An error wrapping fs.ErrNotExist means the dataset changed meanwhile.
 func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry) (Info, error) {
-	l, err := resolve(ctx, s.bucket, name, listed)
+	// On object storage a manifest version seen before resolves to the layout read
+	// then: one GET of the manifest instead of a HEAD per part (see resolve).
+	var known func(string) (layout, bool)
+	if s.files == nil {
+		known = func(mversion string) (layout, bool) {
+			s.cacheMu.Lock()
+			defer s.cacheMu.Unlock()
+			e, ok := s.cache[name]
+			if ok && e.layout.manifest && e.layout.manifestVersion == mversion {
+				return e.layout, true
+			}
+			return layout{}, false
+		}
+	}
+	l, err := resolve(ctx, s.bucket, name, listed, known)
 	if s.files == nil && errors.Is(err, errNoParts) {
 		// Without the local layout a directory is only a key prefix: an empty one
 		// is the moment before a first put's manifest lands, not a dataset.
@@ -321,7 +336,7 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 	}
 	s.cacheMu.Lock()
 	if s.typerGen == typerGen { // else typed by the typer SetPartitionTyper replaced
-		s.cache[name] = cacheEntry{fingerprint: l.fingerprint, info: info, err: err}
+		s.cache[name] = cacheEntry{layout: l, fingerprint: l.fingerprint, info: info, err: err}
 	}
 	s.cacheMu.Unlock()
 	return info, err

@@ -72,6 +72,7 @@ var errorCodes = []struct {
 	{errLimit, codes.ResourceExhausted},
 	{errMessageTooLarge, codes.ResourceExhausted},
 	{errResultMemory, codes.ResourceExhausted},
+	{errKeptChanging, codes.Aborted},
 }
 
 var (
@@ -84,4 +85,7 @@ var (
 	// errNotSupported is a feature of the protocol this server does not have, such
 	// as temporary tables.
 	errNotSupported = errors.New("not supported")
+	// errKeptChanging is a query whose datasets were replaced every time their parts
+	// were fetched from object storage (sql.go leaseReads): worth a retry.
+	errKeptChanging = errors.New("datasets kept changing")
 )

@@ -2,6 +2,7 @@ package flightsql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -108,7 +109,10 @@ func NewSQLServer(cfg SQLConfig) (*SQLServer, error) {
 		if cfg.PartCache == nil {
 			return nil, fmt.Errorf("flightsql: a store on %s needs SQLConfig.PartCache", cfg.Store.Root())
 		}
-		parts = newPartFiles(cfg.PartCache, cfg.Store.Bucket())
+		var err error
+		if parts, err = newPartFiles(cfg.PartCache, cfg.Store.Bucket()); err != nil {
+			return nil, fmt.Errorf("flightsql: %w", err)
+		}
 		cfg.Engine.SetLocalFiles(parts)
 		hiddenPaths.hide(cfg.PartCache.Dir(), "<cache>")
 	}
@@ -172,6 +176,62 @@ func (s *SQLServer) pin() (unpin func()) {
 // table lists. Handlers that run SQL hold a pin (so the files the views name stay on
 // disk or in the part cache) for as long as the query runs; the pin is taken before
 // the engine looks at the catalog.
+
+// maxLeaseAttempts bounds how often leaseReads leases again when a dataset a query
+// reads changes between its lease and the view sync that follows.
+const maxLeaseAttempts = 5
+
+// leaseReads, on object storage, fetches into the part cache the parts of the
+// datasets sql reads and holds them until release is called, with the views naming
+// them (partfiles.go); on a local root it does nothing. Callers hold a pin. When the
+// engine cannot tell which datasets sql reads, it leases every dataset: a query must
+// never read a schema file in place of the data.
+//
+// The lease changes the files the views should name though the engine's snapshot
+// did not change, so the views are rebuilt (Engine.RefreshViews) before the query;
+// if a leased dataset changed meanwhile, the rebuilt views name its new version's
+// schema file, and the lease is taken again.
+func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(), err error) {
+	if s.parts == nil {
+		return func() {}, nil
+	}
+	datasets, err := s.engine.ReadTables(ctx, sql, func(string) bool { return true })
+	switch {
+	case errors.Is(err, engine.ErrInvalidSQL), errors.Is(err, engine.ErrReadOnly),
+		errors.Is(err, engine.ErrForbidden), errors.Is(err, engine.ErrUnqueryable):
+		// The query will be refused as it is here: nothing to fetch.
+		return func() {}, nil
+	case err != nil:
+		datasets = nil // cannot tell: all of them
+	}
+	for attempt := 0; ; attempt++ {
+		infos := s.parts.listedInfos(datasets)
+		release, err := s.parts.lease(ctx, infos)
+		if err != nil {
+			return nil, leaseError(ctx, err)
+		}
+		if err := s.engine.RefreshViews(ctx); err != nil {
+			release()
+			return nil, leaseError(ctx, err)
+		}
+		if s.parts.leased(infos) {
+			return release, nil
+		}
+		release()
+		if attempt == maxLeaseAttempts {
+			return nil, fmt.Errorf("%w while their parts were fetched for the query", errKeptChanging)
+		}
+	}
+}
+
+// leaseError is err from leaseReads; when ctx ended, it says why (the request's
+// query timeout, engine.Request), as the engine's own errors do.
+func leaseError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("fetch the query's datasets: %w", context.Cause(ctx))
+	}
+	return err
+}
 
 // ReadTables tells which datasets sql reads, without running it: the Guard's
 // auth.TableReader. The engine sees the datasets put since the last query.

@@ -480,10 +480,19 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 			onEnd()
 		}
 	}
-	var (
-		rows *engine.Rows
-		err  error
-	)
+	// On object storage the parts of the tables sql reads are fetched and held
+	// until the query ends.
+	unlease, err := s.leaseReads(qctx, sql)
+	if err != nil {
+		unpin()
+		return nil, nil, toStatus(err)
+	}
+	unpinOnly := unpin
+	unpin = func() {
+		unlease()
+		unpinOnly()
+	}
+	var rows *engine.Rows
 	if params != nil {
 		rows, err = s.engine.Query(qctx, sql, params.rec, params.row)
 	} else {

@@ -227,8 +227,7 @@ func TestCLITableNames(t *testing.T) {
 	// .parquet output copies the stored file: it must ask for the dataset, not the table.
 	out := filepath.Join(dir, "copy.parquet")
 	srv.ok(t, dir, "get", "sales-2024", "-o", out)
-	stored, err := os.ReadFile(filepath.Join(srv.Root, "Sales-2024.parquet"))
-	must(t, err)
+	stored := srv.readStored(t, "Sales-2024.parquet")
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, stored) {
 		t.Errorf("get -o x.parquet by table name: %d bytes (err %v), want the stored %d bytes", len(got), err, len(stored))
 	}

@@ -162,7 +162,7 @@ func TestErrors(t *testing.T) {
 			err := tc.call(ctx)
 			t.Logf("answer: %v", err)
 			wantStatus(t, err, tc.code, tc.mention...)
-			waitNoTempFiles(t, root)
+			waitNoTempFiles(t, srv.Root)
 			if after := tree(t, sandbox); !slices.Equal(before, after) {
 				t.Errorf("files changed:\nbefore %q\nafter  %q", before, after)
 			}

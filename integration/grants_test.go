@@ -88,6 +88,7 @@ func releaseAll(recs []arrow.RecordBatch) {
 // cover the hand-copied dataset "payroll", whose SQL table is payroll, whether it is
 // reached by plain Flight, by SQL or by ingest; it covers sales.parquet on all of them.
 func TestGrantMatchesDatasetNameOnEveryPath(t *testing.T) {
+	skipOnS3(t, "appends to and replaces a hand-dropped single-file dataset, which on S3 is read-only (catalog.ErrReadOnly)")
 	srv, ctxs := grantServer(t)
 	ctx := ctxs["parquet"]
 	c := srv.client(t)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/flightsql"
 	"github.com/quiverdata/quiver/flightsql/auth"
 	"github.com/quiverdata/quiver/flightsql/engine"
@@ -43,9 +44,12 @@ type testServer struct {
 	// Service is the service behind the Flight port (the web console's tests serve
 	// it over HTTP too).
 	Service *flightsql.Service
+	// Cache is the part cache of a server on S3; nil on a local root.
+	Cache *partcache.Cache
 }
 
 // startServer starts a server over a fresh root and stops it when the test ends.
+// With QUIVER_TEST_BACKEND=s3 the root is a bucket on a versitygw (backend_test.go).
 // The server's allocator is checked: the test fails if it leaks Arrow memory.
 func startServer(t testing.TB) *testServer {
 	t.Helper()
@@ -95,6 +99,9 @@ type harnessOptions struct {
 	store   catalog.Options
 	engine  engine.Config
 	results flightsql.ResultLimits
+	// s3CacheBytes > 0 runs the server on an S3 root, whatever QUIVER_TEST_BACKEND
+	// says, with a part cache of this budget (backend_test.go).
+	s3CacheBytes int64
 }
 
 // startServerOpts is startServerWith with every option of harnessOptions.
@@ -102,16 +109,13 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 	t.Helper()
 	sopts := o.store
 	sopts.Allocator, sopts.Logger = mem, o.logger
-	store, err := catalog.Open(root, sopts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, cache := openBackendStore(t, root, sopts, o.s3CacheBytes)
 	maxMessage := o.results.MaxMessageBytes
 	if maxMessage == 0 {
 		maxMessage = 256 << 20
 	}
 	cfg := flightsql.ServiceConfig{Store: store, Allocator: mem, Version: "test", Logger: o.logger,
-		Engine: o.engine, Results: o.results}
+		Engine: o.engine, Results: o.results, PartCache: cache}
 	if o.service != nil {
 		o.service(&cfg)
 	}
@@ -148,7 +152,7 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 			t.Errorf("close service: %v", err)
 		}
 	})
-	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Service: srv}
+	return &testServer{Addr: lis.Addr().String(), Root: store.Root(), Store: store, Service: srv, Cache: cache}
 }
 
 // client connects an arrow-go Flight client, closed when the test ends.

@@ -173,9 +173,13 @@ func tree(t testing.TB, dir string) []string {
 	return out
 }
 
-// tempFiles lists the store's temporary and trash entries in root.
+// tempFiles lists the store's temporary and trash entries in root; on an S3 root, the
+// keys of unfinished multipart uploads.
 func tempFiles(t testing.TB, root string) []string {
 	t.Helper()
+	if env := s3EnvOf(root); env != nil {
+		return env.inProgressUploads(t)
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -152,8 +150,8 @@ func TestADBCIngestModes(t *testing.T) {
 			t.Fatalf("second append: %d rows, %v; want 1 row", n, err)
 		}
 		// Appends add parts: the dataset is now a directory, read back in order.
-		if st, err := os.Stat(filepath.Join(srv.Root, "events.parquet")); err != nil || !st.IsDir() {
-			t.Errorf("events.parquet after append: %v, dir=%v; want a multi-part directory", err, st != nil && st.IsDir())
+		if !srv.isMultiPart(t, "events.parquet") {
+			t.Errorf("events.parquet after append is not stored as a multi-part dataset")
 		}
 		want := []int64{1, 2, 3, 4, 5, 6}
 		if got := flightIDs(t, c, "events.parquet"); !slices.Equal(got, want) {
@@ -250,8 +248,8 @@ func TestADBCIngestRefusals(t *testing.T) {
 	if got := listNames(t, c); len(got) != 0 {
 		t.Errorf("ListFlights after refused ingests = %q, want nothing stored", got)
 	}
-	if entries, _ := os.ReadDir(srv.Root); len(entries) != 0 {
-		t.Errorf("dataset root after refused ingests holds %d entries, want none", len(entries))
+	if entries := srv.rootEntries(t); len(entries) != 0 {
+		t.Errorf("dataset root after refused ingests holds %q, want nothing", entries)
 	}
 
 	// The one catalog and schema, named explicitly, are accepted; they are DuckDB's.

@@ -66,8 +66,7 @@ func TestCLIGetParquetAsStored(t *testing.T) {
 	if !strings.Contains(r.stderr, "the stored Parquet file, as is") {
 		t.Errorf("stderr = %q", r.stderr)
 	}
-	stored, err := os.ReadFile(filepath.Join(srv.Root, "nums.parquet"))
-	must(t, err)
+	stored := srv.readStored(t, "nums.parquet")
 	got, err := os.ReadFile(out)
 	must(t, err)
 	if !bytes.Equal(got, stored) {
@@ -103,8 +102,7 @@ func TestCLIGetParquetAsStored(t *testing.T) {
 func TestRawParquetTicketChecks(t *testing.T) {
 	srv, ctxs := grantServer(t)
 	c := srv.client(t)
-	stored, err := os.ReadFile(filepath.Join(srv.Root, "sales.parquet"))
-	must(t, err)
+	stored := srv.readStored(t, "sales.parquet")
 
 	got, err := rawGet(ctxs["sales"], c, wire.RawParquetTicket("sales.parquet"))
 	if err != nil || !bytes.Equal(got, stored) {

@@ -92,7 +92,7 @@ func TestBinaryOnS3(t *testing.T) {
 }
 
 // bucketKeys lists every key in bucket.
-func bucketKeys(t *testing.T, srv *s3test.Server, bucket string) []string {
+func bucketKeys(t testing.TB, srv *s3test.Server, bucket string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -230,7 +230,7 @@ func TestRowLargerThanAMessage(t *testing.T) {
 	// A file with the same row, dropped into the root by hand.
 	big := wideRecord(20, 2_000_000)
 	defer big.Release()
-	writeParquetFile(t, srv.Root+"/big.parquet", big)
+	srv.dropIn(t, "big.parquet", big)
 	_, err = tryGet(context.Background(), c, []byte("big.parquet"))
 	wantStatus(t, err, codes.ResourceExhausted, `"body"`, "1.9 MiB", "--max-message-bytes")
 }

@@ -147,6 +147,9 @@ func Open(dir string, opts Options) (*Cache, error) {
 // Dir is the cache directory's absolute path.
 func (c *Cache) Dir() string { return c.dir }
 
+// MaxBytes is the cache's budget (Options.MaxBytes).
+func (c *Cache) MaxBytes() int64 { return c.maxBytes }
+
 // Stats returns the counters.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()

@@ -122,8 +122,10 @@ type catalogView struct {
 	started atomic.Uint64
 	done    uint64
 
-	// viewsSeq is the seq of the snapshot the views were last synced to.
+	// viewsSeq is the seq of the snapshot the views were last synced to, filesGen
+	// the Generation of the engine's LocalFiles they were built at.
 	viewsSeq atomic.Uint64
+	filesGen atomic.Uint64
 }
 
 func newCatalogView(cat Catalog) *catalogView {
@@ -294,7 +296,18 @@ func (v *catalogView) putBack(dirty map[string]bool) {
 // syncCatalog brings the views in step with the current snapshot; without a catalog
 // it does nothing (the caller syncs with SyncTables). It is cheap when nothing
 // changed: a scan of the root and a comparison.
-func (e *Engine) syncCatalog(ctx context.Context) error {
+func (e *Engine) syncCatalog(ctx context.Context) error { return e.syncCatalogViews(ctx, false) }
+
+// RefreshViews brings the views in step with the current snapshot like every
+// statement does, and rebuilds them from it even when neither the snapshot nor the
+// LocalFiles' Generation moved since the last build: for a caller that changed what
+// LocalFiles.Files returns and must see the views name it before it goes on. SyncTables
+// replaces only the views whose files changed, so it costs a Files call per dataset
+// and a comparison for the others.
+func (e *Engine) RefreshViews(ctx context.Context) error { return e.syncCatalogViews(ctx, true) }
+
+// syncCatalogViews is syncCatalog, and with force RefreshViews.
+func (e *Engine) syncCatalogViews(ctx context.Context, force bool) error {
 	if e.catalog == nil {
 		return nil
 	}
@@ -302,7 +315,7 @@ func (e *Engine) syncCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.catalog.viewsSeq.Load() >= snap.seq {
+	if !force && e.catalog.viewsSeq.Load() >= snap.seq && e.catalog.filesGen.Load() == e.localGen() {
 		return nil
 	}
 	e.viewsMu.Lock()
@@ -310,10 +323,10 @@ func (e *Engine) syncCatalog(ctx context.Context) error {
 	// Another caller may have synced to this or a newer snapshot meanwhile; sync to
 	// the newest, never back to an older one.
 	snap = e.catalog.snap.Load()
-	if e.catalog.viewsSeq.Load() >= snap.seq {
+	if !force && e.catalog.viewsSeq.Load() >= snap.seq && e.catalog.filesGen.Load() == e.localGen() {
 		return nil
 	}
-	tables := e.viewTables(ctx, snap.datasets)
+	tables, gen := e.viewTables(ctx, snap.datasets)
 	if err := e.SyncTables(ctx, tables); err != nil {
 		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
 			return err
@@ -323,6 +336,7 @@ func (e *Engine) syncCatalog(ctx context.Context) error {
 		e.log.Warn("some datasets are not queryable", "err", err)
 		return nil
 	}
+	e.catalog.filesGen.Store(gen)
 	e.catalog.viewsSeq.Store(snap.seq)
 	return nil
 }

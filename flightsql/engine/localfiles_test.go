@@ -1,0 +1,89 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// switchFiles is a LocalFiles that lends either a dataset's own files or one file
+// with no rows standing for them, as object storage lends a schema file while no
+// query reads the dataset.
+type switchFiles struct {
+	standIn string
+	real    atomic.Bool
+	gen     atomic.Uint64
+
+	mu     sync.Mutex
+	synced []string // dataset names of the last Synced
+}
+
+func (f *switchFiles) Files(_ context.Context, info catalog.Info) ([]string, error) {
+	if f.real.Load() {
+		return info.Files, nil
+	}
+	return []string{f.standIn}, nil
+}
+
+func (f *switchFiles) Synced(datasets []catalog.Info) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.synced = f.synced[:0]
+	for _, info := range datasets {
+		f.synced = append(f.synced, info.Name)
+	}
+}
+
+func (f *switchFiles) Generation() uint64 { return f.gen.Load() }
+
+// TestLocalFilesRebuildViews checks when the views follow what LocalFiles lends for
+// an unchanged snapshot: a Generation change rebuilds them before the next
+// statement, RefreshViews rebuilds them at once, and nothing else does (a statement
+// on an unchanged snapshot and Generation does not call Files).
+func TestLocalFilesRebuildViews(t *testing.T) {
+	e, store, _ := catalogEngine(t)
+	dir := filepath.Join(store.Root(), ".standin") // dot names are not datasets
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lf := &switchFiles{standIn: writePeople(t, dir, "people.parquet", 0, 0)}
+	e.SetLocalFiles(lf)
+	putPeople(t, store, "people.parquet", catalog.Create, 10)
+	ctx := context.Background()
+
+	count := func(want int64) {
+		t.Helper()
+		if n, err := countRows(t, e, "people"); err != nil || n != want {
+			t.Fatalf("count(*) = %d, %v; want %d", n, err, want)
+		}
+	}
+	count(0) // the stand-in
+	lf.mu.Lock()
+	if len(lf.synced) != 1 || lf.synced[0] != "people.parquet" {
+		t.Errorf("Synced got %q, want the snapshot's [people.parquet]", lf.synced)
+	}
+	lf.mu.Unlock()
+
+	lf.real.Store(true) // Generation unchanged: the views stay as built
+	count(0)
+	if err := e.RefreshViews(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count(10)
+
+	lf.real.Store(false)
+	lf.gen.Add(1)
+	count(0)
+
+	// A change to the store still rebuilds them, with the files lent then.
+	lf.real.Store(true)
+	putPeople(t, store, "people.parquet", catalog.Replace, 4)
+	count(4)
+}
