@@ -96,16 +96,8 @@ func pathsCarryPartitions(root string, t Table) bool {
 // as the catalog typed them.
 func hiveViewSQL(t Table) string {
 	var b strings.Builder
-	b.WriteString("CREATE OR REPLACE MACRO ")
-	b.WriteString(quoteIdent(filesMacro(t.Name)))
-	b.WriteString("() AS [")
-	for i, f := range t.Files {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quoteLiteral(f))
-	}
-	b.WriteString("]; CREATE OR REPLACE VIEW ")
+	writeFilesMacro(&b, t)
+	b.WriteString("; CREATE OR REPLACE VIEW ")
 	b.WriteString(quoteIdent(t.Name))
 	// DuckDB puts the partition columns in its own order (alphabetical): name them
 	// in the catalog's, after the files' columns.

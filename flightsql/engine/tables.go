@@ -235,6 +235,20 @@ func viewSQL(t Table) string {
 		return partitionedViewSQL(t)
 	}
 	var b strings.Builder
+	writeFilesMacro(&b, t)
+	b.WriteString("; CREATE OR REPLACE VIEW ")
+	b.WriteString(quoteIdent(t.Name))
+	b.WriteString(" AS SELECT * FROM read_parquet(")
+	b.WriteString(quoteIdent(filesMacro(t.Name)))
+	// DuckDB would otherwise add a column for every key=value segment of the files'
+	// paths, the root's included: the view shows the columns the catalog shows.
+	b.WriteString("(), hive_partitioning = false)")
+	return b.String()
+}
+
+// writeFilesMacro writes the statement that (re)defines t's files macro: the list of
+// the files its view reads.
+func writeFilesMacro(b *strings.Builder, t Table) {
 	b.WriteString("CREATE OR REPLACE MACRO ")
 	b.WriteString(quoteIdent(filesMacro(t.Name)))
 	b.WriteString("() AS [")
@@ -244,14 +258,7 @@ func viewSQL(t Table) string {
 		}
 		b.WriteString(quoteLiteral(f))
 	}
-	b.WriteString("]; CREATE OR REPLACE VIEW ")
-	b.WriteString(quoteIdent(t.Name))
-	b.WriteString(" AS SELECT * FROM read_parquet(")
-	b.WriteString(quoteIdent(filesMacro(t.Name)))
-	// DuckDB would otherwise add a column for every key=value segment of the files'
-	// paths, the root's included: the view shows the columns the catalog shows.
-	b.WriteString("(), hive_partitioning = false)")
-	return b.String()
+	b.WriteString("]")
 }
 
 // dropViewSQL drops a view and its files macro.
