@@ -150,7 +150,8 @@ func (e *Engine) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if e.catalog == nil {
 		return nil, errors.New("engine: no catalog configured (Config.Catalog)")
 	}
-	return e.catalog.current(ctx)
+	snap, err := e.catalog.current(ctx)
+	return snap, withCause(ctx, err)
 }
 
 // HasCatalog reports whether the engine was opened with a Config.Catalog, and so
@@ -313,7 +314,7 @@ func (e *Engine) syncCatalogViews(ctx context.Context, force bool) error {
 	}
 	snap, err := e.catalog.current(ctx)
 	if err != nil {
-		return err
+		return withCause(ctx, err)
 	}
 	if !force && e.catalog.viewsSeq.Load() >= snap.seq && e.catalog.filesGen.Load() == e.localGen() {
 		return nil

@@ -27,3 +27,13 @@ func (e *Engine) Request(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithTimeoutCause(ctx, d,
 		fmt.Errorf("query timeout %s elapsed: %w", d, context.DeadlineExceeded))
 }
+
+// withCause is err, or, when ctx has ended, err marked with the reason it ended: a
+// catalog listing on object storage cut by the query timeout otherwise says only
+// "context deadline exceeded", where the engine's own errors name the timeout.
+func withCause(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+}

@@ -52,3 +52,20 @@ func TestRequestIsOneDeadline(t *testing.T) {
 		t.Errorf("long query outside a request: %v, want the query timeout", err)
 	}
 }
+
+func TestWithCauseNamesTheTimeout(t *testing.T) {
+	cause := errors.New("query timeout 1.5s elapsed")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	listing := errors.New("scan dataset root: list <root>: canceled")
+	if got := withCause(ctx, listing); got != listing {
+		t.Fatalf("a live context changed the error: %v", got)
+	}
+	cancel(cause)
+	got := withCause(ctx, listing)
+	if !errors.Is(got, cause) || !strings.Contains(got.Error(), "query timeout 1.5s elapsed") || !strings.Contains(got.Error(), "scan dataset root") {
+		t.Fatalf("withCause = %v, want the cause and the listing's words", got)
+	}
+	if withCause(ctx, nil) != nil {
+		t.Fatal("withCause(nil) is not nil")
+	}
+}
