@@ -64,43 +64,59 @@ const maxOpenAttempts = 5
 // Open opens the current version of the named dataset for reading. The caller must
 // Release the reader. ctx bounds the reading, not just the opening.
 func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
-	if err := ValidateName(name); err != nil {
+	info, files, unpin, err := s.openCurrent(ctx, name)
+	if err != nil {
 		return nil, err
 	}
-	// While pinned no retired part is deleted, so the parts listed are there to open.
-	// A local file stays readable through its descriptor once unlinked, so there the
-	// pin ends with the opening; an object is read by key, range by range, so on
-	// object storage the reader keeps the pin until it is released.
+	r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
+	r.refs.Store(1)
+	if s.readsByKey() {
+		r.unpin = unpin
+	} else {
+		unpin()
+	}
+	return r, nil
+}
+
+// openCurrent opens the parts of the named dataset's current version, looking again
+// when a replace reuses its path meanwhile. It returns with the store pinned, so no
+// retired part is deleted under it: a local file stays readable through its descriptor
+// once unlinked, so a local caller may unpin at once; an object is read by key, range
+// by range, so on object storage the caller keeps the pin until it is done reading.
+func (s *Store) openCurrent(ctx context.Context, name string) (Info, []storage.Object, func(), error) {
+	if err := ValidateName(name); err != nil {
+		return Info{}, nil, nil, err
+	}
 	unpin := s.Pin()
-	keep := false
-	defer func() {
-		if !keep {
-			unpin()
-		}
-	}()
 	for attempt := 0; attempt < maxOpenAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			unpin()
+			return Info{}, nil, nil, err
 		}
 		info, err := s.stat(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("dataset %q: %w", name, err)
+			unpin()
+			return Info{}, nil, nil, fmt.Errorf("dataset %q: %w", name, err)
 		}
 		files, err := s.openVersion(ctx, info)
 		if err != nil {
-			return nil, fmt.Errorf("open dataset %q: %w", name, err)
+			unpin()
+			return Info{}, nil, nil, fmt.Errorf("open dataset %q: %w", name, err)
 		}
-		if files == nil {
-			continue // replaced under us: look again
+		if files != nil {
+			return info, files, unpin, nil
 		}
-		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
-		r.refs.Store(1)
-		if _, local := s.bucket.(storage.LocalFiler); !local {
-			r.unpin, keep = unpin, true
-		}
-		return r, nil
+		// replaced under us: look again
 	}
-	return nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
+	unpin()
+	return Info{}, nil, nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
+}
+
+// readsByKey reports whether the store's parts are read by key from a bucket that is
+// not a local directory (object storage), so readers must keep their pin.
+func (s *Store) readsByKey() bool {
+	_, local := s.bucket.(storage.LocalFiler)
+	return !local
 }
 
 // openVersion opens the parts of info. It returns nil files, and no error, when what
