@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/memtier"
 	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
@@ -50,6 +51,9 @@ type Server struct {
 	// datasets lists the datasets for ListFlights: the SQL engine's snapshot of the
 	// store when there is one (NewService sets it), else a listing of the store.
 	datasets func(ctx context.Context) ([]catalog.Info, error)
+	// memTier is the memory tier's budget, shared with the engine (NewService sets
+	// it); nil: off.
+	memTier *memtier.Tier
 }
 
 // NewServer returns a Server for cfg.

@@ -15,6 +15,7 @@ import (
 	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/flightsql/engine"
+	"github.com/quiverdata/quiver/flightsql/memtier"
 )
 
 // ServiceConfig configures a whole Quiver service: plain Flight and Flight SQL over
@@ -49,6 +50,9 @@ type ServiceConfig struct {
 	// Nodes are this server and its peers on the same dataset root (endpoints.go);
 	// zero: a server on its own.
 	Nodes Nodes
+	// MemoryTier is the byte budget of the opt-in memory tier (package memtier):
+	// hot datasets kept in memory for SQL and plain DoGet, shared by both. 0: off.
+	MemoryTier int64
 }
 
 // Service is a Server with its Flight SQL half and the engine behind it.
@@ -84,6 +88,8 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	ecfg.Logger = cfg.Logger
 	ecfg.Allocator = cfg.Allocator
 	ecfg.Catalog = cfg.Store // the engine keeps its own snapshot of the store
+	tier := memtier.New(cfg.MemoryTier)
+	ecfg.MemoryTier = tier
 	eng, err := engine.Open(ctx, ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("start SQL engine: %w", err)
@@ -116,6 +122,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	srv.out = sql.out // one result memory budget for plain and SQL streams
+	srv.memTier = tier
 	srv.datasets = func(ctx context.Context) ([]catalog.Info, error) {
 		snap, err := eng.Snapshot(ctx)
 		if err != nil {

@@ -40,6 +40,7 @@ type serveOptions struct {
 	resultMemoryLimit int64
 	tempDir           string
 	maxTempSize       string
+	memoryTier        string
 
 	// TLS and authentication: serve_security.go.
 	security securityOptions
@@ -85,6 +86,7 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 		"bytes of result batches all DoGet and SQL streams together may hold before gRPC takes them; a stream waits for room (0: no limit)")
 	f.StringVar(&opts.tempDir, "temp-dir", "", "directory in which DuckDB's spill directory (quiver-duckdb-*) is made; those of dead servers there are removed (default: $TMPDIR or /tmp)")
 	f.StringVar(&opts.maxTempSize, "max-temp-size", "", "most DuckDB may spill to disk, e.g. 20GB (default: 10GiB or a quarter of the free space, whichever is smaller)")
+	f.StringVar(&opts.memoryTier, "memory-tier", "0", "bytes of hot datasets kept in memory for SQL and plain DoGet, e.g. 2GiB (0: off; every read decodes Parquet)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled; the process exits at most 2s later, non-zero if a query would not stop")
 
 	// Limits on what clients hold at once: serve_limits.go.
@@ -141,6 +143,10 @@ func serve(ctx context.Context, opts serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	memoryTier, err := parseSize(opts.memoryTier)
+	if err != nil {
+		return fmt.Errorf("--memory-tier: %w", err)
+	}
 	nodes, err := opts.nodes.nodes(opts.addr, opts.security.scheme())
 	if err != nil {
 		return err
@@ -167,6 +173,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 		HandleIdleTimeout: opts.limits.preparedIdle,
 		Results:           flightsql.ResultLimits{MaxMessageBytes: opts.maxMessageBytes, MemoryLimit: resultMemoryLimit(opts.resultMemoryLimit)},
 		Nodes:             nodes,
+		MemoryTier:        memoryTier,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	bindings "github.com/duckdb/duckdb-go-bindings"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/memtier"
 )
 
 // DefaultBatchRows is the number of rows Rows gathers into one record batch when
@@ -50,6 +51,11 @@ type Config struct {
 	// engine keeps its own snapshot of it (catalog.go) and brings the views in step
 	// before each Query, Describe and ReadTables. nil: the caller calls SyncTables.
 	Catalog Catalog
+
+	// MemoryTier, when enabled, is the byte budget under which the engine may keep
+	// hot datasets in memory (package memtier; quiver serve --memory-tier). nil or a
+	// zero budget: every query reads Parquet.
+	MemoryTier *memtier.Tier
 }
 
 // Engine is one embedded DuckDB database with a view per dataset.
