@@ -199,7 +199,7 @@ func parseChecked(conn bindings.Connection, sql string) ([]any, error) {
 		return nil, fmt.Errorf("%w: function %s is not allowed", ErrForbidden, name)
 	}
 	if name := hiddenRef(doc.Statements); name != "" {
-		return nil, fmt.Errorf("%w: %s is internal to the server", ErrForbidden, name)
+		return nil, fmt.Errorf("%w: %s (in %q) is internal to the server", ErrForbidden, memSchema, clip(name, 100))
 	}
 	return doc.Statements, nil
 }
