@@ -33,8 +33,8 @@ func newTierWatch() *tierWatch {
 }
 
 func (w *tierWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (w *tierWatch) WithAttrs([]slog.Attr) slog.Handler      { return w }
-func (w *tierWatch) WithGroup(string) slog.Handler           { return w }
+func (w *tierWatch) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *tierWatch) WithGroup(string) slog.Handler            { return w }
 func (w *tierWatch) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "memory tier: dataset in memory" {
 		return nil
