@@ -233,7 +233,7 @@ func (h *hotTables) load(name string) error {
 		return err
 	}
 
-	s, err := e.newSessionFor("")
+	s, err := e.newSessionFor("memory tier: copy of " + name) // as Shutdown names it
 	if err != nil {
 		return err
 	}
