@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,7 +151,7 @@ func (h *hotTables) run() {
 			return
 		case sc := <-h.reads:
 			h.applyEvictions()
-			h.read(sc)
+			h.read(h.more(sc))
 		case <-h.wake:
 			h.applyEvictions()
 		case <-tick.C:
@@ -160,28 +161,53 @@ func (h *hotTables) run() {
 	}
 }
 
-// read touches the tables sc scanned and copies the first view it read from Parquet
-// that is not hot yet.
+// more adds to sc the reads queued behind it, so that a burst of queries costs the
+// worker one look at the views.
+func (h *hotTables) more(sc scanned) scanned {
+	// The slices may be shared with the gate cache's entry: merge into copies.
+	sc = scanned{parquet: slices.Clone(sc.parquet), tables: slices.Clone(sc.tables)}
+	for range cap(h.reads) {
+		select {
+		case next := <-h.reads:
+			sc.parquet = append(sc.parquet, next.parquet...)
+			sc.tables = append(sc.tables, next.tables...)
+		default:
+			return sc
+		}
+	}
+	return sc
+}
+
+// skipped reports whether version of view name is not to be copied again. syncMu is
+// held.
+func (h *hotTables) skipped(name, version string) bool {
+	v, ok := h.skip[name]
+	return ok && v == version
+}
+
+// read touches the tables sc scanned and copies, one after the other, the views it
+// read from Parquet that are not hot yet.
 func (h *hotTables) read(sc scanned) {
 	e := h.e
+	tables := make(map[string]bool, len(sc.tables))
+	for _, t := range sc.tables {
+		tables[t] = true
+	}
+	files := make(map[string]bool, len(sc.parquet))
+	for _, f := range sc.parquet {
+		files[strings.Join(f, "\x00")] = true
+	}
 	var todo []string
 	e.syncMu.Lock()
 	for name, v := range e.views {
 		switch {
 		case v.mem != "":
-			for _, t := range sc.tables {
-				if t == v.mem {
-					h.tier.Touch(memKeyPrefix + v.dataset)
-				}
+			if tables[v.mem] {
+				h.tier.Touch(memKeyPrefix + v.dataset)
 			}
-		case h.skip[name] == v.version:
-		default:
-			for _, f := range sc.parquet {
-				if sameFiles(f, v.files) {
-					todo = append(todo, name)
-					break
-				}
-			}
+		case h.skipped(name, v.version) || len(v.files) == 0:
+		case files[strings.Join(v.files, "\x00")]:
+			todo = append(todo, name)
 		}
 	}
 	e.syncMu.Unlock()
@@ -197,25 +223,13 @@ func (h *hotTables) read(sc scanned) {
 	}
 }
 
-func sameFiles(a, b []string) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // load copies view name into a table and, if nothing changed meanwhile and the tier
 // admits it, points the view at it.
 func (h *hotTables) load(name string) error {
 	e := h.e
 	e.syncMu.Lock()
 	v, ok := e.views[name]
-	if !ok || v.mem != "" || h.skip[name] == v.version {
+	if !ok || v.mem != "" || h.skipped(name, v.version) {
 		e.syncMu.Unlock()
 		return nil
 	}

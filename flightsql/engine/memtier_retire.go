@@ -93,6 +93,7 @@ func (h *hotTables) reap() {
 	e := h.e
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
+	h.pruneLocked()
 	if len(h.retired) == 0 || e.admin.Ptr == nil {
 		return
 	}
@@ -153,6 +154,22 @@ func (h *hotTables) forgetAll() {
 	for _, v := range e.views {
 		if v.mem != "" {
 			h.tier.Remove(memKeyPrefix + v.dataset)
+		}
+	}
+}
+
+// pruneLocked forgets the epochs of dropped views and the skipped versions that are
+// no longer current. It runs on the worker, so no copy is being made meanwhile.
+// syncMu is held.
+func (h *hotTables) pruneLocked() {
+	for name := range h.epochs {
+		if _, ok := h.e.views[name]; !ok {
+			delete(h.epochs, name)
+		}
+	}
+	for name, version := range h.skip {
+		if v, ok := h.e.views[name]; !ok || v.version != version {
+			delete(h.skip, name)
 		}
 	}
 }
