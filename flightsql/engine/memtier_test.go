@@ -6,12 +6,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/flightsql/memtier"
 )
 
@@ -307,5 +310,76 @@ func TestMemoryLimitMakesRoomForTheTier(t *testing.T) {
 	}
 	if got != "2.0 GiB" {
 		t.Fatalf("memory_limit %q, want 2.0 GiB", got)
+	}
+}
+
+// logWatch is a slog handler that passes each record's message to msgs.
+type logWatch struct{ msgs chan string }
+
+func (w logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w logWatch) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w logWatch) WithGroup(string) slog.Handler            { return w }
+func (w logWatch) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case w.msgs <- r.Message:
+	default:
+	}
+	return nil
+}
+
+// TestMemTierNeverCopiesAStandIn: on object storage a view names a file without rows
+// while no query leases the dataset's parts; a copy made then is refused (its rows
+// are not the dataset's), and one made while the parts are lent is used.
+func TestMemTierNeverCopiesAStandIn(t *testing.T) {
+	store, err := catalog.Open(t.TempDir(), catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := logWatch{msgs: make(chan string, 100)}
+	e, _ := testEngine(t, Config{Root: store.Root(), Catalog: store, MemoryTier: memtier.New(64 << 20), Logger: slog.New(w)})
+	dir := filepath.Join(store.Root(), ".standin")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lf := &switchFiles{standIn: writePeople(t, dir, "people.parquet", 0, 0)}
+	e.SetLocalFiles(lf)
+	putPeople(t, store, "people.parquet", catalog.Create, 10)
+
+	waitLog := func(msg string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case m := <-w.msgs:
+				if m == msg {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no log %q", msg)
+			}
+		}
+	}
+	if n, err := countRows(t, e, "people"); err != nil || n != 0 {
+		t.Fatalf("through the stand-in: %d, %v", n, err)
+	}
+	waitLog("memory tier: dataset stays on Parquet")
+	if hot(e, "people.parquet") || len(memTables(t, e)) != 0 {
+		t.Fatalf("a copy of the stand-in was kept: hot %v, tables %v", e.HotTables(), memTables(t, e))
+	}
+
+	lf.real.Store(true)
+	if err := e.RefreshViews(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := countRows(t, e, "people"); err != nil || n != 10 {
+		t.Fatalf("through the parts: %d, %v", n, err)
+	}
+	waitLog("memory tier: dataset in memory")
+	// The parts' lease ends: the view would name the stand-in again, but the copy
+	// holds this version's rows and stays.
+	lf.real.Store(false)
+	lf.gen.Add(1)
+	if n, err := countRows(t, e, "people"); err != nil || n != 10 || !hot(e, "people.parquet") {
+		t.Fatalf("from memory after the lease: %d, %v, hot %v", n, err, e.HotTables())
 	}
 }
