@@ -33,8 +33,22 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 	if err := e.syncCatalog(ctx); err != nil {
 		return nil, sqlError(sql, err)
 	}
-	return e.query(ctx, sql, params, row)
+	before := e.catalogSnapshot()
+	if beforeStatement != nil {
+		beforeStatement()
+	}
+	rows, err := e.query(ctx, sql, params, row)
+	if err != nil && before != nil {
+		if derr := e.droppedUnder(ctx, before, err); derr != nil {
+			return nil, sqlError(sql, derr)
+		}
+	}
+	return rows, err
 }
+
+// beforeStatement, when a test sets it, runs between Query's view sync and its
+// statement: where a concurrent drop or replace races the query.
+var beforeStatement func()
 
 // query is Query on the views as they are.
 func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
@@ -68,7 +82,7 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 // the prepared statement and the streaming result in the session. s.mu is held.
 // It also returns the table of each result column, as Description.Tables.
 func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, error) {
-	st, origins, err := s.eng.prepareGated(s, sql)
+	st, origins, err := s.eng.prepareReadingData(s, sql)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,152 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	bindings "github.com/duckdb/duckdb-go-bindings"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// A statement runs on the data of the versions its views named, or fails with an
+// error that says why. Two races make that hard, and this file closes both:
+//
+//   - With LocalFiles (object storage), a view names a stand-in file (no rows) unless
+//     a query leases its dataset's version. A dataset replaced or appended to between
+//     the lease and the statement moves the snapshot on, and the rebuilt view names
+//     the new version's stand-in: the statement would read no rows, or miss the
+//     append. So a statement that executes checks the files its Parquet scans read
+//     (prepareReadingData): one that would read a stand-in fails with ErrViewsMoved,
+//     and the caller leases the new version and runs it again.
+//   - A dataset dropped between the view sync and the statement (on a local root its
+//     files are moved to the trash; on any root its view is dropped) fails the
+//     statement with DuckDB's "No files found" or an unknown table. Query reports
+//     catalog.ErrNotFound naming the table instead (droppedUnder).
+
+// ErrViewsMoved reports a statement that would have read a file standing in for a
+// dataset's data (LocalFiles.StandIn) instead of the data: the dataset changed after
+// its data was fetched for the statement. Fetch the new version's data and run the
+// statement again.
+var ErrViewsMoved = errors.New("a table the statement reads changed after its data was fetched")
+
+// maxPrepareAttempts bounds how often prepareReadingData prepares again when views
+// changed while it bound the statement, so that what it read is not known for sure.
+const maxPrepareAttempts = 3
+
+// prepareReadingData is prepareGated for a statement that executes: without
+// LocalFiles it is prepareGated; with them it refuses, with ErrViewsMoved, a
+// statement whose Parquet scans read a stand-in file, and prepares again when views
+// changed while it bound the statement.
+func (e *Engine) prepareReadingData(s *session, sql string) (bindings.PreparedStatement, [][]string, error) {
+	if e.localFiles == nil {
+		return e.prepareGated(s, sql)
+	}
+	for attempt := 1; ; attempt++ {
+		st, origins, scans, exact, err := e.prepareScanning(s, sql)
+		if err != nil {
+			return st, nil, err
+		}
+		if !exact {
+			bindings.DestroyPrepare(&st)
+			if attempt == maxPrepareAttempts {
+				return st, nil, fmt.Errorf("%w: the tables kept changing while the statement was prepared", ErrViewsMoved)
+			}
+			continue
+		}
+		for _, f := range scans {
+			if e.localFiles.StandIn(f) {
+				bindings.DestroyPrepare(&st)
+				return st, nil, fmt.Errorf("%w: %s", ErrViewsMoved, e.viewOfFile(f))
+			}
+		}
+		return st, origins, nil
+	}
+}
+
+// viewOfFile names the view whose files include f, for a message; "" when none does.
+func (e *Engine) viewOfFile(f string) string {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	for name, v := range e.views {
+		for _, vf := range v.files {
+			if vf == f {
+				return fmt.Sprintf("table %q (dataset %q)", name, v.dataset)
+			}
+		}
+	}
+	return "a table"
+}
+
+// catalogSnapshot is the snapshot the views were last synced to; nil without a
+// catalog.
+func (e *Engine) catalogSnapshot() *Snapshot {
+	if e.catalog == nil {
+		return nil
+	}
+	return e.catalog.snap.Load()
+}
+
+// droppedUnder explains err, a statement's failure, when a dataset of before (the
+// snapshot the statement's views were synced to) that the statement reads has been
+// dropped since: an error wrapping catalog.ErrNotFound naming its table. It returns
+// nil when err has another cause.
+//
+// The failure names what it missed: DuckDB's "Table with name T does not exist"
+// (the view was dropped before the statement bound it), or a file of the dataset
+// that is gone (its files were moved to the trash after the statement bound them:
+// "No files found that match the pattern").
+func (e *Engine) droppedUnder(ctx context.Context, before *Snapshot, err error) error {
+	if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+		return nil
+	}
+	now, cerr := e.catalog.current(ctx)
+	if cerr != nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, info := range before.datasets {
+		if _, ok := now.Dataset(info.Name); ok {
+			continue
+		}
+		if !missedTable(msg, info.Table()) && !missedFile(msg, info.Files) {
+			continue
+		}
+		return fmt.Errorf("table %q: dataset %q was dropped as the query started: %w",
+			info.Table(), info.Name, catalog.ErrNotFound)
+	}
+	return nil
+}
+
+// missedTable reports whether msg is DuckDB's binder saying table does not exist
+// (identifiers compared as DuckDB folds them).
+func missedTable(msg, table string) bool {
+	const prefix, suffix = "Table with name ", " does not exist"
+	for rest := msg; ; {
+		i := strings.Index(rest, prefix)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(prefix):]
+		if j := strings.Index(rest, suffix); j >= 0 && catalog.FoldIdent(rest[:j]) == catalog.FoldIdent(table) {
+			return true
+		}
+	}
+}
+
+// missedFile reports whether msg names one of files as not found.
+func missedFile(msg string, files []string) bool {
+	if !strings.Contains(msg, "No files found") {
+		return false
+	}
+	for _, f := range files {
+		if strings.Contains(msg, `"`+f+`"`) {
+			return true
+		}
+	}
+	return false
+}
