@@ -59,8 +59,10 @@ type layout struct {
 	manifestVersion string
 	// fingerprint changes whenever a part is added, removed, replaced or rewritten.
 	fingerprint string
-	bytes       int64
-	modified    time.Time
+	// versions are the storage versions of parts, as Stat saw them.
+	versions []string
+	bytes    int64
+	modified time.Time
 }
 
 // resolve reads the layout of the dataset name. It returns an error wrapping
@@ -91,6 +93,7 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 		l.bytes = st.Size
 		l.modified = st.ModTime
 		l.fingerprint = st.Version + ";"
+		l.versions = []string{st.Version}
 		return l, nil
 	}
 	l.dir = true
@@ -138,6 +141,7 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 			return layout{}, fmt.Errorf("%w: part %s of %s is a directory", ErrUnreadable, n, name)
 		}
 		l.parts = append(l.parts, key)
+		l.versions = append(l.versions, pst.Version)
 		l.bytes += pst.Size
 		if pst.ModTime.After(l.modified) {
 			l.modified = pst.ModTime

@@ -42,6 +42,9 @@ type Info struct {
 
 	dir         bool   // multi-part form
 	fingerprint string // the layout fingerprint Version is made from
+	// partVersions are the storage versions of the parts (Keys), for opening some of
+	// them without the others (OpenVersionParts).
+	partVersions []string
 	// partValues holds, per part, the value of each partition column.
 	partValues [][]scalar.Scalar
 }
