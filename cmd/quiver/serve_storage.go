@@ -43,7 +43,7 @@ func addStorageFlags(f *pflag.FlagSet, o *storageOptions) {
 // bucket and the part cache the engine reads its parts through (nil for a local root).
 func openStore(ctx context.Context, root string, o storageOptions, opts catalog.Options) (*catalog.Store, *partcache.Cache, error) {
 	if !strings.HasPrefix(root, "s3://") {
-		if o.s3Endpoint != "" || o.s3Region != "" || o.s3PathStyle || o.cacheDir != "" || o.retiredGrace != catalog.DefaultRetiredGrace {
+		if o.s3Endpoint != "" || o.s3Region != "" || o.s3PathStyle || o.cacheDir != "" || (o.retiredGrace != 0 && o.retiredGrace != catalog.DefaultRetiredGrace) {
 			return nil, nil, fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style, --cache-dir and --retired-grace need --root s3://BUCKET/PREFIX (got --root %q)", root)
 		}
 		store, err := catalog.Open(root, opts)
@@ -52,6 +52,9 @@ func openStore(ctx context.Context, root string, o storageOptions, opts catalog.
 	size, err := parseSize(o.cacheSize)
 	if err != nil || size <= 0 {
 		return nil, nil, fmt.Errorf("--cache-size %q: want a positive size such as 500MB or 20GiB", o.cacheSize)
+	}
+	if o.retiredGrace < 0 {
+		return nil, nil, fmt.Errorf("--retired-grace %s: want a positive duration such as 1h", o.retiredGrace)
 	}
 	dir := o.cacheDir
 	if dir == "" {
@@ -69,11 +72,7 @@ func openStore(ctx context.Context, root string, o storageOptions, opts catalog.
 	if err != nil {
 		return nil, nil, fmt.Errorf("--cache-dir %s: %w", dir, err)
 	}
-	if o.retiredGrace <= 0 {
-		cache.Close()
-		return nil, nil, fmt.Errorf("--retired-grace %s: want a positive duration such as 1h", o.retiredGrace)
-	}
-	opts.RetiredGrace = o.retiredGrace
+	opts.RetiredGrace = o.retiredGrace // 0: catalog.DefaultRetiredGrace
 	store, err := catalog.OpenBucket(ctx, bucket, opts)
 	if err != nil {
 		cache.Close()
