@@ -25,8 +25,11 @@ import (
 //     and the caller leases the new version and runs it again.
 //   - A dataset dropped between the view sync and the statement (on a local root its
 //     files are moved to the trash; on any root its view is dropped) fails the
-//     statement with DuckDB's "No files found" or an unknown table. Query reports
-//     catalog.ErrNotFound naming the table instead (droppedUnder).
+//     statement with DuckDB's "No files found" or an unknown table; on a local root,
+//     a drop while a multi-part scan runs fails it with "Cannot open file" when the
+//     scan reaches the next part (the pin keeps the bytes, but under the trash's
+//     name). Query and Rows report catalog.ErrNotFound naming the table instead
+//     (droppedUnder).
 
 // ErrViewsMoved reports a statement that would have read a file standing in for a
 // dataset's data (LocalFiles.StandIn) instead of the data: the dataset changed after
@@ -138,9 +141,11 @@ func missedTable(msg, table string) bool {
 	}
 }
 
-// missedFile reports whether msg names one of files as not found.
+// missedFile reports whether msg names one of files as not found: when the
+// statement bound the view ("No files found that match the pattern"), or when its
+// scan reached the file ("Cannot open file").
 func missedFile(msg string, files []string) bool {
-	if !strings.Contains(msg, "No files found") {
+	if !strings.Contains(msg, "No files found") && !strings.Contains(msg, "Cannot open file") {
 		return false
 	}
 	for _, f := range files {

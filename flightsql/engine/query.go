@@ -43,6 +43,9 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 			return nil, sqlError(sql, derr)
 		}
 	}
+	if rows != nil {
+		rows.before = before
+	}
 	return rows, err
 }
 
@@ -151,6 +154,9 @@ type Rows struct {
 	schema *arrow.Schema
 	tables []string // of each column, as Description.Tables
 	refs   atomic.Int64
+	// before is the catalog snapshot the statement's views were synced to, to tell
+	// a dataset dropped under the stream (consistent.go); nil without a catalog.
+	before *Snapshot
 
 	released atomic.Bool
 	mu       sync.Mutex // guards cur, carry and err against a concurrent final Release
@@ -235,6 +241,12 @@ func (r *Rows) Next() bool {
 	}
 	rec, err := r.fetch()
 	if err != nil {
+		if r.before != nil {
+			// A multi-part dataset's files are opened as the scan reaches them.
+			if derr := r.eng.droppedUnder(r.ctx, r.before, err); derr != nil {
+				err = derr
+			}
+		}
 		r.err = sqlError(r.sql, err)
 		return false
 	}
