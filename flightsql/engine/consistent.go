@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	bindings "github.com/duckdb/duckdb-go-bindings"
 
 	"github.com/quiverdata/quiver/catalog"
@@ -21,7 +22,7 @@ import (
 //     the lease and the statement moves the snapshot on, and the rebuilt view names
 //     the new version's stand-in: the statement would read no rows, or miss the
 //     append. So a statement that executes checks the files its Parquet scans read
-//     (prepareReadingData): one that would read a stand-in fails with ErrViewsMoved,
+//     (startReadingData): one that would read a stand-in fails with ErrViewsMoved,
 //     and the caller leases the new version and runs it again.
 //   - A dataset dropped between the view sync and the statement (on a local root its
 //     files are moved to the trash; on any root its view is dropped) fails the
@@ -37,37 +38,49 @@ import (
 // statement again.
 var ErrViewsMoved = errors.New("a table the statement reads changed after its data was fetched")
 
-// maxPrepareAttempts bounds how often prepareReadingData prepares again when views
-// changed while it bound the statement, so that what it read is not known for sure.
+// maxPrepareAttempts bounds how often startReadingData prepares again when views
+// changed while it bound or started the statement, so that what it reads is not
+// known for sure.
 const maxPrepareAttempts = 3
 
-// prepareReadingData is prepareGated for a statement that executes: without
-// LocalFiles it is prepareGated; with them it refuses, with ErrViewsMoved, a
-// statement whose Parquet scans read a stand-in file, and prepares again when views
-// changed while it bound the statement.
-func (e *Engine) prepareReadingData(s *session, sql string) (bindings.PreparedStatement, [][]string, error) {
-	if e.localFiles == nil {
-		return e.prepareGated(s, sql)
-	}
+// startReadingData prepares sql, binds row row of params (when not nil) and starts
+// executing it, leaving the statement and its result in the session (s.stmt,
+// s.res); it returns the origins of the result columns. s.mu is held.
+//
+// With LocalFiles it refuses, with ErrViewsMoved, a statement whose Parquet scans
+// read a stand-in file, and it makes sure that what it checked is what runs: the
+// files are those of the plan bound on the views as they were when the statement
+// was prepared, and DuckDB binds a prepared statement again when it executes after
+// the catalog changed. So when any view changed between the plan's binding and the
+// start of the execution, it starts again.
+func (e *Engine) startReadingData(s *session, sql string, params arrow.RecordBatch, row int) ([][]string, error) {
 	for attempt := 1; ; attempt++ {
-		st, origins, scans, exact, err := e.prepareScanning(s, sql)
+		st, origins, scans, views, err := e.prepareScanning(s, sql)
 		if err != nil {
-			return st, nil, err
+			return nil, err
 		}
-		if !exact {
-			bindings.DestroyPrepare(&st)
-			if attempt == maxPrepareAttempts {
-				return st, nil, fmt.Errorf("%w: the tables kept changing while the statement was prepared", ErrViewsMoved)
-			}
-			continue
-		}
-		for _, f := range scans {
-			if e.localFiles.StandIn(f) {
-				bindings.DestroyPrepare(&st)
-				return st, nil, fmt.Errorf("%w: %s", ErrViewsMoved, e.viewOfFile(f))
+		s.stmt = st
+		if e.localFiles != nil && views%2 == 0 {
+			for _, f := range scans {
+				if e.localFiles.StandIn(f) {
+					return nil, fmt.Errorf("%w: %s", ErrViewsMoved, e.viewOfFile(f))
+				}
 			}
 		}
-		return st, origins, nil
+		if err := bindParams(st, params, row); err != nil {
+			return nil, err
+		}
+		if err := executeStreaming(st, &s.res); err != nil {
+			return nil, err
+		}
+		if e.localFiles == nil || (views%2 == 0 && e.viewsGen.Load() == views) {
+			return origins, nil
+		}
+		bindings.DestroyResult(&s.res)
+		bindings.DestroyPrepare(&s.stmt)
+		if attempt == maxPrepareAttempts {
+			return nil, fmt.Errorf("%w: the tables kept changing while the statement started", ErrViewsMoved)
+		}
 	}
 }
 

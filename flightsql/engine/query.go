@@ -85,15 +85,8 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 // the prepared statement and the streaming result in the session. s.mu is held.
 // It also returns the table of each result column, as Description.Tables.
 func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, error) {
-	st, origins, err := s.eng.prepareReadingData(s, sql)
+	origins, err := s.eng.startReadingData(s, sql, params, row)
 	if err != nil {
-		return nil, nil, err
-	}
-	s.stmt = st
-	if err := bindParams(st, params, row); err != nil {
-		return nil, nil, err
-	}
-	if err := executeStreaming(st, &s.res); err != nil {
 		return nil, nil, err
 	}
 	s.opts = bindings.ResultGetArrowOptions(&s.res)

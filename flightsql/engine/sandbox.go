@@ -69,22 +69,23 @@ func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatemen
 // prepareScanning is prepareGated, and also returns the files the prepared statement's
 // Parquet scans read, when they are known for certain: the plan the gate checked was
 // bound on the same views as the statement prepared (no SyncTables changed a view in
-// between). exact is false when they are not known.
-func (e *Engine) prepareScanning(s *session, sql string) (st bindings.PreparedStatement, origins [][]string, scans []string, exact bool, err error) {
+// between). views is then the views' generation (viewsGen) they hold for, an even
+// number; odd when they are not known.
+func (e *Engine) prepareScanning(s *session, sql string) (st bindings.PreparedStatement, origins [][]string, scans []string, views uint64, err error) {
 	if strings.TrimSpace(sql) == "" {
-		return st, nil, nil, false, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
+		return st, nil, nil, 1, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
 	}
 	key := e.gateKeyFor(sql, s.gen)
 	stable := key.views%2 == 0 // odd: SyncTables is changing views
 	if files, origins, ok := e.gates.admitted(key); ok && stable {
 		for _, f := range files {
 			if err := fileDepths.check(f); err != nil {
-				return st, nil, nil, false, err
+				return st, nil, nil, 1, err
 			}
 		}
 		st, err := prepareOne(s.conn, sql)
 		if err == nil && e.viewsGen.Load() == key.views {
-			return st, origins, files, true, nil
+			return st, origins, files, key.views, nil
 		}
 		if err == nil {
 			bindings.DestroyPrepare(&st)
@@ -93,15 +94,15 @@ func (e *Engine) prepareScanning(s *session, sql string) (st bindings.PreparedSt
 	e.gateRuns.Add(1)
 	st, plan, err := gateAndPrepare(s.conn, sql)
 	if err != nil {
-		return st, nil, nil, false, err
+		return st, nil, nil, 1, err
 	}
 	if !stable || e.viewsGen.Load() != key.views {
-		return st, plan.origins, nil, false, nil
+		return st, plan.origins, nil, 1, nil
 	}
 	if files, ok := e.cacheable(plan); ok {
 		e.gates.admit(key, files, plan.origins)
 	}
-	return st, plan.origins, plan.scannedFiles(), true, nil
+	return st, plan.origins, plan.scannedFiles(), key.views, nil
 }
 
 // gateAndPrepare is the whole gate: it parses sql, binds its plan and checks both,
