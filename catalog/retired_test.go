@@ -113,3 +113,49 @@ func TestRetiredPartsOnObjectStorage(t *testing.T) {
 		t.Fatalf("manifest after the sweep: %+v, %v; want a dropped dataset's, nothing retired", m, err)
 	}
 }
+
+// TestReclaimKeepsStatCheap: taking retired parts out of a manifest rewrites it
+// with the same parts; the store then Stats each part once to see that nothing
+// else changed, and afterwards a Stat costs the dataset's Stat and a manifest read
+// again, not a HEAD per part every time.
+func TestReclaimKeepsStatCheap(t *testing.T) {
+	ctx := context.Background()
+	b, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := &countingBucket{Bucket: b}
+	const grace = 300 * time.Millisecond
+	s, err := OpenBucket(ctx, cb, Options{Logger: quietLogger(), RetiredGrace: grace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put(t, s, "d", Create, 0, 10)
+	put(t, s, "d", Replace, 100, 10) // retires the first part
+	for i := int64(1); i < 4; i++ {
+		put(t, s, "d", Append, 100+i*10, 10)
+	}
+	if _, err := s.Stat(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(grace)
+	if err := s.reclaimRetired(ctx, "d"); err != nil { // the same 4 parts, a new manifest
+		t.Fatal(err)
+	}
+	if m, _, err := readManifest(ctx, b, "d"); err != nil || len(m.Retired) != 0 || len(m.Parts) != 4 {
+		t.Fatalf("manifest after the reclaim: %+v, %v; want 4 parts, none retired", m, err)
+	}
+	for i := range 3 {
+		cb.reset()
+		info, err := s.Stat(ctx, "d")
+		if err != nil || info.Rows != 40 {
+			t.Fatalf("Stat = %+v, %v", info, err)
+		}
+		t.Logf("Stat %d after the rewrite: %d requests", i+1, cb.requests())
+		if i > 0 && cb.requests() != 2 {
+			t.Fatalf("Stat %d after a reclaim's rewrite sent %d requests (%d stat, %d reads); want 2: the dataset and its manifest",
+				i+1, cb.requests(), cb.stats.Load(), cb.reads.Load())
+		}
+	}
+}

@@ -348,6 +348,16 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 	typerGen := s.typerGen
 	s.cacheMu.Unlock()
 	if ok && e.fingerprint == l.fingerprint {
+		if e.layout.manifestVersion != l.manifestVersion {
+			// The manifest was rewritten with the same parts (retired parts taken
+			// out, retired.go): remember its version, so that known finds it again.
+			s.cacheMu.Lock()
+			if cur, ok := s.cache[name]; ok && cur.fingerprint == l.fingerprint {
+				cur.layout = l
+				s.cache[name] = cur
+			}
+			s.cacheMu.Unlock()
+		}
 		return e.info, e.err
 	}
 	info, err := s.readInfo(ctx, name, l)
