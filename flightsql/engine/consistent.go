@@ -120,20 +120,25 @@ func (e *Engine) droppedUnder(ctx context.Context, before *Snapshot, err error) 
 	if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return nil
 	}
+	msg := err.Error()
+	var missed []catalog.Info // what the failure names, before looking at the store
+	for _, info := range before.datasets {
+		if missedTable(msg, info.Table()) || missedFile(msg, info.Files) {
+			missed = append(missed, info)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
 	now, cerr := e.catalog.current(ctx)
 	if cerr != nil {
 		return nil
 	}
-	msg := err.Error()
-	for _, info := range before.datasets {
-		if _, ok := now.Dataset(info.Name); ok {
-			continue
+	for _, info := range missed {
+		if _, ok := now.Dataset(info.Name); !ok {
+			return fmt.Errorf("table %q: dataset %q was dropped as the query started: %w",
+				info.Table(), info.Name, catalog.ErrNotFound)
 		}
-		if !missedTable(msg, info.Table()) && !missedFile(msg, info.Files) {
-			continue
-		}
-		return fmt.Errorf("table %q: dataset %q was dropped as the query started: %w",
-			info.Table(), info.Name, catalog.ErrNotFound)
 	}
 	return nil
 }
