@@ -158,6 +158,7 @@ func serve(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	defer closeCache(cache, log)
+	defer store.Close() // stops scheduled deletions of retired parts (a later start does them)
 	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
 		Store:        store,
 		PartCache:    cache,
