@@ -22,6 +22,9 @@ type switchFiles struct {
 	standIn string
 	real    atomic.Bool
 	gen     atomic.Uint64
+	// unmarked makes StandIn deny the stand-in, so that a statement reads it: for
+	// checks that must hold even when the engine's stand-in check does not see one.
+	unmarked atomic.Bool
 
 	mu     sync.Mutex
 	synced []string // dataset names of the last Synced
@@ -45,7 +48,7 @@ func (f *switchFiles) Synced(datasets []catalog.Info) {
 
 func (f *switchFiles) Generation() uint64 { return f.gen.Load() }
 
-func (f *switchFiles) StandIn(file string) bool { return file == f.standIn }
+func (f *switchFiles) StandIn(file string) bool { return !f.unmarked.Load() && file == f.standIn }
 
 // TestLocalFilesRebuildViews checks when the views follow what LocalFiles lends for
 // an unchanged snapshot: a Generation change rebuilds them before the next
