@@ -46,6 +46,10 @@ type manifest struct {
 	// Parts are paths relative to the dataset directory, in read order: file names,
 	// or file names under hive-style partition directories ("year=2024/part-0.parquet").
 	Parts []string `json:"parts"`
+	// PartitionTypes, when present, are the Arrow types of the partition columns, one
+	// per partition key in directory order, as a partitioned put declared them
+	// (partition_write.go); without them the SQL engine types the values.
+	PartitionTypes []partitionType `json:"partition_types,omitempty"`
 }
 
 // layout is where a dataset's bytes are right now.
@@ -57,6 +61,8 @@ type layout struct {
 	// manifestVersion is the version of the manifest read ("" without one): the
 	// precondition of a manifest commit.
 	manifestVersion string
+	// partTypes are the manifest's declared partition column types (nil: none).
+	partTypes []partitionType
 	// fingerprint changes whenever a part is added, removed, replaced or rewritten.
 	fingerprint string
 	bytes       int64
@@ -94,10 +100,11 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 		return l, nil
 	}
 	l.dir = true
-	names, mversion, err := partNames(ctx, b, name)
+	names, ptypes, mversion, err := partList(ctx, b, name)
 	if err != nil {
 		return layout{}, err
 	}
+	l.partTypes = ptypes
 	l.manifest = mversion != ""
 	l.manifestVersion = mversion
 	if l.manifest && len(names) == 0 {
@@ -153,32 +160,41 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 // partNames lists the parts of the multi-part dataset directory dir in read order,
 // and the version of its manifest ("" when it has none).
 func partNames(ctx context.Context, b storage.Bucket, dir string) (names []string, manifestVersion string, err error) {
+	names, _, manifestVersion, err = partList(ctx, b, dir)
+	return names, manifestVersion, err
+}
+
+// partList is partNames that also returns the partition types the manifest declares.
+func partList(ctx context.Context, b storage.Bucket, dir string) (names []string, types []partitionType, manifestVersion string, err error) {
 	data, v, err := b.ReadVersioned(ctx, dir+"/"+manifestName)
 	switch {
 	case err == nil:
 		var m manifest
 		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, v, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, dir, err)
+			return nil, nil, v, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, dir, err)
 		}
 		for _, p := range m.Parts {
 			if p == "" || p[0] == '.' || checkPartPath(p) != nil {
-				return nil, v, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, clipName(p))
+				return nil, nil, v, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, clipName(p))
 			}
 		}
-		return m.Parts, v, nil
+		if err := checkPartitionTypes(m); err != nil {
+			return nil, nil, v, fmt.Errorf("%w: manifest of %s: %w", ErrUnreadable, dir, err)
+		}
+		return m.Parts, m.PartitionTypes, v, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	// Parts directly in dir, or in hive-style partition directories (hive.go).
 	names, err = listHive(ctx, b, dir, "", 0, nil)
 	if errors.Is(err, errBadPartition) {
-		return nil, "", fmt.Errorf("%w: %w", ErrUnreadable, err)
+		return nil, nil, "", fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	sort.Strings(names)
-	return names, "", nil
+	return names, nil, "", nil
 }
 
 // manifestKey is the key of the manifest of the dataset directory name.

@@ -63,6 +63,9 @@ type Options struct {
 	// ReadBatchBytes bounds the Arrow bytes of a record batch read (a single row
 	// larger than it makes a batch of its own); 0: DefaultBatchBytes.
 	ReadBatchBytes int64
+	// MaxOpenPartitions bounds the partition parts a partitioned put writes at once
+	// (partition_write.go); 0: DefaultMaxOpenPartitions.
+	MaxOpenPartitions int
 }
 
 // DefaultRowGroupRows is the row-group size Put writes unless Options say otherwise.
@@ -236,6 +239,13 @@ func (s *Store) sweepDatasetDir(ctx context.Context, dir string) error {
 	}
 	for _, e := range entries {
 		n := path.Base(e.Key)
+		if e.Dir && mversion != "" && !isInternal(n) {
+			// Partition directories hold parts too (partition_sweep.go).
+			if err := s.sweepPartitionDir(ctx, e.Key, n+"/", listed, 1); err != nil {
+				return err
+			}
+			continue
+		}
 		unlisted := mversion != "" && strings.HasPrefix(n, "part-") && !listed[n]
 		if s.files == nil && time.Since(e.ModTime) < orphanAge {
 			unlisted = false
