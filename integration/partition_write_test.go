@@ -327,3 +327,50 @@ func corruptPages(t *testing.T, p string) {
 	must(t, f.Close())
 	must(t, os.Chtimes(p, st.ModTime(), st.ModTime()))
 }
+
+// TestCLIPutPartitionBy: quiver put --partition-by writes partitions, --append adds
+// to them (with or without the flag), --replace replaces them, and a column that
+// cannot partition is refused with the server's message.
+func TestCLIPutPartitionBy(t *testing.T) {
+	srv := startServer(t)
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "sales.csv"), []byte("id,region,day,amount\n1,eu,2024-01-02,1.5\n2,us,2024-01-02,2.5\n3,eu,2024-01-03,3.5\n"), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "more.csv"), []byte("id,region,day,amount\n4,apac,2024-01-02,4.5\n"), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "again.csv"), []byte("id,region,day,amount\n5,eu,2024-01-04,5.5\n"), 0o600))
+
+	srv.ok(t, dir, "put", "sales", "sales.csv", "--partition-by", "region,day")
+	srv.ok(t, dir, "put", "sales", "more.csv", "--append", "--partition-by", "region,day")
+	srv.ok(t, dir, "put", "sales", "again.csv", "--append")
+	sql := srv.ok(t, dir, "sql", "SELECT region, day, sum(amount) AS s, typeof(day) AS td FROM sales GROUP BY ALL ORDER BY ALL", "--format", "csv").stdout
+	want := "region,day,s,td\napac,2024-01-02,4.5,DATE\neu,2024-01-02,1.5,DATE\neu,2024-01-03,3.5,DATE\neu,2024-01-04,5.5,DATE\nus,2024-01-02,2.5,DATE\n"
+	if sql != want {
+		t.Errorf("SQL:\n%s\nwant\n%s", sql, want)
+	}
+	c := srv.client(t)
+	info, err := c.GetFlightInfo(context.Background(), pathDescriptor("sales"))
+	must(t, err)
+	schema, err := flight.DeserializeSchema(info.Schema, memory.DefaultAllocator)
+	must(t, err)
+	if got := types(schema); got != "id:int64 amount:float64 region:utf8 day:date32" {
+		t.Errorf("schema %s", got)
+	}
+
+	r := srv.quiver(t, dir, nil, "put", "sales", "more.csv", "--append", "--partition-by", "region")
+	if r.code == 0 || !strings.Contains(r.stderr, "partitioned by region, day, not by region") {
+		t.Errorf("append by other columns: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = srv.quiver(t, dir, nil, "put", "other", "more.csv", "--partition-by", "amount")
+	if r.code == 0 || !strings.Contains(r.stderr, `partition column "amount" has type float64`) {
+		t.Errorf("a float partition column: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = srv.quiver(t, dir, nil, "put", "other", "more.csv", "--partition-by", "region,")
+	if r.code != 2 {
+		t.Errorf("--partition-by 'region,': exit %d, want 2 (usage); stderr %q", r.code, r.stderr)
+	}
+
+	srv.ok(t, dir, "put", "sales", "more.csv", "--replace", "--yes", "--partition-by", "region")
+	sql = srv.ok(t, dir, "sql", "SELECT * FROM sales", "--format", "csv").stdout
+	if sql != "id,day,amount,region\n4,2024-01-02,4.5,apac\n" {
+		t.Errorf("after replace:\n%s", sql)
+	}
+}
