@@ -32,7 +32,15 @@ func EscapePartitionValue(v string) string {
 	case HiveNull:
 		return "%5F" + v[1:]
 	}
+	clean := true
+	for i := 0; i < len(v) && clean; i++ {
+		clean = unreserved(v[i])
+	}
+	if clean {
+		return v
+	}
 	var b strings.Builder
+	b.Grow(len(v) + 8)
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if unreserved(c) {

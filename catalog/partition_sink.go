@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,7 +19,8 @@ import (
 )
 
 // partitionSink splits batches by partition and writes each partition's rows to a
-// part of its own (partition_write.go). It is used by one goroutine.
+// part of its own (partition_write.go). writeAll runs the split and the encoding
+// on two goroutines; finish and abort run after it.
 type partitionSink struct {
 	s       *Store
 	sp      *partitionSpec
@@ -30,12 +32,12 @@ type partitionSink struct {
 	// remove deletes the committed part at rel after a failure.
 	remove func(ctx context.Context, rel string)
 
-	open  map[string]*partOut // by partition directory path
-	tick  int64
-	done  []string // committed parts, relative paths
-	made  int      // parts opened so far
-	dirOf []string // scratch: each row's partition directory path
-	sb    strings.Builder
+	open map[string]*partOut // by partition directory path
+	tick int64
+	done []string        // committed parts, relative paths
+	made int             // parts opened so far
+	sb   strings.Builder // dirPath's scratch (the splitting goroutine's)
+	segs []segmentCache  // segment's, per partition column (the splitting goroutine's)
 }
 
 // partOut is one part being written.
@@ -69,7 +71,67 @@ func newPartitionSink(s *Store, sp *partitionSpec) *partitionSink {
 }
 
 // writeAll reads rdr to the end, writing every batch; it returns the rows read.
+//
+// As in writeParquet, reading and splitting the upload (this goroutine) and encoding
+// Parquet (one other) run side by side. Only this goroutine touches rdr; only the
+// encoder touches the open parts, until it has finished, which writeAll waits for.
+// At most a batch being split, one job in the channel and one being encoded are
+// alive.
 func (k *partitionSink) writeAll(ctx context.Context, rdr array.RecordReader) (rows int64, err error) {
+	var (
+		jobs    = make(chan partJob, 1)
+		stopped = make(chan struct{}) // closed when the encoder gives up
+		written = make(chan error, 1) // the encoder's result, once jobs is closed
+	)
+	go func() {
+		var werr error
+		for j := range jobs {
+			if werr == nil {
+				if werr = k.encode(ctx, j); werr != nil {
+					close(stopped)
+				}
+			}
+			j.release()
+		}
+		written <- werr
+	}()
+	rows, err = k.split(ctx, rdr, jobs, stopped)
+	close(jobs)
+	if werr := <-written; werr != nil {
+		return rows, werr
+	}
+	return rows, err
+}
+
+// partJob is rows of one partition for the encoder.
+type partJob struct {
+	dir  string
+	recs []arrow.RecordBatch
+}
+
+func (j partJob) release() {
+	for _, r := range j.recs {
+		r.Release()
+	}
+}
+
+// encode writes j's rows to its partition's open part.
+func (k *partitionSink) encode(ctx context.Context, j partJob) error {
+	p, err := k.part(ctx, j.dir)
+	if err != nil {
+		return err
+	}
+	for _, rec := range j.recs {
+		if err := k.s.guarded("encode a batch as Parquet", func() error { return p.write(rec) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// split reads rdr to the end and sends each batch's rows, by partition, on jobs,
+// until the encoder stops. It returns the rows read.
+func (k *partitionSink) split(ctx context.Context, rdr array.RecordReader, jobs chan<- partJob, stopped <-chan struct{}) (rows int64, err error) {
 	schema := rdr.Schema()
 	for rdr.Next() {
 		if err := ctx.Err(); err != nil {
@@ -79,7 +141,9 @@ func (k *partitionSink) writeAll(ctx context.Context, rdr array.RecordReader) (r
 		if !rec.Schema().Equal(schema) {
 			return rows, fmt.Errorf("%w: batch %s differs from the stream's schema %s", ErrInvalidData, schemaString(rec.Schema()), schemaString(schema))
 		}
-		if err := k.write(ctx, rec); err != nil {
+		if err := k.splitBatch(ctx, rec, jobs, stopped); err == errEncoderStopped {
+			return rows, nil // writeAll reports the encoder's error
+		} else if err != nil {
 			return rows, err
 		}
 		rows += rec.NumRows()
@@ -93,22 +157,30 @@ func (k *partitionSink) writeAll(ctx context.Context, rdr array.RecordReader) (r
 	return rows, ctx.Err()
 }
 
-// write splits rec by partition and writes each partition's rows.
-func (k *partitionSink) write(ctx context.Context, rec arrow.RecordBatch) error {
+// errEncoderStopped is split's signal that the encoder failed: its error is the one
+// to report.
+var errEncoderStopped = errors.New("the Parquet encoder stopped")
+
+// splitBatch splits rec by partition and sends each partition's rows as a job.
+func (k *partitionSink) splitBatch(ctx context.Context, rec arrow.RecordBatch, jobs chan<- partJob, stopped <-chan struct{}) error {
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
 	}
 	var order []string           // partition paths in order of first row
 	groups := map[string][]int{} // row indices per partition path
-	k.dirOf = k.dirOf[:0]
+	var dir string
 	for i := 0; i < n; i++ {
-		dir, err := k.dirPath(rec, i)
-		if err != nil {
-			return err
-		}
-		if _, ok := groups[dir]; !ok {
-			order = append(order, dir)
+		// Rows of one partition often come together: a row with the keys of the row
+		// before is in its partition, without formatting its path again.
+		if i == 0 || !k.sameKeys(rec, i) {
+			var err error
+			if dir, err = k.dirPath(rec, i); err != nil {
+				return err
+			}
+			if _, ok := groups[dir]; !ok {
+				order = append(order, dir)
+			}
 		}
 		groups[dir] = append(groups[dir], i)
 	}
@@ -119,74 +191,204 @@ func (k *partitionSink) write(ctx context.Context, rec arrow.RecordBatch) error 
 	file := array.NewRecordBatch(k.sp.fileSchema, cols, int64(n))
 	defer file.Release()
 	for _, dir := range order {
-		rows := groups[dir]
-		p, err := k.part(ctx, dir)
+		recs, err := selectRows(ctx, k.s.opts.Allocator, file, groups[dir])
 		if err != nil {
 			return err
 		}
-		if err := k.writeRows(ctx, p, file, rows); err != nil {
-			return err
+		select {
+		case jobs <- partJob{dir: dir, recs: recs}:
+		case <-stopped:
+			partJob{recs: recs}.release()
+			return errEncoderStopped
 		}
 	}
 	return nil
 }
 
+// sameKeys reports whether row i of rec has the partition values of row i-1.
+func (k *partitionSink) sameKeys(rec arrow.RecordBatch, i int) bool {
+	for _, c := range k.sp.keyCols {
+		col := rec.Column(c)
+		if n1, n2 := col.IsNull(i-1), col.IsNull(i); n1 || n2 {
+			if n1 != n2 {
+				return false
+			}
+			continue
+		}
+		var same bool
+		switch a := col.(type) {
+		case *array.String:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.LargeString:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.StringView:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Int8:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Int16:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Int32:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Int64:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Uint8:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Uint16:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Uint32:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Uint64:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Boolean:
+			same = a.Value(i) == a.Value(i-1)
+		case *array.Date32:
+			same = a.Value(i) == a.Value(i-1)
+		}
+		if !same {
+			return false
+		}
+	}
+	return true
+}
+
 // dirPath is the partition directory path of row i of rec: key=value/... escaped.
 func (k *partitionSink) dirPath(rec arrow.RecordBatch, i int) (string, error) {
+	if len(k.sp.keyCols) == 1 {
+		return k.segment(0, rec.Column(k.sp.keyCols[0]), i)
+	}
 	k.sb.Reset()
 	for j, c := range k.sp.keyCols {
-		key := k.sp.keys[j]
-		v, null, err := partitionValueString(key, rec.Column(c), i)
+		seg, err := k.segment(j, rec.Column(c), i)
 		if err != nil {
 			return "", err
-		}
-		ev := HiveNull
-		if !null {
-			ev = EscapePartitionValue(v)
-		}
-		if len(key)+1+len(ev) > maxPartitionValue {
-			return "", fmt.Errorf("%w: partition column %q: value %q makes a directory name of %d bytes escaped, more than %d",
-				ErrInvalidData, key, clipName(v), len(key)+1+len(ev), maxPartitionValue)
 		}
 		if j > 0 {
 			k.sb.WriteByte('/')
 		}
-		k.sb.WriteString(key)
-		k.sb.WriteByte('=')
-		k.sb.WriteString(ev)
+		k.sb.WriteString(seg)
 	}
 	return k.sb.String(), nil
 }
 
-// writeRows writes rows of file (row indices, ascending) to p: a zero-copy slice
-// when they are contiguous, else the rows taken into a new batch.
-func (k *partitionSink) writeRows(ctx context.Context, p *partOut, file arrow.RecordBatch, rows []int) error {
+// maxSegmentCache bounds the directory names remembered per partition column.
+const maxSegmentCache = 4096
+
+// segment is the directory name key=value of row i of the j-th partition column
+// col. Names are remembered per value: formatting and escaping a value anew for
+// every row was most of the cost of splitting a batch.
+func (k *partitionSink) segment(j int, col arrow.Array, i int) (string, error) {
+	if k.segs == nil {
+		k.segs = make([]segmentCache, len(k.sp.keyCols))
+	}
+	c := &k.segs[j]
+	var (
+		ikey  int64
+		skey  string
+		isStr bool
+	)
+	switch a := col.(type) {
+	case *array.String:
+		skey, isStr = a.Value(i), true
+	case *array.LargeString:
+		skey, isStr = a.Value(i), true
+	case *array.StringView:
+		skey, isStr = a.Value(i), true
+	case *array.Int8:
+		ikey = int64(a.Value(i))
+	case *array.Int16:
+		ikey = int64(a.Value(i))
+	case *array.Int32:
+		ikey = int64(a.Value(i))
+	case *array.Int64:
+		ikey = a.Value(i)
+	case *array.Uint8:
+		ikey = int64(a.Value(i))
+	case *array.Uint16:
+		ikey = int64(a.Value(i))
+	case *array.Uint32:
+		ikey = int64(a.Value(i))
+	case *array.Uint64:
+		ikey = int64(a.Value(i)) // the same bits: one value per key
+	case *array.Boolean:
+		if a.Value(i) {
+			ikey = 1
+		}
+	case *array.Date32:
+		ikey = int64(a.Value(i))
+	}
+	null := col.IsNull(i)
+	switch {
+	case null && c.null != "":
+		return c.null, nil
+	case !null && isStr:
+		if seg, ok := c.strs[skey]; ok {
+			return seg, nil
+		}
+	case !null:
+		if seg, ok := c.ints[ikey]; ok {
+			return seg, nil
+		}
+	}
+	key := k.sp.keys[j]
+	v, null, err := partitionValueString(key, col, i)
+	if err != nil {
+		return "", err
+	}
+	ev := HiveNull
+	if !null {
+		ev = EscapePartitionValue(v)
+	}
+	if len(key)+1+len(ev) > maxPartitionValue {
+		return "", fmt.Errorf("%w: partition column %q: value %q makes a directory name of %d bytes escaped, more than %d",
+			ErrInvalidData, key, clipName(v), len(key)+1+len(ev), maxPartitionValue)
+	}
+	seg := key + "=" + ev
+	switch {
+	case null:
+		c.null = seg
+	case isStr:
+		if c.strs == nil || len(c.strs) >= maxSegmentCache {
+			c.strs = make(map[string]string)
+		}
+		c.strs[strings.Clone(skey)] = seg // skey points into the batch's buffer
+	default:
+		if c.ints == nil || len(c.ints) >= maxSegmentCache {
+			c.ints = make(map[int64]string)
+		}
+		c.ints[ikey] = seg
+	}
+	return seg, nil
+}
+
+// segmentCache remembers one partition column's directory names by value.
+type segmentCache struct {
+	null string
+	ints map[int64]string
+	strs map[string]string
+}
+
+// selectRows returns rows of file (row indices, ascending) as batches: one
+// zero-copy slice when they are contiguous, else the rows taken into a new batch
+// (or, for a type compute cannot take, a slice per contiguous run).
+func selectRows(ctx context.Context, mem memory.Allocator, file arrow.RecordBatch, rows []int) ([]arrow.RecordBatch, error) {
 	first, last := rows[0], rows[len(rows)-1]
 	if last-first+1 == len(rows) {
-		part := file.NewSlice(int64(first), int64(last+1))
-		defer part.Release()
-		return k.s.guarded("encode a batch as Parquet", func() error { return p.write(part) })
+		return []arrow.RecordBatch{file.NewSlice(int64(first), int64(last+1))}, nil
 	}
-	taken, err := takeRows(ctx, k.s.opts.Allocator, file, rows)
-	if err != nil {
-		// A type compute cannot take: write the contiguous runs one by one.
-		for start := 0; start < len(rows); {
-			end := start + 1
-			for end < len(rows) && rows[end] == rows[end-1]+1 {
-				end++
-			}
-			part := file.NewSlice(int64(rows[start]), int64(rows[end-1]+1))
-			werr := k.s.guarded("encode a batch as Parquet", func() error { return p.write(part) })
-			part.Release()
-			if werr != nil {
-				return werr
-			}
-			start = end
+	taken, err := takeRows(ctx, mem, file, rows)
+	if err == nil {
+		return []arrow.RecordBatch{taken}, nil
+	}
+	var out []arrow.RecordBatch
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end] == rows[end-1]+1 {
+			end++
 		}
-		return nil
+		out = append(out, file.NewSlice(int64(rows[start]), int64(rows[end-1]+1)))
+		start = end
 	}
-	defer taken.Release()
-	return k.s.guarded("encode a batch as Parquet", func() error { return p.write(taken) })
+	return out, nil
 }
 
 // takeRows returns a new batch of the rows of rec at indices.
