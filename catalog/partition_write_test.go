@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
 )
 
 // partSchema is the schema of partitioned test puts: id and label (testSchema's
@@ -528,4 +530,46 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestPartitionedPutBoundsRowGroups: wide rows make smaller row groups, so that the
+// open parts' buffered row groups stay near partitionBufferBytes.
+func TestPartitionedPutBoundsRowGroups(t *testing.T) {
+	s, _ := newTestStore(t)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "wide", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(s.opts.Allocator, schema)
+	wide := strings.Repeat("x", 4096)
+	for i := 0; i < 3000; i++ {
+		b.Field(0).(*array.Int32Builder).Append(1)
+		b.Field(1).(*array.StringBuilder).Append(wide)
+	}
+	rec := b.NewRecordBatch()
+	b.Release()
+	rdr, _ := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	rec.Release()
+	defer rdr.Release()
+	if _, err := s.PutPartitioned(context.Background(), "w", Create, []string{"k"}, rdr); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Stat(context.Background(), "w")
+	if err != nil || len(info.Keys) != 1 {
+		t.Fatalf("Stat: %v, keys %v", err, info.Keys)
+	}
+	obj, err := s.bucket.Open(context.Background(), info.Keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	pr, err := file.NewParquetReader(io.NewSectionReader(obj, 0, obj.Size()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 KiB rows, 64 open parts at most: 64 MiB / 64 / 4 KiB = 256 rows, so the
+	// 1024-row minimum: 3 row groups, not one of 3000 rows.
+	if got := pr.NumRowGroups(); got != 3 {
+		t.Errorf("%d row groups, want 3 of at most %d rows", got, minPartitionRowGroup)
+	}
 }
