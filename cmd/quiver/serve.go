@@ -154,8 +154,8 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.maxOpenPartitions < 1 {
-		return usageErrorf("--max-open-partitions %d: want at least 1", opts.maxOpenPartitions)
+	if opts.maxOpenPartitions < 0 {
+		return usageErrorf("--max-open-partitions %d: want at least 1 (0: the default, %d)", opts.maxOpenPartitions, catalog.DefaultMaxOpenPartitions)
 	}
 	store, cache, err := openStore(ctx, opts.root, opts.storage, catalog.Options{Logger: log, MaxOpenPartitions: opts.maxOpenPartitions})
 	if err != nil {
