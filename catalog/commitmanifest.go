@@ -115,10 +115,10 @@ func (s *Store) tryCommitManifest(ctx context.Context, name string, mode PutMode
 		return err
 	}
 	old := m.Parts
-	next := manifest{Parts: append(slices.Clip(old), part)}
+	next := manifest{Parts: append(slices.Clip(old), part), PartitionTypes: m.PartitionTypes}
 	var replaced []string
 	if mode == Replace {
-		next.Parts, replaced = []string{part}, old
+		next.Parts, next.PartitionTypes, replaced = []string{part}, nil, old
 	}
 	// The replaced parts stay, listed as retired, for readers on other nodes.
 	var due []string

@@ -12,15 +12,18 @@ package catalog
 //
 // Partition keys and values are bytes from the file system or from a manifest, so
 // they are checked before anything uses them: a key is 1-64 of [A-Za-z0-9_] not
-// starting with a digit, a value 1-255 bytes without NUL, '/', '\\' or '=', and
-// neither is "." or "..". Directories whose names start with '_' or '.' (Spark's
-// _temporary, .staging) are not partitions and are skipped; any other directory that
+// starting with a digit, a value 0-255 bytes without NUL, '/', '\\' or '=' (a
+// writer escapes those as %XX: partition_escape.go), and neither is "." or "..".
+// Directories whose names start with '_' or '.' (Spark's _temporary, .staging) are
+// not partitions and are skipped; any other directory that
 // is not key=value makes the dataset unreadable, as does a part outside the partition
 // directories or a key that is also a column of the files.
 //
 // The columns' types are those DuckDB's hive_partitioning infers from the values
 // (SetPartitionTyper; the SQL engine provides it), so that plain Flight and SQL show
-// the same schema. Without a typer every partition column is a string.
+// the same schema. Without a typer every partition column is a string. A dataset
+// written by a partitioned put declares its columns' types in its manifest
+// (partition_types.go), which then type the values instead.
 
 import (
 	"context"
@@ -104,8 +107,9 @@ func checkPartitionKey(key string) error {
 }
 
 func checkPartitionValue(v string) error {
-	if v == "" || len(v) > maxPartitionValue || v == "." || v == ".." || strings.ContainsAny(v, "\x00/\\=") {
-		return fmt.Errorf("%w: value %q: want 1-%d bytes without NUL, '/', '\\' or '=', not . or ..", errBadPartition, clipName(v), maxPartitionValue)
+	// An empty value ("k=") is the empty string to DuckDB, pyarrow and Spark.
+	if len(v) > maxPartitionValue || v == "." || v == ".." || strings.ContainsAny(v, "\x00/\\=") {
+		return fmt.Errorf("%w: value %q: want 0-%d bytes without NUL, '/', '\\' or '=', not . or ..", errBadPartition, clipName(v), maxPartitionValue)
 	}
 	return nil
 }
@@ -257,10 +261,10 @@ func partitionColumns(ctx context.Context, typer PartitionTyper, fileSchema *arr
 				return nil, nil, fmt.Errorf("type partition key %q: %d values typed, want %d", k, typed.Len(), len(distinct))
 			}
 		} else {
-			b := array.NewStringBuilder(memory.DefaultAllocator)
-			b.AppendValues(distinct, nil)
-			typed = b.NewArray()
-			b.Release()
+			var err error
+			if typed, err = parsePartitionValues(arrow.BinaryTypes.String, distinct); err != nil {
+				return nil, nil, err
+			}
 		}
 		fields[ki] = arrow.Field{Name: k, Type: typed.DataType(), Nullable: true}
 		scalars := make([]scalar.Scalar, len(distinct))

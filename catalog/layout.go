@@ -49,6 +49,10 @@ type manifest struct {
 	// Retired are parts a replace or drop took out on object storage, kept for the
 	// store's retired grace so that readers on other nodes finish (retired.go).
 	Retired []retiredPart `json:"retired,omitempty"`
+	// PartitionTypes, when present, are the Arrow types of the partition columns, one
+	// per partition key in directory order, as a partitioned put declared them
+	// (partition_write.go); without them the SQL engine types the values.
+	PartitionTypes []partitionType `json:"partition_types,omitempty"`
 }
 
 // layout is where a dataset's bytes are right now.
@@ -60,6 +64,8 @@ type layout struct {
 	// manifestVersion is the version of the manifest read ("" without one): the
 	// precondition of a manifest commit.
 	manifestVersion string
+	// partTypes are the manifest's declared partition column types (nil: none).
+	partTypes []partitionType
 	// fingerprint changes whenever a part is added, removed, replaced or rewritten.
 	fingerprint string
 	// versions are the storage versions of parts, as Stat saw them.
@@ -100,10 +106,11 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 		return l, nil
 	}
 	l.dir = true
-	names, mversion, err := partNames(ctx, b, name)
+	names, ptypes, mversion, err := partList(ctx, b, name)
 	if err != nil {
 		return layout{}, err
 	}
+	l.partTypes = ptypes
 	l.manifest = mversion != ""
 	l.manifestVersion = mversion
 	if l.manifest && len(names) == 0 {
@@ -160,23 +167,29 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 // partNames lists the parts of the multi-part dataset directory dir in read order,
 // and the version of its manifest ("" when it has none).
 func partNames(ctx context.Context, b storage.Bucket, dir string) (names []string, manifestVersion string, err error) {
+	names, _, manifestVersion, err = partList(ctx, b, dir)
+	return names, manifestVersion, err
+}
+
+// partList is partNames that also returns the partition types the manifest declares.
+func partList(ctx context.Context, b storage.Bucket, dir string) (names []string, types []partitionType, manifestVersion string, err error) {
 	m, v, err := readManifest(ctx, b, dir)
 	switch {
 	case err == nil:
-		return m.Parts, v, nil
+		return m.Parts, m.PartitionTypes, v, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, v, err
+		return nil, nil, v, err
 	}
 	// Parts directly in dir, or in hive-style partition directories (hive.go).
 	names, err = listHive(ctx, b, dir, "", 0, nil)
 	if errors.Is(err, errBadPartition) {
-		return nil, "", fmt.Errorf("%w: %w", ErrUnreadable, err)
+		return nil, nil, "", fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	sort.Strings(names)
-	return names, "", nil
+	return names, nil, "", nil
 }
 
 // readManifest reads the manifest of the multi-part dataset directory dir and its
@@ -206,6 +219,9 @@ func readManifest(ctx context.Context, b storage.Bucket, dir string) (manifest, 
 		if err := check(r.Part); err != nil {
 			return manifest{}, v, err
 		}
+	}
+	if err := checkPartitionTypes(m); err != nil {
+		return manifest{}, v, fmt.Errorf("%w: manifest of %s: %w", ErrUnreadable, dir, err)
 	}
 	return m, v, nil
 }

@@ -63,7 +63,11 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 			return Info{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
 		}
 		if keys != nil {
-			fields, perPart, err := partitionColumns(ctx, s.partitionTyper(), info.Schema, keys, values)
+			typer := s.partitionTyper()
+			if l.partTypes != nil {
+				typer = declaredTyper(l.partTypes)
+			}
+			fields, perPart, err := partitionColumns(ctx, typer, info.Schema, keys, values)
 			if errors.Is(err, errBadPartition) {
 				return Info{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
 			}

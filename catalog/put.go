@@ -60,6 +60,10 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 	if mode < Create || mode > CreateOrAppend {
 		return 0, fmt.Errorf("put %q: unknown mode %v", name, mode)
 	}
+	if keys := s.appendPartitions(ctx, name, mode); keys != nil {
+		// An append to a partitioned dataset goes to its partitions.
+		return s.appendPartitioned(ctx, name, mode, keys, rdr)
+	}
 	if schema := rdr.Schema(); schema == nil || schema.NumFields() == 0 {
 		return 0, fmt.Errorf("%s dataset %q: %w: the stream has no columns", mode, name, ErrInvalidData)
 	}

@@ -159,3 +159,51 @@ func TestReclaimKeepsStatCheap(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionedReplaceRetiresOnObjectStorage: a partitioned replace on object
+// storage keeps the old parts, listed as retired, for readers on other nodes, as a
+// plain replace does, and keeps the partition types it declares.
+func TestPartitionedReplaceRetiresOnObjectStorage(t *testing.T) {
+	ctx := context.Background()
+	b, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *Store {
+		s, err := OpenBucket(ctx, plainBucket{b}, Options{Logger: quietLogger(), RetiredGrace: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	nodeA, nodeB := open(), open()
+	putParts(t, nodeA, "ev", Create, []string{"b"}, 0, 40, 1) // two partitions: b=true, b=false
+	before, _, err := readManifest(ctx, b, "ev")
+	if err != nil || len(before.Parts) != 2 {
+		t.Fatalf("manifest after the create: %+v, %v; want 2 parts", before, err)
+	}
+	r, err := nodeA.Open(ctx, "ev") // a reader on node A
+	if err != nil {
+		t.Fatal(err)
+	}
+	putParts(t, nodeB, "ev", Replace, []string{"b"}, 100, 10, 1) // node B replaces it
+	rows := int64(0)
+	for r.Next() {
+		rows += r.RecordBatch().NumRows()
+	}
+	if err := r.Err(); err != nil || rows != 40 {
+		t.Fatalf("node A's reader: %d rows, %v; want the old version's 40", rows, err)
+	}
+	r.Release()
+	m, _, err := readManifest(ctx, b, "ev")
+	if err != nil || len(m.Retired) != 2 || len(m.Parts) != 2 || len(m.PartitionTypes) != 1 {
+		t.Fatalf("manifest after the replace: %+v, %v; want 2 parts, the 2 old ones retired, 1 partition type", m, err)
+	}
+	for _, r := range m.Retired {
+		if _, err := b.Stat(ctx, "ev/"+r.Part); err != nil {
+			t.Errorf("retired part %s is gone within the grace: %v", r.Part, err)
+		}
+	}
+	assertPartRows(t, nodeA, "ev", seq(100, 10))
+}

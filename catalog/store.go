@@ -70,6 +70,9 @@ type Options struct {
 	// out stay for readers on other nodes before they are deleted (retired.go);
 	// 0: DefaultRetiredGrace. A local root deletes them once no reader pins them.
 	RetiredGrace time.Duration
+	// MaxOpenPartitions bounds the partition parts a partitioned put writes at once
+	// (partition_write.go); 0: DefaultMaxOpenPartitions.
+	MaxOpenPartitions int
 }
 
 // DefaultRowGroupRows is the row-group size Put writes unless Options say otherwise.
@@ -259,6 +262,13 @@ func (s *Store) sweepDatasetDir(ctx context.Context, dir string) error {
 	}
 	for _, e := range entries {
 		n := path.Base(e.Key)
+		if e.Dir && mversion != "" && !isInternal(n) {
+			// Partition directories hold parts too (partition_sweep.go).
+			if err := s.sweepPartitionDir(ctx, e.Key, n+"/", listed, 1); err != nil {
+				return err
+			}
+			continue
+		}
 		unlisted := mversion != "" && strings.HasPrefix(n, "part-") && !listed[n]
 		if s.files == nil && time.Since(e.ModTime) < orphanAge {
 			unlisted = false

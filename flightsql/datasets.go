@@ -152,19 +152,30 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 }
 
 // putDataset stores the stream under the descriptor's name, replacing any previous
-// version, like the cookbook's server. Nothing changes unless the whole stream arrives.
+// version, like the cookbook's server, unless the call's headers ask otherwise
+// (put_options.go: another mode, hive-style partitions). Nothing changes unless the
+// whole stream arrives.
 func (s *Server) putDataset(desc *flight.FlightDescriptor, stream *intakeStream) error {
 	ctx := stream.Context()
 	name, err := datasetName(desc)
 	if err != nil {
 		return err
 	}
+	opts, err := putOptionsOf(ctx)
+	if err != nil {
+		return toStatus(fmt.Errorf("put dataset %q: %w", name, err))
+	}
 	rdr, err := openIntake(stream, s.mem)
 	if err != nil {
 		return toStatus(fmt.Errorf("put dataset %q: %w", name, err))
 	}
 	defer rdr.Release()
-	rows, err := s.store.Put(ctx, name, catalog.Replace, rdr)
+	var rows int64
+	if len(opts.partitionBy) > 0 {
+		rows, err = s.store.PutPartitioned(ctx, name, opts.mode, opts.partitionBy, rdr)
+	} else {
+		rows, err = s.store.Put(ctx, name, opts.mode, rdr)
+	}
 	if err != nil {
 		return toStatus(err)
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/quiverdata/quiver/catalog"
 	"github.com/quiverdata/quiver/cmd/quiver/internal/duckread"
@@ -27,6 +29,7 @@ type putOptions struct {
 	noHeader    bool
 	columns     string
 	sampleRows  int
+	partitionBy string
 }
 
 func newPutCommand() *cobra.Command {
@@ -68,11 +71,17 @@ asks first, unless --yes) or --append (add the rows). --append matches columns b
 name and casts each to the dataset's type when no value changes (a float column of
 whole numbers goes into an integer column); otherwise it stops, naming the column
 and both types, and the dataset is unchanged. NAME may also be the dataset's SQL
-table name.`,
+table name.
+
+--partition-by year,month stores the rows in hive-style partition directories
+(year=2024/month=3/part-....parquet), the partition columns in the directory names
+rather than in the files, as Spark, pyarrow and DuckDB read them; the dataset still
+has every column. An --append to a partitioned dataset goes to its partitions.`,
 		Example: `  quiver put sales.csv                         # dataset "sales"
   quiver put sales sales.csv
   quiver put events 'logs/2024-*.csv.gz'
   quiver put events logs/ --append
+  quiver put events events.csv --partition-by year,month
   quiver put prices prices.txt --input-format csv --delimiter '|' --no-header --columns 'sku:VARCHAR,price:DECIMAL(10,2)'
   zcat big.csv.gz | quiver put big - --input-format csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -107,6 +116,7 @@ table name.`,
 	f.StringVar(&po.delimiter, "delimiter", "", `CSV field delimiter, e.g. ';', '|' or '\t' (default: detected)`)
 	f.BoolVar(&po.header, "header", false, "CSV: the first line names the columns (default: detected)")
 	f.BoolVar(&po.noHeader, "no-header", false, "CSV: the first line is data (columns are column0, column1, ... unless --columns)")
+	f.StringVar(&po.partitionBy, "partition-by", "", "write hive-style partitions by these columns, col1[,col2]: one key=value/ directory level per column (integers, strings, dates, booleans)")
 	f.StringVar(&po.columns, "columns", "", "every column's name and DuckDB type, in order: name:TYPE,... (CSV, JSON)")
 	f.IntVar(&po.sampleRows, "sample-rows", 0, "rows DuckDB reads to detect CSV and JSON types: 0 = DuckDB's default (20480), -1 = all (a first pass over the input)")
 	cmd.RegisterFlagCompletionFunc("input-format", formatCompletion)
@@ -130,6 +140,10 @@ func put(ctx context.Context, cmd *cobra.Command, o *clientOptions, po putOption
 	}
 	if po.header && po.noHeader {
 		return usageErrorf("--header and --no-header exclude each other")
+	}
+	partitionBy, err := parsePartitionBy(po.partitionBy)
+	if err != nil {
+		return err
 	}
 	if po.batchRows <= 0 {
 		return usageErrorf("--batch-rows %d: want a positive number of rows", po.batchRows)
@@ -190,9 +204,22 @@ func put(ctx context.Context, cmd *cobra.Command, o *clientOptions, po putOption
 	counting := &rowCounter{RecordReader: rdr, on: func(rows int64) { bar.add("put "+name, rows, 0) }}
 
 	var rows int64
-	if appending {
+	switch {
+	case len(partitionBy) > 0:
+		mode := "create"
+		switch {
+		case appending:
+			mode = "append"
+		case exists:
+			mode = "replace"
+		case po.append:
+			mode = "create_or_append"
+		}
+		pctx := metadata.AppendToOutgoingContext(ctx, "quiver-partition-by", strings.Join(partitionBy, ","), "quiver-put-mode", mode)
+		rows, err = doPut(pctx, s.fc, name, counting)
+	case appending:
 		rows, err = ingestAppend(ctx, s, name, counting)
-	} else {
+	default:
 		rows, err = doPut(ctx, s.fc, name, counting)
 	}
 	bar.finish(err)
@@ -212,6 +239,22 @@ func put(ctx context.Context, cmd *cobra.Command, o *clientOptions, po putOption
 		fmt.Fprintf(w, "stored %s: %s\n", name, shape)
 	}
 	return nil
+}
+
+// parsePartitionBy splits --partition-by's columns.
+func parsePartitionBy(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var cols []string
+	for _, c := range strings.Split(v, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return nil, usageErrorf("--partition-by %q: want column names separated by commas", v)
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
 }
 
 func numColumns(d dataset) int {

@@ -33,6 +33,8 @@ type serveOptions struct {
 	memoryLimit     string
 	threads         int
 	maxBindBytes    int64
+	// maxOpenPartitions bounds the partition parts one partitioned put writes at once.
+	maxOpenPartitions int
 
 	// Limits on what clients hold at once: serve_limits.go.
 	limits limitOptions
@@ -86,6 +88,7 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 		"bytes of result batches all DoGet and SQL streams together may hold before gRPC takes them; a stream waits for room (0: no limit)")
 	f.StringVar(&opts.tempDir, "temp-dir", "", "directory in which DuckDB's spill directory (quiver-duckdb-*) is made; those of dead servers there are removed (default: $TMPDIR or /tmp)")
 	f.StringVar(&opts.maxTempSize, "max-temp-size", "", "most DuckDB may spill to disk, e.g. 20GB (default: 10GiB or a quarter of the free space, whichever is smaller)")
+	f.IntVar(&opts.maxOpenPartitions, "max-open-partitions", catalog.DefaultMaxOpenPartitions, "partitions one partitioned put (quiver put --partition-by) writes at once, each holding a row group in memory; a stream spread over more flushes the least recent and reopens it later as a new part")
 	f.StringVar(&opts.memoryTier, "memory-tier", "0", "bytes of hot datasets kept in memory for SQL and plain DoGet, e.g. 2GiB (0: off; every read decodes Parquet)")
 	f.DurationVar(&opts.shutdownGrace, "shutdown-grace", 10*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled; the process exits at most 2s later, non-zero if a query would not stop")
 
@@ -153,7 +156,10 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
-	store, cache, err := openStore(ctx, opts.root, opts.storage, catalog.Options{Logger: log})
+	if opts.maxOpenPartitions < 0 {
+		return usageErrorf("--max-open-partitions %d: want at least 1 (0: the default, %d)", opts.maxOpenPartitions, catalog.DefaultMaxOpenPartitions)
+	}
+	store, cache, err := openStore(ctx, opts.root, opts.storage, catalog.Options{Logger: log, MaxOpenPartitions: opts.maxOpenPartitions})
 	if err != nil {
 		return err
 	}

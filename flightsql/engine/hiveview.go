@@ -187,8 +187,9 @@ func unionViewSQL(t Table) string {
 }
 
 // sqlLiteral writes a partition value as a typed DuckDB literal. The types are
-// those DuckDB's hive partitioning infers (VARCHAR, BIGINT, DATE, TIMESTAMP) and a
-// few more a typer might give.
+// those DuckDB's hive partitioning infers (VARCHAR, BIGINT, DATE, TIMESTAMP), those a
+// partitioned put declares (every integer, BOOLEAN; catalog/partition_types.go) and
+// a few more a typer might give.
 func sqlLiteral(v scalar.Scalar) (string, error) {
 	if v == nil {
 		return "", fmt.Errorf("no value")
@@ -202,11 +203,23 @@ func sqlLiteral(v scalar.Scalar) (string, error) {
 	}
 	switch v := v.(type) {
 	case *scalar.String:
-		return "CAST(" + quoteLiteral(string(v.Data())) + " AS VARCHAR)", nil
+		return "CAST(" + stringLiteral(string(v.Data())) + " AS VARCHAR)", nil
 	case *scalar.Int64:
 		return "CAST(" + strconv.FormatInt(v.Value, 10) + " AS BIGINT)", nil
 	case *scalar.Int32:
 		return "CAST(" + strconv.FormatInt(int64(v.Value), 10) + " AS INTEGER)", nil
+	case *scalar.Int8:
+		return "CAST(" + strconv.FormatInt(int64(v.Value), 10) + " AS TINYINT)", nil
+	case *scalar.Int16:
+		return "CAST(" + strconv.FormatInt(int64(v.Value), 10) + " AS SMALLINT)", nil
+	case *scalar.Uint8:
+		return "CAST(" + strconv.FormatUint(uint64(v.Value), 10) + " AS UTINYINT)", nil
+	case *scalar.Uint16:
+		return "CAST(" + strconv.FormatUint(uint64(v.Value), 10) + " AS USMALLINT)", nil
+	case *scalar.Uint32:
+		return "CAST(" + strconv.FormatUint(uint64(v.Value), 10) + " AS UINTEGER)", nil
+	case *scalar.Uint64:
+		return "CAST(" + strconv.FormatUint(v.Value, 10) + " AS UBIGINT)", nil
 	case *scalar.Float64:
 		return "CAST('" + strconv.FormatFloat(v.Value, 'g', -1, 64) + "' AS DOUBLE)", nil
 	case *scalar.Boolean:
@@ -220,6 +233,20 @@ func sqlLiteral(v scalar.Scalar) (string, error) {
 	return "", fmt.Errorf("partition values of type %s are not supported", v.DataType())
 }
 
+// stringLiteral writes s as a DuckDB string expression. DuckDB's parser ends a
+// quoted literal at a NUL byte, and a partition value may hold one (a directory
+// "k=x%00y", which DuckDB and pyarrow decode): the NULs are joined in as chr(0).
+func stringLiteral(s string) string {
+	if !strings.ContainsRune(s, 0) {
+		return quoteLiteral(s)
+	}
+	pieces := strings.Split(s, "\x00")
+	for i, p := range pieces {
+		pieces[i] = quoteLiteral(p)
+	}
+	return "(" + strings.Join(pieces, " || chr(0) || ") + ")"
+}
+
 // sqlTypeName is the DuckDB type of a partition column of Arrow type t.
 func sqlTypeName(t arrow.DataType) (string, error) {
 	switch t.ID() {
@@ -229,6 +256,18 @@ func sqlTypeName(t arrow.DataType) (string, error) {
 		return "BIGINT", nil
 	case arrow.INT32:
 		return "INTEGER", nil
+	case arrow.INT8:
+		return "TINYINT", nil
+	case arrow.INT16:
+		return "SMALLINT", nil
+	case arrow.UINT8:
+		return "UTINYINT", nil
+	case arrow.UINT16:
+		return "USMALLINT", nil
+	case arrow.UINT32:
+		return "UINTEGER", nil
+	case arrow.UINT64:
+		return "UBIGINT", nil
 	case arrow.FLOAT64:
 		return "DOUBLE", nil
 	case arrow.BOOL:
