@@ -19,6 +19,9 @@ var (
 	ErrClosed = errors.New("partcache: cache is closed")
 	// ErrLocked reports that another process has the cache directory open.
 	ErrLocked = errors.New("partcache: cache directory is in use by another process")
+	// ErrNoRoom reports that GetIfRoom did not download an object: beside the entries
+	// readers hold, it does not fit in the budget.
+	ErrNoRoom = errors.New("partcache: no room in the budget")
 )
 
 // Options configure a cache.
@@ -40,6 +43,7 @@ type Stats struct {
 	Shared    int64 // Gets that joined a download another Get started
 	Evictions int64 // entries deleted to stay within the budget
 	Dropped   int64 // files found corrupt or truncated and deleted
+	NoRoom    int64 // GetIfRoom calls refused with ErrNoRoom
 	Entries   int   // entries now in the cache, downloading ones included
 	Bytes     int64 // bytes now counted against the budget
 }
@@ -182,6 +186,25 @@ func (c *Cache) Close() error {
 // until release is called; call it exactly once (more calls are no-ops) when done
 // reading. Concurrent Gets of one entry share one download.
 func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) (path string, release func(), err error) {
+	return c.get(ctx, b, key, version, -1)
+}
+
+// GetIfRoom is Get for a reader that can do without the cache (plain DoGet falls back
+// to ranged reads): an object not in the cache yet is downloaded only if its size
+// fits in the budget beside the entries readers hold now, evicting idle ones as Get
+// does; otherwise GetIfRoom returns ErrNoRoom at once and downloads nothing. So
+// GetIfRoom never takes the cache over its budget, and what Get holds (SQL's leases)
+// always wins. An entry already cached or downloading is shared whatever the budget.
+// size is the object's size (storage.Object.Size of the version asked for).
+func (c *Cache) GetIfRoom(ctx context.Context, b storage.Bucket, key, version string, size int64) (path string, release func(), err error) {
+	if size < 0 {
+		return "", nil, fmt.Errorf("partcache: get %s/%s: negative size %d", b, key, size)
+	}
+	return c.get(ctx, b, key, version, size)
+}
+
+// get is Get; a size of 0 or more admits a new download only if it fits (GetIfRoom).
+func (c *Cache) get(ctx context.Context, b storage.Bucket, key, version string, size int64) (path string, release func(), err error) {
 	if key == "" {
 		return "", nil, fmt.Errorf("partcache: get from %s: empty key", b)
 	}
@@ -200,7 +223,10 @@ func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) 
 	// retried: a fresh entry starts a fresh download.
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		e, err := c.acquire(id, b, key, version)
+		e, err := c.acquire(id, b, key, version, size)
+		if errors.Is(err, ErrNoRoom) {
+			return "", nil, fmt.Errorf("partcache: get %s/%s (%d bytes): %w of %d bytes", b, key, size, err, c.maxBytes)
+		}
 		if err != nil {
 			return "", nil, err
 		}
@@ -226,8 +252,10 @@ func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) 
 	}
 }
 
-// acquire takes a reference to the entry for id, starting its download if it is new.
-func (c *Cache) acquire(id string, b storage.Bucket, key, version string) (*entry, error) {
+// acquire takes a reference to the entry for id, starting its download if it is new;
+// with a size of 0 or more, only if that many bytes fit beside the held entries
+// (ErrNoRoom otherwise).
+func (c *Cache) acquire(id string, b storage.Bucket, key, version string, size int64) (*entry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -242,6 +270,10 @@ func (c *Cache) acquire(id string, b storage.Bucket, key, version string) (*entr
 			c.stats.Shared++
 		}
 		return e, nil
+	}
+	if size >= 0 && c.heldBytesLocked()+size > c.maxBytes {
+		c.stats.NoRoom++
+		return nil, ErrNoRoom
 	}
 	dctx, cancel := context.WithCancel(c.ctx)
 	e := &entry{id: id, refs: 1, cancel: cancel, ready: make(chan struct{})}
@@ -273,6 +305,18 @@ func (c *Cache) release(e *entry) {
 		}
 	}
 	c.evictLocked()
+}
+
+// heldBytesLocked is the bytes of the entries that eviction cannot take: those held
+// or downloading.
+func (c *Cache) heldBytesLocked() int64 {
+	var n int64
+	for _, e := range c.entries {
+		if e.counted && (e.refs > 0 || e.elem == nil) {
+			n += e.size
+		}
+	}
+	return n
 }
 
 // removeLocked takes e out of the map (and the LRU list). It does not touch the file.
