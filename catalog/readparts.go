@@ -56,9 +56,7 @@ func (s *Store) OpenVersionParts(ctx context.Context, name, version string, firs
 		if info.Files != nil {
 			info.Files = info.Files[first : first+count : first+count]
 		}
-		r := &Reader{ctx: ctx, info: info, files: files[first : first+count], mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
-		r.refs.Store(1)
-		return r, nil
+		return s.newReader(ctx, info, files[first:first+count]), nil
 	}
 	return nil, fmt.Errorf("open dataset %q: it kept changing while being opened", name)
 }

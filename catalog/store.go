@@ -63,6 +63,11 @@ type Options struct {
 	// ReadBatchBytes bounds the Arrow bytes of a record batch read (a single row
 	// larger than it makes a batch of its own); 0: DefaultBatchBytes.
 	ReadBatchBytes int64
+	// PartCache, on object storage, is where plain reads (Open, OpenVersionParts)
+	// read parts from: each part is downloaded whole into it and read as a local
+	// file, or read with ranged GETs when the cache has no room (readcache.go).
+	// nil: ranged GETs always. Unused on a local root.
+	PartCache PartCache
 }
 
 // DefaultRowGroupRows is the row-group size Put writes unless Options say otherwise.
