@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"strings"
 	"sync/atomic"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
@@ -45,7 +45,7 @@ type Reader struct {
 	// are fetched from, the hold on the part being read and on the next one, and the
 	// context that stops fetching the next one when the reader is released.
 	remote      bool // parts are objects read by key (object storage)
-	cache       PartCache
+	cache       *partcache.Cache
 	bucket      storage.Bucket
 	log         *slog.Logger
 	cur, ahead  *cachedPart
@@ -340,7 +340,7 @@ func (r *Reader) openPart(i int) error {
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
 	}
-	if _, local := src.(*os.File); !local && r.remote {
+	if _, cached := src.(*partcache.File); !cached && r.remote {
 		tuneRangedReads(props, pf.MetaData().Schema.NumColumns())
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.partBatchRows(pf), Parallel: true}, r.mem)

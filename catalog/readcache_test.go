@@ -3,10 +3,11 @@ package catalog
 import (
 	"context"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/quiverdata/quiver/catalog/partcache"
@@ -39,45 +40,9 @@ func (o *rangeCountingObject) ReadAt(p []byte, off int64) (int, error) {
 	return o.Object.ReadAt(p, off)
 }
 
-// holdCountingCache wraps a part cache and counts the holds readers have now and at
-// most.
-type holdCountingCache struct {
-	c         *partcache.Cache
-	mu        sync.Mutex
-	held, max int
-	gets      int
-}
-
-func (h *holdCountingCache) GetIfRoom(ctx context.Context, b storage.Bucket, key, version string, size int64) (string, func(), error) {
-	path, release, err := h.c.GetIfRoom(ctx, b, key, version, size)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.gets++
-	if err != nil {
-		return "", nil, err
-	}
-	h.held++
-	h.max = max(h.max, h.held)
-	var once sync.Once
-	return path, func() {
-		once.Do(func() {
-			h.mu.Lock()
-			h.held--
-			h.mu.Unlock()
-			release()
-		})
-	}, nil
-}
-
-func (h *holdCountingCache) holds() (now, most int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.held, h.max
-}
-
 // openCachedStore opens a store on a bucket without filesystem operations whose plain
 // reads go through a part cache of budget bytes, with a checked allocator.
-func openCachedStore(t *testing.T, budget int64) (*Store, *rangeCountingBucket, *partcache.Cache, *holdCountingCache) {
+func openCachedStore(t *testing.T, budget int64) (*Store, *rangeCountingBucket, *partcache.Cache) {
 	t.Helper()
 	b, err := local.Open(t.TempDir())
 	if err != nil {
@@ -88,15 +53,50 @@ func openCachedStore(t *testing.T, budget int64) (*Store, *rangeCountingBucket, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cache.Close() })
-	hc := &holdCountingCache{c: cache}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	t.Cleanup(func() { mem.AssertSize(t, 0) })
 	rb := &rangeCountingBucket{Bucket: b}
-	s, err := OpenBucket(context.Background(), rb, Options{Logger: quietLogger(), Allocator: mem, PartCache: hc})
+	s, err := OpenBucket(context.Background(), rb, Options{Logger: quietLogger(), Allocator: mem, PartCache: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, rb, cache, hc
+	return s, rb, cache
+}
+
+// waitHeld waits (up to 5 s) until the cache holds n entries: a part closed while its
+// download syncs is let go when the download ends.
+func waitHeld(t *testing.T, c *partcache.Cache, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Stats().Held != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("cache stats %+v; want %d entries held", c.Stats(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readHolding reads the dataset through Open, checking after every batch that the
+// cache holds 1 or 2 entries, and returns its ids.
+func readHolding(t *testing.T, s *Store, cache *partcache.Cache, name string) []int64 {
+	t.Helper()
+	r, err := s.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	var ids []int64
+	for r.Next() {
+		if held := cache.Stats().Held; held < 1 || held > 2 {
+			t.Fatalf("%d parts held in the cache while reading; want the one read, and the next", held)
+		}
+		col := r.RecordBatch().Column(0).(*array.Int64)
+		ids = append(ids, col.Int64Values()...)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 // TestReadThroughPartCache: on object storage a plain read downloads each part into
@@ -105,7 +105,7 @@ func openCachedStore(t *testing.T, budget int64) (*Store, *rangeCountingBucket, 
 // reader released early lets go of everything, the prefetched part included.
 func TestReadThroughPartCache(t *testing.T) {
 	ctx := context.Background()
-	s, rb, cache, hc := openCachedStore(t, 1<<30)
+	s, rb, cache := openCachedStore(t, 1<<30)
 	const parts = 4
 	for i := range parts {
 		mode := Append
@@ -116,21 +116,18 @@ func TestReadThroughPartCache(t *testing.T) {
 	}
 	want := seq(0, parts*1000)
 
-	if got := readIDs(t, s, "d"); !equalIDs(got, want) {
+	if got := readHolding(t, s, cache, "d"); !equalIDs(got, want) {
 		t.Fatalf("read %s, want %s", abbrev(got), abbrev(want))
 	}
+	waitHeld(t, cache, 0)
 	st := cache.Stats()
 	if st.Misses != parts || st.NoRoom != 0 {
 		t.Fatalf("first read: cache stats %+v; want %d downloads", st, parts)
 	}
-	now, most := hc.holds()
-	if now != 0 || most < 1 || most > 2 {
-		t.Fatalf("first read: %d holds left, %d at most; want none left, 1 or 2 at most", now, most)
-	}
 
 	// Warm: every part from the cache, and the reader reads no range of an object.
 	rb.reads.Store(0)
-	if got := readIDs(t, s, "d"); !equalIDs(got, want) {
+	if got := readHolding(t, s, cache, "d"); !equalIDs(got, want) {
 		t.Fatalf("second read: %s, want %s", abbrev(got), abbrev(want))
 	}
 	if st := cache.Stats(); st.Misses != parts || st.Hits < parts {
@@ -148,13 +145,11 @@ func TestReadThroughPartCache(t *testing.T) {
 	if !r.Next() {
 		t.Fatalf("first batch: %v", r.Err())
 	}
-	if now, _ := hc.holds(); now < 1 {
-		t.Fatalf("reading part 0 with %d holds; want it held", now)
+	if held := cache.Stats().Held; held < 1 {
+		t.Fatalf("reading part 0 with %d parts held; want it held", held)
 	}
 	r.Release()
-	if now, _ := hc.holds(); now != 0 {
-		t.Fatalf("%d holds left after Release; want 0", now)
-	}
+	waitHeld(t, cache, 0)
 }
 
 // TestReadFallsBackWhenCacheIsFull: when the parts others hold (SQL's leases) leave no
@@ -162,7 +157,7 @@ func TestReadThroughPartCache(t *testing.T) {
 // shares the part that is cached already and reads the others with ranged reads.
 func TestReadFallsBackWhenCacheIsFull(t *testing.T) {
 	ctx := context.Background()
-	s, rb, cache, _ := openCachedStore(t, 1<<30)
+	s, rb, cache := openCachedStore(t, 1<<30)
 	const parts = 3
 	for i := range parts {
 		mode := Append
@@ -185,7 +180,7 @@ func TestReadFallsBackWhenCacheIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer small.Close()
-	s.opts.PartCache = &holdCountingCache{c: small}
+	s.opts.PartCache = small
 	cache.Close()
 	leased, release, err := small.Get(ctx, rb, info.Keys[0], "")
 	if err != nil {

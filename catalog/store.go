@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
+	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/catalog/storage/local"
 )
@@ -64,10 +65,10 @@ type Options struct {
 	// larger than it makes a batch of its own); 0: DefaultBatchBytes.
 	ReadBatchBytes int64
 	// PartCache, on object storage, is where plain reads (Open, OpenVersionParts)
-	// read parts from: each part is downloaded whole into it and read as a local
-	// file, or read with ranged GETs when the cache has no room (readcache.go).
-	// nil: ranged GETs always. Unused on a local root.
-	PartCache PartCache
+	// read parts from: each part is downloaded whole into it and read from there, or
+	// read with ranged GETs when the cache has no room (readcache.go). nil: ranged
+	// GETs always. Unused on a local root.
+	PartCache *partcache.Cache
 }
 
 // DefaultRowGroupRows is the row-group size Put writes unless Options say otherwise.

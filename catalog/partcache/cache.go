@@ -19,7 +19,7 @@ var (
 	ErrClosed = errors.New("partcache: cache is closed")
 	// ErrLocked reports that another process has the cache directory open.
 	ErrLocked = errors.New("partcache: cache directory is in use by another process")
-	// ErrNoRoom reports that GetIfRoom did not download an object: beside the entries
+	// ErrNoRoom reports that OpenIfRoom did not download an object: beside the entries
 	// readers hold, it does not fit in the budget.
 	ErrNoRoom = errors.New("partcache: no room in the budget")
 )
@@ -43,7 +43,8 @@ type Stats struct {
 	Shared    int64 // Gets that joined a download another Get started
 	Evictions int64 // entries deleted to stay within the budget
 	Dropped   int64 // files found corrupt or truncated and deleted
-	NoRoom    int64 // GetIfRoom calls refused with ErrNoRoom
+	NoRoom    int64 // OpenIfRoom calls refused with ErrNoRoom
+	Held      int   // entries held (or waited for) by readers now
 	Entries   int   // entries now in the cache, downloading ones included
 	Bytes     int64 // bytes now counted against the budget
 }
@@ -88,6 +89,10 @@ type entry struct {
 
 	ready chan struct{} // closed when the download ends, either way
 	err   error         // the download's error; read only after ready is closed
+	// started is closed once the download has its temp file and prog is set
+	// (stream.go); never for a download that fails before, or a file found at Open.
+	started chan struct{}
+	prog    *progress
 
 	verifyOnce sync.Once // files found at Open are checked once before they are served
 	verified   bool      // set before ready closes for downloaded files
@@ -160,6 +165,11 @@ func (c *Cache) Stats() Stats {
 	defer c.mu.Unlock()
 	s := c.stats
 	s.Entries = len(c.entries)
+	for _, e := range c.entries {
+		if e.refs > 0 {
+			s.Held++
+		}
+	}
 	s.Bytes = c.bytes
 	return s
 }
@@ -189,21 +199,8 @@ func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) 
 	return c.get(ctx, b, key, version, -1)
 }
 
-// GetIfRoom is Get for a reader that can do without the cache (plain DoGet falls back
-// to ranged reads): an object not in the cache yet is downloaded only if its size
-// fits in the budget beside the entries readers hold now, evicting idle ones as Get
-// does; otherwise GetIfRoom returns ErrNoRoom at once and downloads nothing. So
-// GetIfRoom never takes the cache over its budget, and what Get holds (SQL's leases)
-// always wins. An entry already cached or downloading is shared whatever the budget.
-// size is the object's size (storage.Object.Size of the version asked for).
-func (c *Cache) GetIfRoom(ctx context.Context, b storage.Bucket, key, version string, size int64) (path string, release func(), err error) {
-	if size < 0 {
-		return "", nil, fmt.Errorf("partcache: get %s/%s: negative size %d", b, key, size)
-	}
-	return c.get(ctx, b, key, version, size)
-}
-
-// get is Get; a size of 0 or more admits a new download only if it fits (GetIfRoom).
+// get is Get; a size of 0 or more admits a new download only if it fits, as
+// OpenIfRoom does.
 func (c *Cache) get(ctx context.Context, b storage.Bucket, key, version string, size int64) (path string, release func(), err error) {
 	if key == "" {
 		return "", nil, fmt.Errorf("partcache: get from %s: empty key", b)
@@ -276,7 +273,7 @@ func (c *Cache) acquire(id string, b storage.Bucket, key, version string, size i
 		return nil, ErrNoRoom
 	}
 	dctx, cancel := context.WithCancel(c.ctx)
-	e := &entry{id: id, refs: 1, cancel: cancel, ready: make(chan struct{})}
+	e := &entry{id: id, refs: 1, cancel: cancel, ready: make(chan struct{}), started: make(chan struct{})}
 	c.entries[id] = e
 	c.stats.Misses++
 	c.wg.Add(1)
