@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"errors"
 	"io"
 
@@ -131,4 +132,28 @@ func (r *Reader) closeCached() {
 // 1 MiB each): props are read when a column chunk is opened, after the footer.
 func tuneRangedReads(props *parquet.ReaderProperties, columns int) {
 	props.BufferSize = min(1<<20, max(parquet.DefaultBufSize, int64(rangedReadBytes/max(1, columns))))
+}
+
+// WholePart returns a reader of all the bytes of p, the part at key of a version
+// opened with OpenParts, for handing the stored file out as it is: on object storage
+// with a part cache, from the cache (read while it downloads there, in parallel
+// chunks, where p would read one ranged GET per Read), else p itself, as when the
+// cache has no room. Call done when finished; it does not close p, which must stay
+// open meanwhile (it pins the version).
+func (s *Store) WholePart(ctx context.Context, key string, p *Part) (r io.Reader, done func(), err error) {
+	nothing := func() {}
+	if s.opts.PartCache == nil || !s.readsByKey() {
+		return p, nothing, nil
+	}
+	f, err := s.opts.PartCache.OpenIfRoom(ctx, s.bucket, key, p.obj.Version(), p.Size)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, nil, ctxErr
+		}
+		if !errors.Is(err, partcache.ErrNoRoom) {
+			s.log.Warn("reading a part with ranged reads: the part cache failed", "key", key, "err", err)
+		}
+		return p, nothing, nil
+	}
+	return io.NewSectionReader(f, 0, p.Size), func() { f.Close() }, nil
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
 // TestS3DoGetThroughPartCache: on an S3 root a plain DoGet reads its part through the
@@ -84,4 +87,35 @@ func sumDoGet(t *testing.T, c flight.Client, name string) int64 {
 	}
 	must(t, rdr.Err())
 	return sum
+}
+
+// TestS3RawParquetThroughPartCache: the raw-Parquet ticket (`quiver get -o x.parquet`)
+// on an S3 root hands out the stored object byte for byte, read through the part
+// cache: downloaded once, then a hit.
+func TestS3RawParquetThroughPartCache(t *testing.T) {
+	srv := startServerOpts(t, t.TempDir(), memory.DefaultAllocator, harnessOptions{s3CacheBytes: 64 << 20})
+	c := srv.client(t)
+	ctx := context.Background()
+	var sum int64
+	rec := randomInt64s(100_000, 3, &sum)
+	putRecords(t, c, "d.parquet", rec.Schema(), rec)
+	rec.Release()
+	info, err := srv.Store.Stat(ctx, "d.parquet")
+	must(t, err)
+	obj, err := s3EnvOf(srv.Root).bkt.Open(ctx, info.Keys[0])
+	must(t, err)
+	want := make([]byte, obj.Size())
+	_, err = obj.ReadAt(want, 0)
+	must(t, err)
+	obj.Close()
+	for round, wantMisses := range []int64{1, 1} {
+		got, err := rawGet(ctx, c, wire.RawParquetTicket("d.parquet"))
+		must(t, err)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("round %d: raw get returned %d bytes that differ from the %d-byte stored object", round, len(got), len(want))
+		}
+		if st := srv.Cache.Stats(); st.Misses != wantMisses || st.Hits != int64(round) {
+			t.Fatalf("round %d: cache %+v; want %d download(s) and %d hit(s)", round, st, wantMisses, round)
+		}
+	}
 }
