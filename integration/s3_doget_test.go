@@ -55,6 +55,9 @@ func TestS3DoGetThroughPartCache(t *testing.T) {
 	must(t, err)
 	defer release()
 	before := srv.Cache.Stats()
+	if before.Misses != 1 {
+		t.Fatalf("a query's Get of the part DoGet cached: cache %+v; want it shared, not downloaded again", before)
+	}
 	if got := sumDoGet(t, c, "d1.parquet"); got != sums[1] {
 		t.Fatalf("DoGet d1 with the cache full: sum %d, want %d", got, sums[1])
 	}
