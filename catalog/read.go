@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
@@ -39,8 +41,18 @@ type Reader struct {
 	// unpin ends the store pin the reader holds on object storage (see Open); nil
 	// when it holds none.
 	unpin func()
-	next  int          // index of the next part to open
-	pf    *file.Reader // the open part; nil between parts
+	// On object storage with a part cache (readcache.go): the cache and bucket parts
+	// are fetched from, the hold on the part being read and on the next one, and the
+	// context that stops fetching the next one when the reader is released.
+	remote      bool // parts are objects read by key (object storage)
+	cache       *partcache.Cache
+	bucket      storage.Bucket
+	log         *slog.Logger
+	cur, ahead  *cachedPart
+	fetchCtx    context.Context
+	fetchCancel context.CancelFunc
+	next        int          // index of the next part to open
+	pf          *file.Reader // the open part; nil between parts
 	// The open part's top-level fields, and whether each is a flat string column
 	// read by the next of strs (flatstrings.go); pqarrow reads the others (part,
 	// nil when there are none).
@@ -68,14 +80,25 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
-	r.refs.Store(1)
+	r := s.newReader(ctx, info, files)
 	if s.readsByKey() {
 		r.unpin = unpin
 	} else {
 		unpin()
 	}
 	return r, nil
+}
+
+// newReader makes a reader of files, the opened parts of info, with one reference.
+func (s *Store) newReader(ctx context.Context, info Info, files []storage.Object) *Reader {
+	r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes, log: s.log}
+	r.refs.Store(1)
+	r.remote = s.readsByKey()
+	if s.opts.PartCache != nil && r.remote {
+		r.cache, r.bucket = s.opts.PartCache, s.bucket
+		r.fetchCtx, r.fetchCancel = context.WithCancel(ctx)
+	}
+	return r
 }
 
 // openCurrent opens the parts of the named dataset's current version, looking again
@@ -177,6 +200,10 @@ func (r *Reader) Release() {
 	}
 	r.dropWhole()
 	r.closePart()
+	if r.cache != nil {
+		r.closeCached()
+		r.fetchCancel()
+	}
 	closeAll(r.files)
 	r.files = nil
 	if r.unpin != nil {
@@ -304,10 +331,17 @@ func (r *Reader) openPart(i int) error {
 	// column chunk of a row group (up to RowGroupRows rows) into memory, for every
 	// open reader, however slowly its client reads.
 	props.BufferedStreamEnabled = true
-	obj := r.files[i]
-	pf, err := file.NewParquetReader(io.NewSectionReader(obj, 0, obj.Size()), file.WithReadProps(props))
+	size := r.files[i].Size()
+	src, err := r.partSource(i)
+	if err != nil {
+		return fmt.Errorf("read dataset %q part %d: %w", r.info.Name, i, err)
+	}
+	pf, err := file.NewParquetReader(io.NewSectionReader(src, 0, size), file.WithReadProps(props))
 	if err != nil {
 		return fmt.Errorf("%w: dataset %q part %d: %v", ErrUnreadable, r.info.Name, i, err)
+	}
+	if _, cached := src.(*partcache.File); !cached && r.remote {
+		tuneRangedReads(props, pf.MetaData().Schema.NumColumns())
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: r.partBatchRows(pf), Parallel: true}, r.mem)
 	if err != nil {
@@ -446,6 +480,10 @@ func (r *Reader) closePart() {
 	if r.pf != nil {
 		// The file reader reads through a section of our object; Release closes those.
 		r.pf = nil
+	}
+	if r.cur != nil {
+		r.cur.close() // the local copy of the part just read
+		r.cur = nil
 	}
 }
 

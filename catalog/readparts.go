@@ -68,8 +68,7 @@ func (s *Store) OpenVersionParts(ctx context.Context, name, version string, firs
 			info.Files = info.Files[first : first+count : first+count]
 		}
 		info.partVersions = nil // of the whole version: not these Keys'
-		r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
-		r.refs.Store(1)
+		r := s.newReader(ctx, info, files)
 		if s.readsByKey() {
 			r.unpin = unpin
 		} else {

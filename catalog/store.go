@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
+	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/catalog/storage"
 	"github.com/quiverdata/quiver/catalog/storage/local"
 )
@@ -66,6 +67,11 @@ type Options struct {
 	// ReadBatchBytes bounds the Arrow bytes of a record batch read (a single row
 	// larger than it makes a batch of its own); 0: DefaultBatchBytes.
 	ReadBatchBytes int64
+	// PartCache, on object storage, is where plain reads (Open, OpenVersionParts)
+	// read parts from: each part is downloaded whole into it and read from there, or
+	// read with ranged GETs when the cache has no room (readcache.go). nil: ranged
+	// GETs always. Unused on a local root.
+	PartCache *partcache.Cache
 	// RetiredGrace is how long, on object storage, the parts a replace or drop takes
 	// out stay for readers on other nodes before they are deleted (retired.go);
 	// 0: DefaultRetiredGrace. A local root deletes them once no reader pins them.

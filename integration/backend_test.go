@@ -89,6 +89,7 @@ func openBackendStore(t testing.TB, root string, opts catalog.Options, cacheByte
 			t.Errorf("close part cache: %v", err)
 		}
 	})
+	opts.PartCache = cache // as openStore in cmd/quiver wires it
 	store, err := catalog.OpenBucket(ctx, bkt, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -63,8 +63,11 @@ func cookbookInts() *benchData {
 
 // wide is 10M rows of (int64, float64, int64, 16-character string) in 64Ki-row
 // batches, every row distinct.
-func wide() *benchData {
-	const rows, batch = 10_000_000, 64 << 10
+func wide() *benchData { return wideRows(10_000_000) }
+
+// wideRows is the first rows rows of wide.
+func wideRows(rows int64) *benchData {
+	const batch = 64 << 10
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "price", Type: arrow.PrimitiveTypes.Float64},

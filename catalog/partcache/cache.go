@@ -19,6 +19,9 @@ var (
 	ErrClosed = errors.New("partcache: cache is closed")
 	// ErrLocked reports that another process has the cache directory open.
 	ErrLocked = errors.New("partcache: cache directory is in use by another process")
+	// ErrNoRoom reports that OpenIfRoom did not download an object: beside the entries
+	// readers hold, it does not fit in the budget.
+	ErrNoRoom = errors.New("partcache: no room in the budget")
 )
 
 // Options configure a cache.
@@ -40,6 +43,8 @@ type Stats struct {
 	Shared    int64 // Gets that joined a download another Get started
 	Evictions int64 // entries deleted to stay within the budget
 	Dropped   int64 // files found corrupt or truncated and deleted
+	NoRoom    int64 // OpenIfRoom calls refused with ErrNoRoom
+	Held      int   // entries held (or waited for) by readers now
 	Entries   int   // entries now in the cache, downloading ones included
 	Bytes     int64 // bytes now counted against the budget
 }
@@ -84,6 +89,10 @@ type entry struct {
 
 	ready chan struct{} // closed when the download ends, either way
 	err   error         // the download's error; read only after ready is closed
+	// started is closed once the download has its temp file and prog is set
+	// (stream.go); never for a download that fails before, or a file found at Open.
+	started chan struct{}
+	prog    *progress
 
 	verifyOnce sync.Once // files found at Open are checked once before they are served
 	verified   bool      // set before ready closes for downloaded files
@@ -156,6 +165,11 @@ func (c *Cache) Stats() Stats {
 	defer c.mu.Unlock()
 	s := c.stats
 	s.Entries = len(c.entries)
+	for _, e := range c.entries {
+		if e.refs > 0 {
+			s.Held++
+		}
+	}
 	s.Bytes = c.bytes
 	return s
 }
@@ -182,6 +196,12 @@ func (c *Cache) Close() error {
 // until release is called; call it exactly once (more calls are no-ops) when done
 // reading. Concurrent Gets of one entry share one download.
 func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) (path string, release func(), err error) {
+	return c.get(ctx, b, key, version, -1)
+}
+
+// get is Get; a size of 0 or more admits a new download only if it fits, as
+// OpenIfRoom does.
+func (c *Cache) get(ctx context.Context, b storage.Bucket, key, version string, size int64) (path string, release func(), err error) {
 	if key == "" {
 		return "", nil, fmt.Errorf("partcache: get from %s: empty key", b)
 	}
@@ -200,7 +220,10 @@ func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) 
 	// retried: a fresh entry starts a fresh download.
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		e, err := c.acquire(id, b, key, version)
+		e, err := c.acquire(id, b, key, version, size)
+		if errors.Is(err, ErrNoRoom) {
+			return "", nil, fmt.Errorf("partcache: get %s/%s (%d bytes): %w of %d bytes", b, key, size, err, c.maxBytes)
+		}
 		if err != nil {
 			return "", nil, err
 		}
@@ -226,8 +249,10 @@ func (c *Cache) Get(ctx context.Context, b storage.Bucket, key, version string) 
 	}
 }
 
-// acquire takes a reference to the entry for id, starting its download if it is new.
-func (c *Cache) acquire(id string, b storage.Bucket, key, version string) (*entry, error) {
+// acquire takes a reference to the entry for id, starting its download if it is new;
+// with a size of 0 or more, only if that many bytes fit beside the held entries
+// (ErrNoRoom otherwise).
+func (c *Cache) acquire(id string, b storage.Bucket, key, version string, size int64) (*entry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -243,8 +268,12 @@ func (c *Cache) acquire(id string, b storage.Bucket, key, version string) (*entr
 		}
 		return e, nil
 	}
+	if size >= 0 && c.heldBytesLocked()+size > c.maxBytes {
+		c.stats.NoRoom++
+		return nil, ErrNoRoom
+	}
 	dctx, cancel := context.WithCancel(c.ctx)
-	e := &entry{id: id, refs: 1, cancel: cancel, ready: make(chan struct{})}
+	e := &entry{id: id, refs: 1, cancel: cancel, ready: make(chan struct{}), started: make(chan struct{})}
 	c.entries[id] = e
 	c.stats.Misses++
 	c.wg.Add(1)
@@ -273,6 +302,18 @@ func (c *Cache) release(e *entry) {
 		}
 	}
 	c.evictLocked()
+}
+
+// heldBytesLocked is the bytes of the entries that eviction cannot take: those held
+// or downloading.
+func (c *Cache) heldBytesLocked() int64 {
+	var n int64
+	for _, e := range c.entries {
+		if e.counted && (e.refs > 0 || e.elem == nil) {
+			n += e.size
+		}
+	}
+	return n
 }
 
 // removeLocked takes e out of the map (and the LRU list). It does not touch the file.

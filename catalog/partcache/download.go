@@ -110,7 +110,13 @@ func (c *Cache) fetch(ctx context.Context, e *entry, b storage.Bucket, key, vers
 			tmp = ""
 		}
 	}()
-	crc, err := c.copyObject(ctx, f, obj, size)
+	// From here readers may open the temp file and read the chunks done (stream.go).
+	prog := newProgress(tmp, chunkCount(size))
+	c.mu.Lock()
+	e.prog = prog
+	close(e.started)
+	c.mu.Unlock()
+	crc, err := c.copyObject(ctx, f, obj, size, prog)
 	if err != nil {
 		return tmp, err
 	}
@@ -126,24 +132,27 @@ func (c *Cache) fetch(ctx context.Context, e *entry, b storage.Bucket, key, vers
 }
 
 // copyObject copies size bytes of obj into f, in chunks fetched by up to Options.FetchWorkers
-// goroutines, and returns the file's checksum. It checks ctx before each chunk, since a
-// local object's ReadAt does not watch it.
-func (c *Cache) copyObject(ctx context.Context, f *os.File, obj io.ReaderAt, size int64) (uint32, error) {
+// goroutines, the last chunk first, then the others in order (downloadOrder), marking
+// each in prog when it is written; it returns the file's checksum. It checks ctx before
+// each chunk, since a local object's ReadAt does not watch it.
+func (c *Cache) copyObject(ctx context.Context, f *os.File, obj io.ReaderAt, size int64, prog *progress) (uint32, error) {
 	sums := make([]uint32, chunkCount(size))
 	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	for range min(c.workers, len(sums)) {
 		g.Go(func() error {
 			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(sums)) {
+				k := next.Add(1) - 1
+				if k >= int64(len(sums)) {
 					return nil
 				}
+				i := int64(downloadOrder(int(k), len(sums)))
 				sum, err := c.copyChunk(gctx, f, obj, i*checksumChunk, min(checksumChunk, size-i*checksumChunk))
 				if err != nil {
 					return err
 				}
 				sums[i] = sum
+				prog.markDone(int(i))
 			}
 		})
 	}

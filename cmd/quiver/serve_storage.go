@@ -34,9 +34,9 @@ func addStorageFlags(f *pflag.FlagSet, o *storageOptions) {
 	f.StringVar(&o.s3Endpoint, "s3-endpoint", "", "with --root s3://BUCKET/PREFIX: the S3 server's URL, e.g. http://127.0.0.1:7070 (default: AWS, or $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL); credentials come from $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY or the AWS config files")
 	f.StringVar(&o.s3Region, "s3-region", "", "with --root s3://...: the bucket's region (default: $AWS_REGION or the AWS config, else us-east-1)")
 	f.BoolVar(&o.s3PathStyle, "s3-path-style", false, "with --root s3://...: address the bucket in the URL path (http://host/bucket/key), as most S3-compatible servers other than AWS want")
-	f.StringVar(&o.cacheDir, "cache-dir", "", "with --root s3://...: local directory of the part cache SQL reads parts through; one server per directory (default: <user cache dir>/quiver/parts)")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "with --root s3://...: local directory of the part cache SQL and plain DoGet read parts through; one server per directory (default: <user cache dir>/quiver/parts)")
 	f.DurationVar(&o.retiredGrace, "retired-grace", catalog.DefaultRetiredGrace, "with --root s3://...: how long the parts a replace or drop takes out stay in the bucket for reads still under way on other nodes before any node deletes them; a plain DoGet or parts ticket streaming a replaced version for longer than this may fail")
-	f.StringVar(&o.cacheSize, "cache-size", "10GiB", "with --root s3://...: disk budget of the part cache, e.g. 500MB, 20GiB; parts in use by a query are never evicted, so it can be exceeded while they are held")
+	f.StringVar(&o.cacheSize, "cache-size", "10GiB", "with --root s3://...: disk budget of the part cache, e.g. 500MB, 20GiB; parts in use by a query are never evicted, so it can be exceeded while they are held (a plain DoGet that finds no room reads with ranged GETs instead)")
 }
 
 // openStore opens the dataset root: a local directory, or with an s3:// root the
@@ -72,6 +72,7 @@ func openStore(ctx context.Context, root string, o storageOptions, opts catalog.
 	if err != nil {
 		return nil, nil, fmt.Errorf("--cache-dir %s: %w", dir, err)
 	}
+	opts.PartCache = cache             // plain DoGet reads parts through it too
 	opts.RetiredGrace = o.retiredGrace // 0: catalog.DefaultRetiredGrace
 	store, err := catalog.OpenBucket(ctx, bucket, opts)
 	if err != nil {
