@@ -146,8 +146,8 @@ func (p *messagePieces) bytes() []byte {
 	return b
 }
 
-// owned is a message that owns its bytes (a copy, or one kept by the memory tier):
-// gRPC may hold it as long as it likes.
+// ownedMsg is a message that owns its bytes (a copy, or one kept by the memory
+// tier): gRPC may hold it as long as it likes.
 func ownedMsg(b []byte, header []byte, bodyLen int64) *encodedMsg {
 	return &encodedMsg{bufs: mem.BufferSlice{mem.SliceBuffer(b)}, header: header, bodyLen: bodyLen}
 }
