@@ -23,8 +23,9 @@ import (
 //   - The handler runs after the authorization interceptor: a principal that may not
 //     read a dataset never reaches the tier.
 //   - An entry is filled while a normal DoGet streams (a copy of each message, which
-//     is also what is sent), and admitted only once the whole stream went out; a copy
-//     that would exceed the tier's budget is abandoned. One DoGet fills a key at a time.
+//     is also what is sent), and admitted only once the whole stream went out. A copy
+//     that would not fit in the tier's budget is abandoned, and so is one that would
+//     take the copies of all fills in progress past it. One DoGet fills a key at a time.
 //   - The store tells of every commit (catalog.Store.Subscribe): the entries of a
 //     changed dataset leave the tier at once, so stale versions do not hold memory.
 //     Changes by hand change the version, so they miss, and the old entries age out.
@@ -42,6 +43,10 @@ type dogetTier struct {
 	// changes counts the commits heard of per dataset: a fill started before one
 	// is not admitted.
 	changes map[string]uint64
+
+	// copying is the bytes all fills in progress hold: together they stay within
+	// the tier's budget too, however many datasets are being filled at once.
+	copying atomic.Int64
 
 	hits, fills atomic.Int64 // for tests and logs
 }
@@ -140,12 +145,27 @@ func (f *dogetFill) keep(wire, header []byte, bodyLen int64) {
 	}
 	size := int64(len(wire) + len(header) + 64)
 	if f.entry.bytes+size > f.max {
-		f.abandoned = true
-		f.entry.msgs = nil // the copies go with the messages gRPC still holds
+		f.abandon()
+		return
+	}
+	if f.d.copying.Add(size) > f.max {
+		f.d.copying.Add(-size)
+		f.abandon()
 		return
 	}
 	f.entry.msgs = append(f.entry.msgs, keptMsg{wire: wire, header: header, bodyLen: bodyLen})
 	f.entry.bytes += size
+}
+
+// abandon drops the copy made so far (the copies go with the messages gRPC still
+// holds).
+func (f *dogetFill) abandon() {
+	if f.abandoned {
+		return
+	}
+	f.abandoned = true
+	f.entry.msgs = nil
+	f.d.copying.Add(-f.entry.bytes)
 }
 
 // finish admits the entry when the stream went out whole (ok) and nothing was
@@ -162,8 +182,11 @@ func (f *dogetFill) finish(ok bool) {
 	stale := d.changes[e.dataset] != f.change
 	d.mu.Unlock()
 	if !ok || f.abandoned || stale {
+		f.abandon()
 		return
 	}
+	// From here the bytes are the tier's (or dropped), no longer a copy in progress.
+	f.d.copying.Add(-e.bytes)
 	// Admit may evict other entries; their evict functions run after it returns,
 	// outside the tier's lock.
 	if !d.tier.Admit(f.key, e.bytes, func() { d.forget(f.key, e) }) {

@@ -100,6 +100,35 @@ func TestDogetTierAdmitsOnlyWholeFreshStreams(t *testing.T) {
 	if d.startFill(key, "a.parquet") != nil {
 		t.Fatal("a fill of a key already kept")
 	}
+	if d.copying.Load() != 0 {
+		t.Fatalf("%d bytes counted as being copied after every fill ended", d.copying.Load())
+	}
+}
+
+func TestDogetTierFillsTogetherStayInTheBudget(t *testing.T) {
+	tier := memtier.New(10_000)
+	d := newDogetTier(tier)
+	a := d.startFill(dogetKey("all", catalog.Info{Name: "a.parquet", Version: "1"}), "a.parquet")
+	b := d.startFill(dogetKey("all", catalog.Info{Name: "b.parquet", Version: "1"}), "b.parquet")
+	for range 3 {
+		a.keep(make([]byte, 2000), nil, 2000)
+		b.keep(make([]byte, 2000), nil, 2000)
+	}
+	// Each alone fits (6,000 bytes and more); both together do not.
+	if a.abandoned == b.abandoned {
+		t.Fatalf("two fills of 6 KB each in a 10 KB budget: abandoned %v and %v, want exactly one", a.abandoned, b.abandoned)
+	}
+	if got := d.copying.Load(); got > tier.Max() {
+		t.Fatalf("fills hold %d bytes, over the budget of %d", got, tier.Max())
+	}
+	a.finish(true)
+	b.finish(true)
+	if d.copying.Load() != 0 {
+		t.Fatalf("%d bytes counted as being copied after both fills ended", d.copying.Load())
+	}
+	if tier.Used() == 0 || tier.Used() > tier.Max() {
+		t.Fatalf("tier holds %d bytes after one whole fill", tier.Used())
+	}
 }
 
 func TestDogetTierEvictsLeastRecentlyUsed(t *testing.T) {
