@@ -56,6 +56,11 @@ func (s *Store) OpenVersionParts(ctx context.Context, name, version string, firs
 		if info.Files != nil {
 			info.Files = info.Files[first : first+count : first+count]
 		}
+		if info.partValues != nil {
+			// A hive dataset's partition values are per part: the reader finds those
+			// of its i-th part at i.
+			info.partValues = info.partValues[first : first+count : first+count]
+		}
 		r := &Reader{ctx: ctx, info: info, files: files[first : first+count], mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes}
 		r.refs.Store(1)
 		return r, nil
