@@ -355,3 +355,45 @@ func TestDoGetTierChecksGrantsFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestDoGetTierServesHivePartitions(t *testing.T) {
+	skipOnS3(t, "writes a hive directory tree into the root directory")
+	srv := tierServer(t, 64<<20)
+	writeHiveTree(t, srv.Root)
+	c := srv.client(t)
+	ctx := context.Background()
+	info, err := srv.Store.Stat(ctx, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(ticket []byte) string {
+		_, recs := getAll(t, c, &flight.Ticket{Ticket: ticket})
+		var got []string
+		for _, rec := range recs {
+			ids, years, months := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Int64), rec.Column(2).(*array.String)
+			for i := range int(rec.NumRows()) {
+				got = append(got, fmt.Sprintf("%d:%d-%s", ids.Value(i), years.Value(i), months.Value(i)))
+			}
+		}
+		return fmt.Sprint(got)
+	}
+	middle := wire.PartsTicket{Dataset: "events", Version: info.Version, First: 1, Count: 1}.Encode()
+	var first []*flight.FlightData
+	for i := range 2 { // fill, then from the tier
+		if got, want := rows([]byte("events")), "[0:2024-01 1:2024-01 2:2024-01 3:2024-02 4:2024-02 5:2025-01]"; got != want {
+			t.Fatalf("DoGet %d of events: %s, want %s", i, got, want)
+		}
+		if got, want := rows(middle), "[3:2024-02 4:2024-02]"; got != want {
+			t.Fatalf("DoGet %d of the second part: %s, want %s", i, got, want)
+		}
+		msgs, err := tierGet(ctx, c, []byte("events"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = msgs
+		} else {
+			sameMessages(t, "events from the tier", first, msgs)
+		}
+	}
+}
