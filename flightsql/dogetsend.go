@@ -22,6 +22,10 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 		defer func() { fill.finish(err == nil) }()
 	}
 	w := newMessageWriter(mw, ipc.WithSchema(rdr.Schema()))
+	held := newHeldBatches()
+	// Before the call returns, every batch is released: by gRPC freeing its messages
+	// (then the data has left), or here once the stream has ended.
+	defer held.settle(stream.Context())
 
 	batches := make(chan heldBatch, sendAhead)
 	var (
@@ -58,7 +62,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 			}
 			continue
 		}
-		hold := newBatchHold(b.release)
+		hold := held.hold(b.release)
 		mw.hold = hold
 		err := w.Write(b.rec)
 		mw.hold = nil

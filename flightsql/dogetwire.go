@@ -1,6 +1,7 @@
 package flightsql
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -270,6 +271,71 @@ func (h *batchHold) ref() { h.refs.Add(1) }
 func (h *batchHold) unref() {
 	if h.refs.Add(-1) == 0 {
 		h.once.Do(h.release)
+	}
+}
+
+// heldBatches are the holds of one stream not yet released. gRPC frees the
+// messages of a stream it cleans up, but not those still queued when a connection
+// closes: settle releases what is left once the stream has ended, so that no batch
+// nor reservation outlives its call.
+type heldBatches struct {
+	mu    sync.Mutex
+	live  map[*batchHold]struct{}
+	empty chan struct{} // signalled when live becomes empty
+}
+
+func newHeldBatches() *heldBatches {
+	return &heldBatches{live: map[*batchHold]struct{}{}, empty: make(chan struct{}, 1)}
+}
+
+// hold returns a hold of a batch that release lets go, tracked until released.
+func (s *heldBatches) hold(release func()) *batchHold {
+	var h *batchHold
+	h = newBatchHold(func() {
+		release()
+		s.mu.Lock()
+		delete(s.live, h)
+		n := len(s.live)
+		s.mu.Unlock()
+		if n == 0 {
+			select {
+			case s.empty <- struct{}{}:
+			default:
+			}
+		}
+	})
+	s.mu.Lock()
+	s.live[h] = struct{}{}
+	s.mu.Unlock()
+	return h
+}
+
+// settle waits until gRPC has freed every message (the last batches are then
+// written), or until the stream ends (ctx), and then releases what is left. Memory
+// gRPC may still point to after that is Go's (the allocator the IPC writer uses and
+// the server's default), so it stays valid; only its accounting ends.
+func (s *heldBatches) settle(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		n := len(s.live)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-s.empty:
+		case <-ctx.Done():
+			s.mu.Lock()
+			left := make([]*batchHold, 0, len(s.live))
+			for h := range s.live {
+				left = append(left, h)
+			}
+			s.mu.Unlock()
+			for _, h := range left {
+				h.once.Do(h.release)
+			}
+			return
+		}
 	}
 }
 
