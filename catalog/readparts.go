@@ -68,6 +68,11 @@ func (s *Store) OpenVersionParts(ctx context.Context, name, version string, firs
 			info.Files = info.Files[first : first+count : first+count]
 		}
 		info.partVersions = nil // of the whole version: not these Keys'
+		if info.partValues != nil {
+			// A hive dataset's partition values are per part: the reader finds those
+			// of its i-th part at i.
+			info.partValues = info.partValues[first : first+count : first+count]
+		}
 		r := s.newReader(ctx, info, files)
 		if s.readsByKey() {
 			r.unpin = unpin

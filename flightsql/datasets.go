@@ -100,7 +100,7 @@ func (s *Server) datasetSchema(ctx context.Context, desc *flight.FlightDescripto
 func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	name, open, err := s.ticketReader(t.GetTicket())
+	name, kind, open, err := s.ticketKindReader(t.GetTicket())
 	if err != nil {
 		return toStatus(err)
 	}
@@ -109,6 +109,14 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 		return toStatus(err)
 	}
 	defer rdr.Release()
+	if s.encodedSends.Load() {
+		// The version is the one just opened: an entry of it is never stale.
+		key := dogetKey(kind, rdr.Info())
+		if e := s.dogets.get(key); e != nil {
+			return s.sendKept(ctx, name, e, stream)
+		}
+		return s.sendDecoded(ctx, cancel, name, rdr, stream, s.dogets.startFill(key, name))
+	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(rdr.Schema()), ipc.WithAllocator(s.mem))
 	defer w.Close()
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -54,6 +55,12 @@ type Server struct {
 	// memTier is the memory tier's budget, shared with the engine (NewService sets
 	// it); nil: off.
 	memTier *memtier.Tier
+	// dogets keeps encoded DoGet streams in memTier (dogettier.go); nil: off.
+	dogets *dogetTier
+	// encodedSends is set once the server's gRPC options include wireCodec
+	// (Service.ServerOptions): plain DoGet then hands gRPC encoded messages
+	// (dogetwire.go) instead of FlightData for the proto codec to copy.
+	encodedSends atomic.Bool
 }
 
 // NewServer returns a Server for cfg.

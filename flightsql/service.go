@@ -60,6 +60,8 @@ type Service struct {
 	*Server
 	SQL    *SQLServer
 	engine *engine.Engine
+	// unsubscribe ends the DoGet tier's subscription to the store.
+	unsubscribe func()
 
 	closeOnce sync.Once
 }
@@ -123,6 +125,11 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}
 	srv.out = sql.out // one result memory budget for plain and SQL streams
 	srv.memTier = tier
+	unsubscribe := func() {}
+	if tier.Enabled() {
+		srv.dogets = newDogetTier(tier)
+		unsubscribe = cfg.Store.Subscribe(srv.dogets.changed)
+	}
 	srv.datasets = func(ctx context.Context) ([]catalog.Info, error) {
 		snap, err := eng.Snapshot(ctx)
 		if err != nil {
@@ -130,7 +137,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		}
 		return snap.Datasets(), nil
 	}
-	return &Service{Server: srv, SQL: sql, engine: eng}, nil
+	return &Service{Server: srv, SQL: sql, engine: eng, unsubscribe: unsubscribe}, nil
 }
 
 // RecoveryOptions are the interceptors that turn a panic into Internal, for the
@@ -144,8 +151,13 @@ func (s *Service) RecoveryOptions() []grpc.ServerOption { return recoveryOptions
 // server's interceptors and the stream limit (limits.go). The real server and the
 // tests both build their chain from it. Interceptors chain in the order given: put
 // authentication's before these, so that limits count the principal.
+//
+// They include the codec that lets plain DoGet hand gRPC its messages ready-made
+// (dogetwire.go); the server sends that way only once it has given out these options.
 func (s *Service) ServerOptions(maxMessageBytes int) []grpc.ServerOption {
-	return slices.Concat(recoveryOptions(s.log), GRPCOptions(maxMessageBytes), s.SQL.ServerOptions(), s.SQL.admit.serverOptions())
+	s.encodedSends.Store(true)
+	return slices.Concat(recoveryOptions(s.log), GRPCOptions(maxMessageBytes), []grpc.ServerOption{grpc.ForceServerCodecV2(newWireCodec())},
+		s.SQL.ServerOptions(), s.SQL.admit.serverOptions())
 }
 
 // Close frees the Flight SQL handles and closes the engine, interrupting any query
@@ -161,6 +173,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	if !first {
 		return nil
 	}
+	s.unsubscribe()
 	s.SQL.Close()
 	return s.engine.Shutdown(ctx)
 }

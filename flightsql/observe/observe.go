@@ -116,12 +116,19 @@ func (c *call) describe(m any) {
 
 // flightData counts one FlightData message.
 func (c *call) flightData(m any, in bool) {
-	fd, ok := m.(*flight.FlightData)
-	if !ok {
+	var (
+		header []byte
+		bytes  int64
+	)
+	switch fd := m.(type) {
+	case *flight.FlightData:
+		header, bytes = fd.GetDataHeader(), int64(len(fd.GetDataBody()))
+	case SentFlightData:
+		header, bytes = fd.FlightDataHeader(), fd.FlightDataBodyLen()
+	default:
 		return
 	}
-	bytes := int64(len(fd.GetDataBody()))
-	rows, _ := recordBatchRows(fd.GetDataHeader())
+	rows, _ := recordBatchRows(header)
 	if in {
 		c.rowsIn.Add(rows)
 		c.bytesIn.Add(bytes)
@@ -208,6 +215,15 @@ func (s *stream) SendMsg(m any) error {
 		s.call.flightData(m, false)
 	}
 	return err
+}
+
+// SentFlightData is a FlightData message a server sends already encoded (plain
+// DoGet's, which bypass the proto codec's copy): it is counted like a FlightData.
+type SentFlightData interface {
+	// FlightDataHeader is the message's data_header, the Arrow IPC message header.
+	FlightDataHeader() []byte
+	// FlightDataBodyLen is the length of its data_body.
+	FlightDataBodyLen() int64
 }
 
 type callKey struct{}
