@@ -38,7 +38,7 @@ func TestCrashAtEveryCommitStep(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			s, _ := openTestStore(t, root, Options{})
+			s, _ := openTestStore(t, root, Options{LandingBudget: -1}) // landing_crash_test.go crashes landed puts
 			old := single
 			put(t, s, "d", Create, 0, 100)
 			if tt.multi {
@@ -132,6 +132,7 @@ func TestKilledMidPut(t *testing.T) {
 				put(t, s, "d", Append, 100, 100)
 				want = seq(0, 200)
 			}
+			settle(t, s)
 			before := listDir(t, root)
 
 			cmd := exec.Command(os.Args[0], "-test.run=^TestKilledMidPutHelper$", "-test.v")
