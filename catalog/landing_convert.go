@@ -118,9 +118,12 @@ func (s *Store) convert(ctx context.Context, ld *landing) error {
 		return err
 	}
 	reached("convert: committed")
-	if err := s.files.RemoveAll(context.WithoutCancel(ctx), ld.key); err != nil {
-		// Committed: a landing left behind is recognised as such by the next Open.
-		s.log.Warn("cannot remove a converted landing", "landing", ld.key, "err", err)
+	// Durably: a landing that a crash brought back after a later commit to the
+	// dataset would no longer be recognised as converted (its id is no longer in the
+	// newest part) and would be applied twice. If this fails, the dataset fails
+	// (convertLoop) until the next Open, which recognises the landing as converted.
+	if err := s.bucket.Delete(context.WithoutCancel(ctx), ld.key); err != nil {
+		return fmt.Errorf("remove the converted landing: %w", err)
 	}
 	reached("convert: landing removed")
 	return nil
@@ -161,7 +164,7 @@ func (s *Store) recoverLandings(ctx context.Context) error {
 			s.log.Info("converting an upload acknowledged before a restart", "dataset", ld.name, "landing", ld.key)
 			err = s.convert(ctx, ld)
 		} else if err == nil {
-			err = s.files.RemoveAll(ctx, ld.key)
+			err = s.bucket.Delete(ctx, ld.key)
 		}
 		if err != nil {
 			if ctx.Err() != nil {

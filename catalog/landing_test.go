@@ -52,10 +52,14 @@ func holdConverter(t testing.TB) (release func()) {
 // landingFiles lists the landings in the root of s.
 func landingFiles(t testing.TB, s *Store) []string {
 	t.Helper()
+	entries, err := s.files.ListAll(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
-	for _, n := range listDir(t, s.Root()) {
-		if strings.HasPrefix(n, landingPrefix) {
-			out = append(out, n)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Key, landingPrefix) {
+			out = append(out, e.Key)
 		}
 	}
 	return out
