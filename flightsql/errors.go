@@ -57,6 +57,7 @@ var errorCodes = []struct {
 	{catalog.ErrUnreadable, codes.FailedPrecondition},
 	{catalog.ErrVersionChanged, codes.FailedPrecondition},
 	{catalog.ErrReadOnly, codes.FailedPrecondition},
+	{catalog.ErrClosed, codes.Unavailable},
 	{engine.ErrReadOnly, codes.PermissionDenied},
 	{engine.ErrForbidden, codes.PermissionDenied},
 	{engine.ErrUnqueryable, codes.FailedPrecondition},

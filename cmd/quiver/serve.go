@@ -156,6 +156,9 @@ func serve(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	defer closeCache(cache, log)
+	// After the service (deferred later, so closed first): stops the converter of
+	// landed uploads; what it did not convert, the next start converts.
+	defer store.Close()
 	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
 		Store:        store,
 		PartCache:    cache,

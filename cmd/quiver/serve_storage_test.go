@@ -55,6 +55,7 @@ func TestOpenStoreRefuses(t *testing.T) {
 		{"cache dir on a local root", t.TempDir(), storageOptions{cacheDir: t.TempDir()}, "need --root s3://", nil},
 		{"bad cache size", "s3://abc/x", storageOptions{cacheSize: "lots"}, "--cache-size", nil},
 		{"zero cache size", "s3://abc/x", storageOptions{cacheSize: "0"}, "--cache-size", nil},
+		{"bad landing budget", t.TempDir(), storageOptions{landingBudget: "lots"}, "--landing-budget", nil},
 		{"bad bucket", "s3://A_B/x", storageOptions{cacheSize: "1GB", cacheDir: t.TempDir()}, "--root s3://A_B/x", s3.ErrInvalidConfig},
 	}
 	for _, c := range cases {
