@@ -107,12 +107,14 @@ type landings struct {
 	bytes   int64                    // bytes of the landings queued or failed
 	changed chan struct{}            // closed and replaced when a landing leaves the queue
 	running bool                     // the converter goroutine runs
-	closed  bool
-	ctx     context.Context    // the converter's; canceled by Close
-	cancel  context.CancelFunc // stops the converter's work (Close)
-	wg      sync.WaitGroup     // the converter goroutine
-	lastSeq int64
-	tickets uint64 // landings ever queued
+	// draining (Close began) stops new landings; closed (Close ended) fails waiters.
+	draining bool
+	closed   bool
+	ctx      context.Context    // the converter's; canceled by Close
+	cancel   context.CancelFunc // stops the converter's work (Close)
+	wg       sync.WaitGroup     // the converter goroutine
+	lastSeq  int64
+	tickets  uint64 // landings ever queued
 
 	lanesMu sync.Mutex
 	lanes   map[string]*lane
@@ -191,7 +193,7 @@ func (s *Store) putLanded(ctx context.Context, name string, mode PutMode, rdr ar
 	failed := l.failed[name]
 	pending := l.pending[name]
 	schema := l.schema[name]
-	land := !l.closed && l.bytes < s.opts.LandingBudget
+	land := !l.draining && l.bytes < s.opts.LandingBudget
 	l.mu.Unlock()
 	if failed != nil {
 		return 0, failed
@@ -312,7 +314,7 @@ func (s *Store) enqueue(ld *landing) {
 	l.pending[ld.name]++
 	l.schema[ld.name] = ld.schema
 	l.bytes += ld.bytes
-	if !l.running && !l.closed {
+	if !l.running && l.ctx.Err() == nil {
 		l.running = true
 		l.wg.Add(1)
 		go s.convertLoop()

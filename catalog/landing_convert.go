@@ -27,7 +27,7 @@ func (s *Store) convertLoop() {
 	defer l.wg.Done()
 	for {
 		l.mu.Lock()
-		if len(l.queue) == 0 || l.closed {
+		if len(l.queue) == 0 || l.ctx.Err() != nil {
 			l.running = false
 			l.mu.Unlock()
 			return
@@ -218,18 +218,32 @@ func (s *Store) landed(ctx context.Context, ld *landing) (bool, error) {
 	return v != nil && *v == ld.id, nil
 }
 
-// Close stops the converter. A conversion in progress is abandoned (the next Open
-// finishes it); calls waiting for a conversion return ErrClosed. Puts after Close
-// encode Parquet directly. Close does not close the bucket.
-func (s *Store) Close() error {
+// Close converts the landed puts (at most Options.LandingBudget of them), then stops
+// the converter. Puts from now on encode Parquet before they return. Close does not
+// close the bucket.
+func (s *Store) Close() error { return s.CloseContext(context.Background()) }
+
+// CloseContext is Close, waiting for the conversions at most until ctx ends: then the
+// conversion in progress is abandoned, what is left stays landed for the next Open
+// to convert, calls waiting for a conversion return ErrClosed, and CloseContext
+// returns an error saying so.
+func (s *Store) CloseContext(ctx context.Context) error {
 	l := &s.land
+	l.mu.Lock()
+	l.draining = true
+	l.mu.Unlock()
+	err := s.waitAllLanded(ctx)
 	l.mu.Lock()
 	l.closed = true
 	if l.cancel != nil {
 		l.cancel()
 	}
+	left := len(l.queue)
 	l.signalLocked()
 	l.mu.Unlock()
 	l.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("close the dataset store with %d uploads landed but not converted (the next start converts them): %w", left, err)
+	}
 	return nil
 }

@@ -259,8 +259,9 @@ func TestLandedConversionFailure(t *testing.T) {
 	assertIDs(t, s2, "good", seq(0, 10))
 }
 
-// TestCloseLeavesLandingsForNextOpen: Close stops the converter without converting;
-// the next Open converts before it returns.
+// TestCloseLeavesLandingsForNextOpen: a Close cut short by its context stops the
+// converter without converting; the next Open converts before it returns. A Close
+// that may wait converts first.
 func TestCloseLeavesLandingsForNextOpen(t *testing.T) {
 	holdConverter(t)
 	root := t.TempDir()
@@ -271,8 +272,10 @@ func TestCloseLeavesLandingsForNextOpen(t *testing.T) {
 	waited := make(chan error, 1)
 	go func() { _, err := s.Stat(ctx, "d"); waited <- err }()
 	time.Sleep(20 * time.Millisecond)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s.CloseContext(short); err == nil || !strings.Contains(err.Error(), "2 uploads landed but not converted") {
+		t.Fatalf("CloseContext with the converter held = %v", err)
 	}
 	if err := <-waited; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Stat waiting at Close = %v, want ErrClosed", err)
@@ -287,4 +290,13 @@ func TestCloseLeavesLandingsForNextOpen(t *testing.T) {
 	}
 	assertIDs(t, s2, "d", seq(0, 20))
 	assertNoGarbage(t, root)
+
+	beforeConvert = func(ctx context.Context) { time.Sleep(10 * time.Millisecond) }
+	put(t, s2, "d", Append, 20, 10)
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := landingFiles(t, s2); len(got) != 0 {
+		t.Fatalf("Close left landings %v", got)
+	}
 }
