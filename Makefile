@@ -6,7 +6,7 @@ GO       ?= go
 TAGS     := duckdb_arrow
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: all build serve test test-go test-s3 test-python test-jdbc bench fuzz vet clean tools
+.PHONY: all build serve test test-go test-s3 test-python test-python-s3 test-jdbc test-jdbc-s3 bench fuzz vet clean tools
 
 all: build
 
@@ -22,8 +22,9 @@ build:
 serve:
 	$(GO) run -tags $(TAGS) ./cmd/quiver serve
 
-## test: every suite, Go (on a local root, then the integration suite on S3) and the Python/Java clients
-test: test-go test-s3 test-python test-jdbc
+## test: every suite, Go (on a local root, then the integration suite on S3) and the
+## Python/Java clients (on a local root, then on S3)
+test: test-go test-s3 test-python test-jdbc test-python-s3 test-jdbc-s3
 
 ## tools: the servers the tests start, built once into bin/ (versitygw: S3 on loopback)
 tools:
@@ -33,10 +34,11 @@ tools:
 test-go: vet tools
 	$(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./...
 
-## test-s3: the integration suite again with every in-process server on an S3 root
-## (a versitygw bucket and a part cache); tests that need a root directory skip, saying why
+## test-s3: the integration suite and cmd/quiver's tests again with every server they
+## start (in-process or the binary) on an S3 root (a versitygw bucket and a part cache);
+## tests that need a root directory skip, saying why
 test-s3: tools
-	QUIVER_TEST_BACKEND=s3 $(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./integration/
+	QUIVER_TEST_BACKEND=s3 $(GO) test -tags $(TAGS) $(GOFLAGS_TEST) ./integration/ ./cmd/quiver/
 
 ## test-python: pyarrow / ADBC Python / pandas / polars against a real server
 test-python: build
@@ -45,6 +47,15 @@ test-python: build
 ## test-jdbc: the Arrow Flight SQL JDBC driver against a real server
 test-jdbc: build
 	QUIVER_BIN=$(CURDIR)/bin/quiver bash integration/jdbc/run.sh
+
+## test-python-s3: the Python suite again with every server on an S3 root (a fresh
+## versitygw bucket each, and a part cache); cases without a quiver are deselected
+test-python-s3: build tools
+	QUIVER_TEST_BACKEND=s3 QUIVER_BIN=$(CURDIR)/bin/quiver bash integration/python/run.sh
+
+## test-jdbc-s3: the JDBC suite again against a server on an S3 root (a versitygw bucket)
+test-jdbc-s3: build tools
+	QUIVER_TEST_BACKEND=s3 QUIVER_BIN=$(CURDIR)/bin/quiver bash integration/jdbc/run.sh
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...

@@ -110,7 +110,7 @@ func TestBinaryAuthFileReloadOnSIGHUP(t *testing.T) {
 	}
 	f.write(t, map[string]string{"alice": "write", "bob": "write"}, map[string]string{ciHash: "ci"})
 	// No polling: only the signal reloads.
-	p := startQuiver(t, t.TempDir(), "--root", t.TempDir(), "--addr", "127.0.0.1:0",
+	p := newBinaryRoot(t).serve(t,
 		"--auth-file", f.path, "--auth-reload-interval", "0")
 	c := dial(t, p.addr)
 	alice, err := c.AuthenticateBasicToken(context.Background(), "alice", "pw-alice")
@@ -160,7 +160,7 @@ func TestBinaryAuthFileReloadOnChange(t *testing.T) {
 	f := newReloadFile(t)
 	f.write(t, map[string]string{"alice": "write", "bob": "write"}, nil)
 	const interval = 200 * time.Millisecond
-	p := startQuiver(t, t.TempDir(), "--root", t.TempDir(), "--addr", "127.0.0.1:0",
+	p := newBinaryRoot(t).serve(t,
 		"--auth-file", f.path, "--auth-reload-interval", interval.String())
 	c := dial(t, p.addr)
 	alice, err := c.AuthenticateBasicToken(context.Background(), "alice", "pw-alice")

@@ -158,8 +158,8 @@ func dial(t testing.TB, addr string) flight.Client {
 }
 
 func TestBinaryServePutGet(t *testing.T) {
-	root := t.TempDir()
-	p := startQuiver(t, t.TempDir(), "--root", root, "--addr", "127.0.0.1:0")
+	root := newBinaryRoot(t)
+	p := root.serve(t)
 	c := dial(t, p.addr)
 
 	rec := characters(memory.DefaultAllocator)
@@ -168,8 +168,9 @@ func TestBinaryServePutGet(t *testing.T) {
 	if got, err := tryGet(context.Background(), c, []byte("uploaded.parquet")); err != nil || !slices.Equal(got, []string{"Mario", "Luigi", "Peach"}) {
 		t.Fatalf("DoGet = %q, %v", got, err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "uploaded.parquet")); err != nil {
-		t.Errorf("the dataset is not in --root: %v", err)
+	srv := &testServer{Root: root.Root}
+	if entries := srv.rootEntries(t); len(entries) == 0 || !slices.Contains(entries, "uploaded.parquet") && !srv.isMultiPart(t, "uploaded.parquet") {
+		t.Errorf("the dataset is not in --root %s, which holds %q", root.Root, entries)
 	}
 	if err, _ := p.terminate(t, 30*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
@@ -211,8 +212,9 @@ func TestBinarySIGTERMDuringPut(t *testing.T) {
 		{name: "put-outlasts-grace", grace: time.Second, batches: 100000, pause: 5 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			p := startQuiver(t, t.TempDir(), "--root", root, "--addr", "127.0.0.1:0", "--shutdown-grace", tc.grace.String())
+			bin := newBinaryRoot(t)
+			root := bin.Root
+			p := bin.serve(t, "--shutdown-grace", tc.grace.String())
 			c := dial(t, p.addr)
 			old := int64Record(memory.DefaultAllocator, "v", -3, 3)
 			defer old.Release()
@@ -221,6 +223,7 @@ func TestBinarySIGTERMDuringPut(t *testing.T) {
 			batch := int64Record(memory.DefaultAllocator, "v", 0, rowsPerBatch)
 			defer batch.Release()
 			signalled := make(chan struct{})
+			reached := make(chan struct{}) // the client has sent 20 batches
 			putErr := make(chan error, 1)
 			go func() {
 				putErr <- func() error {
@@ -233,6 +236,7 @@ func TestBinarySIGTERMDuringPut(t *testing.T) {
 					w.SetFlightDescriptor(pathDescriptor("big.parquet"))
 					for i := 0; i < tc.batches; i++ {
 						if i == 20 {
+							close(reached)
 							<-signalled
 						}
 						if i > 20 && tc.pause > 0 {
@@ -258,9 +262,18 @@ func TestBinarySIGTERMDuringPut(t *testing.T) {
 					}
 				}()
 			}()
-			// Signal once the server is writing the new version.
+			// Signal once the server is writing the new version. On S3 nothing of it is
+			// in the bucket before 8 MiB of Parquet fill the first multipart part, so
+			// there it is once the client has sent 20 batches.
+			select {
+			case <-reached:
+			case err := <-putErr:
+				t.Fatalf("the put ended before its 20th batch: %v", err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("the client did not send 20 batches within 30s")
+			}
 			deadline := time.Now().Add(30 * time.Second)
-			for len(tempFiles(t, root)) == 0 {
+			for !onS3() && len(tempFiles(t, root)) == 0 {
 				if time.Now().After(deadline) {
 					t.Fatal("the upload never reached the server's disk")
 				}
@@ -288,10 +301,10 @@ func TestBinarySIGTERMDuringPut(t *testing.T) {
 			if left := tempFiles(t, root); len(left) != 0 {
 				t.Errorf("temporary files left after exit: %q", left)
 			}
-			// Read what is on disk with a fresh server over the same root. Its sweep
+			// Read what is stored with a fresh server over the same root. Its sweep
 			// would hide leftovers, which is why they were checked first.
-			srv := startServerAt(t, root)
-			got, err := tryGet(context.Background(), srv.client(t), []byte("big.parquet"))
+			again := bin.serve(t)
+			got, err := tryGet(context.Background(), dial(t, again.addr), []byte("big.parquet"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -100,9 +100,15 @@ var browserConsoleAddr = regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`)
 // and returns the console's base URL.
 func startBrowserConsole(t *testing.T, args ...string) string {
 	t.Helper()
-	root := t.TempDir()
-	browserSeed(t, root)
-	p := startQuiver(t, t.TempDir(), append([]string{"--root", root, "--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)...)
+	root := newBinaryRoot(t)
+	if env := s3EnvOf(root.Root); env != nil {
+		dir := t.TempDir()
+		browserSeed(t, dir)
+		uploadTree(t, env.bkt, dir) // copied into the bucket, as a user would
+	} else {
+		browserSeed(t, root.Root)
+	}
+	p := root.serve(t, append([]string{"--http-addr", "127.0.0.1:0"}, args...)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := browserConsoleAddr.FindStringSubmatch(p.logText()); m != nil {

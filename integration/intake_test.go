@@ -239,7 +239,7 @@ func patchBodyLength(t testing.TB, hdr []byte, n int64) []byte {
 // `quiver serve --max-bind-bytes` caps the parameter rows one bind may send: over
 // it, InvalidArgument naming the cap and the flag; under it, the statement runs.
 func TestMaxBindBytesFlag(t *testing.T) {
-	p := startQuiver(t, t.TempDir(), "--root", t.TempDir(), "--addr", "127.0.0.1:0", "--max-bind-bytes", "4096")
+	p := newBinaryRoot(t).serve(t, "--max-bind-bytes", "4096")
 	srv := &testServer{Addr: p.addr}
 	c := srv.sqlClient(t)
 	ctx := context.Background()

@@ -23,8 +23,7 @@ import (
 // process exits non-zero.
 func TestBinarySIGTERMWithStuckQuery(t *testing.T) {
 	const grace = time.Second
-	root := t.TempDir()
-	p := startQuiver(t, t.TempDir(), "--root", root, "--addr", "127.0.0.1:0",
+	p := newBinaryRoot(t).serve(t,
 		"--shutdown-grace", grace.String(), "--query-timeout", "500ms", "--threads", "1")
 	cl, err := fsql.NewClient(p.addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -29,7 +29,7 @@ func TestBinaryTempDirSweep(t *testing.T) {
 	start := func() (*quiverProcess, string) {
 		t.Helper()
 		before := quiverTempDirs(t, parent)
-		p := startQuiver(t, t.TempDir(), "--root", t.TempDir(), "--addr", "127.0.0.1:0", "--temp-dir", parent, "--max-temp-size", "1GiB")
+		p := newBinaryRoot(t).serve(t, "--temp-dir", parent, "--max-temp-size", "1GiB")
 		var own []string
 		for _, d := range quiverTempDirs(t, parent) {
 			if !slices.Contains(before, d) {

@@ -169,7 +169,7 @@ func TestExposureCheck(t *testing.T) {
 }
 
 func TestServeRefusesExposedAnonymousServer(t *testing.T) {
-	opts := serveOptions{root: t.TempDir(), addr: "0.0.0.0:0", logFormat: "text", logLevel: "error", maxMessageBytes: 1 << 20, shutdownGrace: time.Second}
+	opts := serveOptions{root: t.TempDir(), addr: "0.0.0.0:0", logFormat: "text", logLevel: "error", memoryTier: "0", maxMessageBytes: 1 << 20, shutdownGrace: time.Second}
 	err := serve(context.Background(), opts)
 	if !errors.Is(err, errExposed) || !strings.Contains(err.Error(), "--allow-anonymous") {
 		t.Fatalf("serve on 0.0.0.0 without auth: %v, want a refusal naming --allow-anonymous", err)

@@ -143,9 +143,11 @@ func serve(ctx context.Context, opts serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	memoryTier, err := parseSize(opts.memoryTier)
-	if err != nil {
-		return fmt.Errorf("--memory-tier: %w", err)
+	var memoryTier int64 // "" (options built without flags) is off, as "0" is
+	if opts.memoryTier != "" {
+		if memoryTier, err = parseSize(opts.memoryTier); err != nil {
+			return fmt.Errorf("--memory-tier: %w", err)
+		}
 	}
 	nodes, err := opts.nodes.nodes(opts.addr, opts.security.scheme())
 	if err != nil {

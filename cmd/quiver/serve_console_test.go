@@ -18,7 +18,7 @@ import (
 )
 
 func TestServeConsoleRefusesExposedAnonymous(t *testing.T) {
-	opts := serveOptions{root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error",
+	opts := serveOptions{root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error", memoryTier: "0",
 		maxMessageBytes: 1 << 20, shutdownGrace: time.Second, console: consoleOptions{addr: "0.0.0.0:0"}}
 	err := serve(context.Background(), opts)
 	if !errors.Is(err, errExposed) || !strings.Contains(err.Error(), "--http-addr") || !strings.Contains(err.Error(), "--allow-anonymous") {
@@ -58,8 +58,9 @@ func TestServeConsoleTLSAndAuth(t *testing.T) {
 	cert, key := ca.issue(t, "server", true)
 	authFile, token := writeAuthFile(t, "s3cret-pw")
 	ready := make(chan net.Addr, 1)
+	backend := newTestBackend(t)
 	opts := serveOptions{
-		root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error",
+		root: backend.root, storage: backend.storage, addr: "127.0.0.1:0", logFormat: "text", logLevel: "error", memoryTier: "0",
 		maxMessageBytes: 1 << 20, shutdownGrace: 5 * time.Second, queryTimeout: time.Minute,
 		security: securityOptions{tlsCert: cert, tlsKey: key, authFile: authFile, tokenTTL: time.Hour},
 		console:  consoleOptions{addr: "127.0.0.1:0", ready: func(a net.Addr) { ready <- a }},
@@ -158,8 +159,9 @@ func TestServeConsoleTLSAndAuth(t *testing.T) {
 // grace + stopMargin.
 func TestServeConsoleStopsWithLongQuery(t *testing.T) {
 	ready := make(chan net.Addr, 1)
+	backend := newTestBackend(t)
 	opts := serveOptions{
-		root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error",
+		root: backend.root, storage: backend.storage, addr: "127.0.0.1:0", logFormat: "text", logLevel: "error", memoryTier: "0",
 		maxMessageBytes: 1 << 20, shutdownGrace: 500 * time.Millisecond, queryTimeout: time.Minute, threads: 1,
 		console: consoleOptions{addr: "127.0.0.1:0", ready: func(a net.Addr) { ready <- a }},
 	}

@@ -26,19 +26,21 @@ type runningServe struct {
 	stop                  context.CancelFunc // as SIGTERM does
 	done                  chan struct{}      // closed when serve returns
 	err                   error              // serve's result, once done
+	backend               testBackend        // where it keeps its datasets
 }
 
 func startServe(t *testing.T, ops opsOptions) *runningServe {
 	t.Helper()
 	ready := make(chan [2]net.Addr, 1)
 	ops.ready = func(g, m net.Addr) { ready <- [2]net.Addr{g, m} }
+	backend := newTestBackend(t)
 	opts := serveOptions{
-		root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error",
+		root: backend.root, storage: backend.storage, addr: "127.0.0.1:0", logFormat: "text", logLevel: "error", memoryTier: "0",
 		maxMessageBytes: 1 << 20, shutdownGrace: 20 * time.Second, queryTimeout: time.Minute,
 		ops: ops,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningServe{stop: cancel, done: make(chan struct{})}
+	r := &runningServe{backend: backend, stop: cancel, done: make(chan struct{})}
 	go func() { defer close(r.done); r.err = serve(ctx, opts) }()
 	select {
 	case addrs := <-ready:
@@ -193,7 +195,7 @@ func TestServeRefusesTakenMetricsAddr(t *testing.T) {
 	}
 	defer lis.Close()
 	opts := serveOptions{
-		root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error",
+		root: t.TempDir(), addr: "127.0.0.1:0", logFormat: "text", logLevel: "error", memoryTier: "0",
 		maxMessageBytes: 1 << 20, shutdownGrace: time.Second,
 		ops: opsOptions{metricsAddr: lis.Addr().String()},
 	}

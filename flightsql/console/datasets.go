@@ -33,7 +33,7 @@ type datasetSummary struct {
 }
 
 func summarize(info catalog.Info) datasetSummary {
-	d := datasetSummary{Name: info.Name, Table: info.Table(), Rows: info.Rows, Bytes: info.Bytes, Parts: len(info.Files)}
+	d := datasetSummary{Name: info.Name, Table: info.Table(), Rows: info.Rows, Bytes: info.Bytes, Parts: len(info.Keys)}
 	if info.Schema != nil {
 		d.Columns = info.Schema.NumFields()
 	}

@@ -70,6 +70,16 @@
 // Regrouped batches are allocated with Config.Allocator; single-chunk batches keep the
 // buffers DuckDB allocated, freed by their release callback.
 //
+// # The memory tier
+//
+// With Config.MemoryTier on, a dataset that a query read is copied in the background
+// (one copy at a time) into a DuckDB table in a hidden schema, and its view swapped to
+// the copy; a new version of the dataset swaps it back to Parquet in the same step
+// that shows the new version, and eviction from the tier's LRU does too. A copy is
+// dropped only when every session that might have bound it has ended. No client
+// statement may name the hidden schema (memtier.go, memtier_gate.go). A configured
+// memory_limit is raised by the tier's budget (memtier_limit.go).
+//
 // # Where DuckDB is not trusted
 //
 // A hand-dropped file with a column nested deeper than catalog.MaxNestingDepth gets

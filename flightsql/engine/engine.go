@@ -74,6 +74,9 @@ type Engine struct {
 
 	// catalog is the engine's view of Config.Catalog; nil without one (catalog.go).
 	catalog *catalogView
+	// hot keeps datasets that queries read in memory (memtier.go); nil when
+	// Config.MemoryTier admits nothing.
+	hot *hotTables
 	// viewsMu serialises bringing the views in step with the catalog's snapshot.
 	viewsMu sync.Mutex
 	// localFiles, when set, lends local copies of parts on object storage
@@ -200,6 +203,7 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 	if cfg.Catalog != nil {
 		e.catalog = newCatalogView(cfg.Catalog)
 	}
+	e.hot = newHotTables(e, cfg.MemoryTier)
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
 		"threads", cfg.Threads, "memory_limit", cfg.MemoryLimit, "temp_dir", e.tempDir, "max_temp_size", e.maxTemp,
 		"query_timeout", cfg.QueryTimeout)
@@ -248,8 +252,8 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 	if e.cfg.Threads > 0 {
 		settings = append(settings, [2]string{"threads", strconv.Itoa(e.cfg.Threads)})
 	}
-	if e.cfg.MemoryLimit != "" {
-		settings = append(settings, [2]string{"memory_limit", e.cfg.MemoryLimit})
+	if limit := memoryLimit(e.cfg.MemoryLimit, e.cfg.MemoryTier, e.log); limit != "" {
+		settings = append(settings, [2]string{"memory_limit", limit})
 	}
 	for _, s := range settings {
 		if bindings.SetConfig(conf, s[0], s[1]) == bindings.StateError {
@@ -332,6 +336,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		for _, s := range live {
 			s.shutdown(ErrClosed)
 		}
+		e.hot.close()
 		e.syncMu.Lock()
 		bindings.Disconnect(&e.admin)
 		e.dbMu.Lock()
@@ -450,8 +455,9 @@ type session struct {
 	res      bindings.Result
 	hasRes   bool
 	opts     bindings.ArrowOptions
-	err      error // set when the session was ended from outside (Close, Release)
-	finished bool  // DuckDB resources are freed
+	err      error   // set when the session was ended from outside (Close, Release)
+	finished bool    // DuckDB resources are freed
+	scans    scanned // what the prepared statement's plan scans, when the memory tier is on
 
 	connMu sync.Mutex
 	conn   bindings.Connection

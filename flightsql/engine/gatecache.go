@@ -50,6 +50,8 @@ type gateEntry struct {
 	files []string
 	// origins are the plan's result column origins (origins.go).
 	origins [][]string
+	// scans are what its plan scans, for the memory tier (memtier.go).
+	scans scanned
 	// reads is ReadTables' analysis, once it has run: the tables the statement
 	// names (folded to as written) and whether its plan reads only through them.
 	reads *readsVerdict
@@ -101,6 +103,21 @@ func (c *gateCache) reads(k gateKey) *readsVerdict {
 // admit remembers that the whole gate admitted k, whose plan scans files.
 func (c *gateCache) admit(k gateKey, files []string, origins [][]string) {
 	c.put(k, func(e *gateEntry) { e.admitted, e.files, e.origins = true, files, origins })
+}
+
+// scans returns what k's plan scans, if known.
+func (c *gateCache) scans(k gateKey) scanned {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[k]; ok {
+		return el.Value.(*gateEntry).scans
+	}
+	return scanned{}
+}
+
+// putScans remembers what k's plan scans.
+func (c *gateCache) putScans(k gateKey, sc scanned) {
+	c.put(k, func(e *gateEntry) { e.scans = sc })
 }
 
 // putReads remembers ReadTables' verdict on k.

@@ -56,7 +56,10 @@ func columnOrigins(op any) [][]string {
 // column of a Parquet scan, nil for virtual columns (row ids, file names).
 func scanOrigins(get map[string]any) [][]string {
 	g := planGet(get)
-	if !parquetScans[g.name] || len(g.files) == 0 {
+	origin := g.files
+	if g.isMemScan() {
+		origin = []string{memOrigin + g.table} // originTables maps it to its view
+	} else if !parquetScans[g.name] || len(g.files) == 0 {
 		return nil
 	}
 	names, _ := get["names"].([]any)
@@ -84,11 +87,15 @@ func scanOrigins(get map[string]any) [][]string {
 	out := make([][]string, len(cols))
 	for i, c := range cols {
 		if real[c] {
-			out[i] = g.files
+			out[i] = origin
 		}
 	}
 	return out
 }
+
+// memOrigin marks the origin of a column read from a memory tier table (memtier.go):
+// no file path starts with NUL.
+const memOrigin = "\x00mem:"
 
 // refOrigin is the origin of an expression over columns in: a reference to one of
 // them keeps its origin, anything else has none.
@@ -135,7 +142,7 @@ func (e *Engine) originTables(origins [][]string) []string {
 			continue
 		}
 		for name, v := range e.views {
-			if slices.Equal(v.files, files) {
+			if slices.Equal(v.files, files) || v.mem != "" && len(files) == 1 && files[0] == memOrigin+v.mem {
 				out[i] = name
 				break
 			}

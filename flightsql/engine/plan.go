@@ -33,6 +33,8 @@ type boundGet struct {
 	name    string
 	files   []string // read_parquet's file list, as bound
 	columns []string // the columns the plan reads; nil if it does not say
+	// schema and table name the table a seq_scan reads (memtier.go); "" otherwise.
+	schema, table string
 }
 
 // bindPlan binds the statement sql, whose parse tree stmt is (parseChecked came first:
@@ -153,6 +155,9 @@ func planGet(v map[string]any) boundGet {
 				g.files = append(g.files, s)
 			}
 		}
+		if g.name == "seq_scan" {
+			g.schema, g.table = str(fd, "schema"), str(fd, "table")
+		}
 	}
 	names, _ := v["names"].([]any)
 	idx, _ := v["column_indexes"].([]any)
@@ -160,7 +165,7 @@ func planGet(v map[string]any) boundGet {
 		m, _ := c.(map[string]any)
 		i, ok := m["index"].(float64)
 		if !ok || int(i) < 0 || int(i) >= len(names) {
-			return boundGet{name: g.name, files: g.files} // a row id or another virtual column: say nothing
+			return boundGet{name: g.name, files: g.files, schema: g.schema, table: g.table} // a row id or another virtual column: say nothing
 		}
 		name, _ := names[int(i)].(string)
 		g.columns = append(g.columns, name)

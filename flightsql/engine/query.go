@@ -59,6 +59,7 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 		s.destroyLocked(nil)
 		return nil, err
 	}
+	e.hot.noteRead(s.scans)
 	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema, tables: tables}
 	r.refs.Store(1)
 	return r, nil

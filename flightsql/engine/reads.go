@@ -116,13 +116,18 @@ func (e *Engine) ReadTables(ctx context.Context, sql string, covered func(datase
 		return nil, sqlError(sql, err)
 	}
 	readable := map[string]bool{} // files of the views read, joined
+	inMemory := map[string]bool{} // the memory tier's tables they read (memtier.go)
 	for _, r := range e.viewsNamed(named) {
 		readable[strings.Join(r.files, "\x00")] = true
+		if r.mem != "" {
+			inMemory[r.mem] = true
+		}
 	}
 	for _, g := range plan.gets {
 		switch {
 		case harmlessTableFunctions[g.name]:
 		case g.name == "read_parquet" && readable[strings.Join(g.files, "\x00")]:
+		case g.isMemScan() && inMemory[g.table]:
 		default:
 			v.plan = fmt.Errorf("%w: the statement reads through %s", ErrUnattributable, g.name)
 		}

@@ -188,6 +188,7 @@ func (e *Engine) rebuild(gen uint64) error {
 		restored++
 	}
 
+	e.hot.forgetDatabaseLocked() // the new database's views read Parquet
 	e.dbMu.Lock()
 	oldDB, oldAdmin := e.db, e.admin
 	e.db, e.admin = db, admin

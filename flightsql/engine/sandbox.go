@@ -76,6 +76,9 @@ func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatemen
 		}
 		st, err := prepareOne(s.conn, sql)
 		if err == nil && e.viewsGen.Load() == key.views {
+			if e.hot != nil {
+				s.scans = e.gates.scans(key)
+			}
 			return st, origins, nil
 		}
 		if err == nil {
@@ -87,9 +90,15 @@ func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatemen
 	if err != nil {
 		return st, nil, err
 	}
+	if e.hot != nil {
+		s.scans = plan.scans()
+	}
 	if stable && e.viewsGen.Load() == key.views {
 		if files, ok := e.cacheable(plan); ok {
 			e.gates.admit(key, files, plan.origins)
+			if e.hot != nil {
+				e.gates.putScans(key, s.scans)
+			}
 		}
 	}
 	return st, plan.origins, nil
@@ -188,6 +197,9 @@ func parseChecked(conn bindings.Connection, sql string) ([]any, error) {
 	}
 	if name := deniedCall(doc.Statements); name != "" {
 		return nil, fmt.Errorf("%w: function %s is not allowed", ErrForbidden, name)
+	}
+	if name := hiddenRef(doc.Statements); name != "" {
+		return nil, fmt.Errorf("%w: %s (in %q) is internal to the server", ErrForbidden, memSchema, clip(name, 100))
 	}
 	return doc.Statements, nil
 }

@@ -38,6 +38,9 @@ type viewState struct {
 	partitions []string
 	values     [][]scalar.Scalar
 	hivePaths  bool
+	// mem is the memory tier's table the view reads instead of files, "" while it
+	// reads files (memtier.go). Set only while the table holds version's data.
+	mem string
 }
 
 // table is the Table view name was made from, for making it again (recover.go).
@@ -142,6 +145,7 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			errs = append(errs, fmt.Errorf("table %q: drop view: %w", name, err))
 			continue
 		}
+		e.hot.viewChangedLocked(name, e.views[name])
 		delete(e.views, name)
 		e.log.Debug("view dropped", "table", name)
 	}
@@ -155,13 +159,32 @@ func (e *Engine) SyncTables(ctx context.Context, tables []Table) error {
 			e.views[name] = v
 			continue
 		}
+		old, had := e.views[name]
+		if had && old.mem != "" && old.version == t.Version {
+			// Other files for the same data (on object storage, a lease taken or
+			// ended): the view keeps reading its in-memory copy (memtier.go).
+			old.dataset, old.files, old.partitions, old.values, old.hivePaths = dataset, slices.Clone(t.Files), t.Partitions, t.PartitionValues, t.hivePaths
+			e.views[name] = old
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
 		change()
+		if had {
+			e.hot.viewChangedLocked(name, old)
+		}
 		if err := exec(e.admin, viewSQL(t)); err != nil {
 			e.noteFailure(gen, err)
 			errs = append(errs, fmt.Errorf("table %q: create view: %w", name, err))
+			if had && old.mem != "" {
+				// The view may still read the copy of an older version, which is
+				// now retired: take it away; the next sync creates it again.
+				if err := exec(e.admin, dropViewSQL(name)); err != nil {
+					e.noteFailure(gen, err)
+				}
+				delete(e.views, name)
+			}
 			continue
 		}
 		e.views[name] = viewState{version: t.Version, dataset: dataset, files: slices.Clone(t.Files), partitions: t.Partitions, values: t.PartitionValues, hivePaths: t.hivePaths}

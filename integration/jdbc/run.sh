@@ -9,13 +9,18 @@
 # properties (the tests seed their datasets over Flight DoPut), and stops the server
 # with SIGTERM on exit. Maven's downloads go to integration/jdbc/.m2 (git-ignored),
 # so the run does not depend on, or change, ~/.m2.
+# With QUIVER_TEST_BACKEND=s3 the root is a bucket instead: it starts versitygw
+# (bin/versitygw from integration/s3/versitygw.sh, or QUIVER_VERSITYGW) on loopback,
+# creates a bucket and serves --root s3://BUCKET/warehouse with a part cache; quiver.root
+# is then the directory versitygw keeps those objects in, and quiver.sqlDir the part
+# cache (the one directory the server's DuckDB may read).
 # Without java or mvn it skips on a developer's machine and fails under CI=true.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
-start_timeout=30 # seconds until quiver must have logged its address
+start_timeout=30 # seconds until quiver (or versitygw) must be up
 stop_timeout=20  # seconds quiver gets to shut down after SIGTERM
 
 cannot_run() {
@@ -26,6 +31,12 @@ cannot_run() {
 	echo "integration/jdbc: SKIPPED: $1; install it to run the JDBC suite" >&2
 	exit 0
 }
+
+backend="${QUIVER_TEST_BACKEND:-local}"
+case "$backend" in
+local | s3) ;;
+*) echo "integration/jdbc: QUIVER_TEST_BACKEND=$backend: want local or s3" >&2; exit 2 ;;
+esac
 
 command -v java >/dev/null 2>&1 || cannot_run "java not found (JDK 11 or newer)"
 command -v mvn >/dev/null 2>&1 || cannot_run "mvn (Apache Maven) not found"
@@ -44,11 +55,18 @@ else
 	QUIVER_BIN="$repo/bin/quiver"
 fi
 
+if [[ "$backend" == s3 ]]; then
+	vgw="${QUIVER_VERSITYGW:-$repo/bin/versitygw}"
+	[[ -x "$vgw" ]] || cannot_run "versitygw is not installed at $vgw (bash integration/s3/versitygw.sh)"
+	command -v curl >/dev/null 2>&1 || cannot_run "curl not found (it creates the test bucket)"
+fi
+
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/quiver-jdbc.XXXXXX")"
 root="$tmp/root"
 log="$tmp/quiver.log"
 mkdir "$root"
 pid=""
+vgw_pid=""
 
 # stop ends the server (a clean exit after SIGTERM is part of what is tested) and
 # removes the temporary root; on failure it shows the server's log.
@@ -71,6 +89,10 @@ stop() {
 			status=1
 		fi
 	fi
+	if [[ -n "$vgw_pid" ]] && kill -0 "$vgw_pid" 2>/dev/null; then
+		kill -TERM "$vgw_pid"
+		wait "$vgw_pid" 2>/dev/null || true
+	fi
 	if [[ $status -ne 0 && -f "$log" ]]; then
 		echo "----- quiver log ($log) -----" >&2
 		cat "$log" >&2
@@ -86,7 +108,61 @@ trap 'exit 143' TERM
 # child has opened it, and under `set -e -o pipefail` a sed that cannot read it
 # would end this script (and SIGTERM a server still starting up).
 : >"$log"
-"$QUIVER_BIN" serve --root "$root" --addr 127.0.0.1:0 </dev/null >>"$log" 2>&1 &
+serve=(--root "$root")
+sql_dir="$root"
+if [[ "$backend" == s3 ]]; then
+	# The Go tests' credentials (catalog/storage/s3/s3test); versitygw wants path-style
+	# addressing on loopback and a bucket name of 3 or more characters.
+	access_key=quiver-test-access secret_key=quiver-test-secret-key region=us-east-1 bucket=quiver-jdbc
+	data="$tmp/s3-data"
+	mkdir "$data"
+	# A free port: try random ones until versitygw stays up on one.
+	endpoint=""
+	for ((try = 0; try < 20; try++)); do
+		[[ -z "$endpoint" ]] || break
+		vgw_port=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$vgw_port") 2>/dev/null && continue # taken
+		HOME="$data" ROOT_ACCESS_KEY="$access_key" ROOT_SECRET_KEY="$secret_key" VGW_REGION="$region" \
+			"$vgw" --port "127.0.0.1:$vgw_port" --quiet posix "$data" </dev/null >>"$tmp/versitygw.log" 2>&1 &
+		vgw_pid=$!
+		for ((i = 0; i < start_timeout * 10; i++)); do
+			# An unsigned request gets 403: it answers.
+			if curl -s -o /dev/null "http://127.0.0.1:$vgw_port/"; then
+				endpoint="http://127.0.0.1:$vgw_port"
+				break
+			fi
+			kill -0 "$vgw_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if [[ -z "$endpoint" ]]; then
+			kill "$vgw_pid" 2>/dev/null || true
+			wait "$vgw_pid" 2>/dev/null || true
+			vgw_pid=""
+		fi
+	done
+	if [[ -z "$endpoint" ]]; then
+		echo "integration/jdbc: FAIL: versitygw did not start; its output:" >&2
+		cat "$tmp/versitygw.log" >&2
+		exit 1
+	fi
+	# CreateBucket, signed with SigV4; S3 wants the payload's SHA-256 (here of nothing).
+	empty_sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+	if ! curl -fsS --aws-sigv4 "aws:amz:$region:s3" --user "$access_key:$secret_key" \
+		-H "x-amz-content-sha256: $empty_sha256" -X PUT "$endpoint/$bucket" >/dev/null; then
+		echo "integration/jdbc: FAIL: could not create bucket $bucket on versitygw at $endpoint" >&2
+		exit 1
+	fi
+	serve=(--root "s3://$bucket/warehouse" --s3-endpoint "$endpoint" --s3-path-style
+		--cache-dir "$tmp/cache" --cache-size 1GiB)
+	root="$data/$bucket/warehouse" # where versitygw's POSIX backend keeps the objects
+	sql_dir="$tmp/cache"
+	mkdir -p "$root"
+	export AWS_ACCESS_KEY_ID="$access_key" AWS_SECRET_ACCESS_KEY="$secret_key" AWS_REGION="$region" \
+		AWS_CONFIG_FILE="$tmp/no-aws-config" AWS_SHARED_CREDENTIALS_FILE="$tmp/no-aws-credentials" \
+		AWS_EC2_METADATA_DISABLED=true
+	echo "integration/jdbc: on S3: --root s3://$bucket/warehouse at $endpoint" >&2
+fi
+"$QUIVER_BIN" serve "${serve[@]}" --addr 127.0.0.1:0 </dev/null >>"$log" 2>&1 &
 pid=$!
 
 port=""
@@ -109,7 +185,7 @@ status=0
 # executions (pom.xml) run; the counts below decide the exit status.
 mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$here/.m2" \
 	-Dmaven.test.failure.ignore=true \
-	-Dquiver.port="$port" -Dquiver.root="$root" \
+	-Dquiver.port="$port" -Dquiver.root="$root" -Dquiver.sqlDir="$sql_dir" \
 	test "$@" </dev/null || status=$?
 
 # Maven's -q hides Surefire's counts: add them up from its reports, and refuse a
@@ -134,6 +210,12 @@ if [[ $tests -eq 0 ]]; then
 fi
 if [[ $failed -gt 0 ]]; then
 	echo "integration/jdbc: FAIL: see integration/jdbc/target/surefire-reports" >&2
+	exit 1
+fi
+# On S3 the datasets the suite seeded must be in the bucket, each with its manifest:
+# a run that silently served a local directory would fail here.
+if [[ "$backend" == s3 ]] && ! compgen -G "$root/*/_quiver_manifest.json" >/dev/null; then
+	echo "integration/jdbc: FAIL: no dataset manifest under $root: the server did not store in the bucket" >&2
 	exit 1
 fi
 exit "$status"

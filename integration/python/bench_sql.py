@@ -24,12 +24,19 @@ because ROAPI rejects bound parameters:
 
 The latency figures take turns call by call.
 
+A second Quiver serves the same root with the memory tier on
+(`--memory-tier`, BENCH_MEMORY_TIER, default 4GiB), the dataset made hot by
+one untimed query before the figures ("quiver-tier" below); both Quivers and
+ROAPI take turns in every figure.
+
 Every line carries the server's peak RSS; the ratios are ROAPI's time over
-Quiver's (above 1: Quiver is faster).
+Quiver's (above 1: Quiver is faster), and a last block gives each peer's time
+over the tiered Quiver's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sys
@@ -59,6 +66,9 @@ from conftest import QUIVER, ROAPI, Server
 POINTS = int(os.environ.get("BENCH_POINTS", 200))
 NAME = "bench.parquet"
 TABLE = "bench"
+MEMORY_TIER = os.environ.get("BENCH_MEMORY_TIER", "4GiB")
+TIER = "quiver-tier"  # the figures' name for the Quiver with --memory-tier
+HOT_TIMEOUT = 300  # seconds for the tiered Quiver to load the dataset into memory
 
 GROUP_BY = (
     f"SELECT id % 100 AS g, count(*) AS n, sum(value) AS total, min(name) AS first, max(ts) AS last "
@@ -95,6 +105,18 @@ class Session:
         with self.conn.cursor() as cur:
             cur.execute(sql)
             return cur.fetch_arrow_table()
+
+
+def wait_until_hot(server: Server, session: Session) -> float:
+    """Reads the dataset once through server, then waits until its log says the
+    dataset is in memory; returns the seconds that took."""
+    start = time.perf_counter()
+    session.stream(f"SELECT count(*) FROM {TABLE}", 1)
+    while time.perf_counter() - start < HOT_TIMEOUT:
+        if "memory tier: dataset in memory" in server.log.read_text(errors="replace"):
+            return time.perf_counter() - start
+        time.sleep(0.05)
+    raise AssertionError(f"{server.kind}: {NAME} not in memory after {HOT_TIMEOUT}s; see {server.log}")
 
 
 def varint(n: int) -> bytes:
@@ -160,7 +182,7 @@ def check_point(table: pa.Table, kind: str, key: int) -> None:
 @pytest.mark.bench
 @pytest.mark.timeout(3600)
 def test_bench_sql(
-    start_server: Callable[[str], Server],
+    start_server: Callable[..., Server],
     start_roapi: Callable[[dict[str, Path]], Server],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -172,14 +194,18 @@ def test_bench_sql(
             writer.write_table(table, max_chunksize=64 * 1024)
     path = dataset_path(quiver)
     put_peak = quiver.peak_rss()
+    tiered = start_server(QUIVER, ("--memory-tier", MEMORY_TIER), TIER, quiver.root)
+    tiered = dataclasses.replace(tiered, kind=TIER)
     roapi = start_roapi({TABLE: path})
     load_peak = roapi.peak_rss()
-    servers = [quiver, roapi]
+    servers = [quiver, tiered, roapi]
     sessions = {s.kind: Session(s) for s in servers}
     try:
         # One untimed query each: ADBC's first call on a connection sets it up.
         for s in sessions.values():
             assert s.table("SELECT 1 AS one")["one"][0].as_py() == 1
+        hot_after = wait_until_hot(tiered, sessions[TIER])
+        hot_peak = tiered.peak_rss()
 
         scans = interleaved(servers, "SELECT *", lambda s: sessions[s.kind].stream(f"SELECT * FROM {TABLE}", ROWS))
         groups = interleaved(servers, "GROUP BY, 100 groups", lambda s: check_group_by(sessions[s.kind].table(GROUP_BY), s.kind))
@@ -225,8 +251,16 @@ def test_bench_sql(
             lines.append(latency_row(f, ours))
     lines.append(
         f"peak RSS before the figures: quiver {put_peak / (1 << 20):.0f} MiB after the put, "
-        f"roapi {load_peak / (1 << 20):.0f} MiB after loading the file"
+        f"roapi {load_peak / (1 << 20):.0f} MiB after loading the file, "
+        f"{TIER} {hot_peak / (1 << 20):.0f} MiB after loading it into memory ({hot_after:.1f} s after the first query)"
     )
+    lines.append(f"With --memory-tier {MEMORY_TIER}: each server's time over {TIER}'s (above 1: {TIER} is faster)")
+    lines.append(THROUGHPUT_HEADER)
+    for figures in (scans, groups):
+        lines += [throughput_row(f, table.nbytes / 1e6, ROWS, figures[TIER]) for f in figures.values()]
+    lines.append(LATENCY_HEADER)
+    for figures in (points, trivial):
+        lines += [latency_row(f, figures[TIER]) for f in figures.values()]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
 

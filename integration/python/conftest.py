@@ -3,7 +3,14 @@
 Three kinds of server answer the same client code:
 
 - "quiver": the real binary, `quiver serve --root TMP --addr 127.0.0.1:0`,
-  from QUIVER_BIN, else built from cmd/quiver when this tree has it.
+  from QUIVER_BIN, else built from cmd/quiver when this tree has it. With
+  QUIVER_TEST_BACKEND=s3 its root is a fresh bucket on a versitygw
+  (versitygw.py) shared by the session: `--root s3://BUCKET/warehouse` with
+  a part cache of its own; `Server.root` is then the directory versitygw
+  keeps that prefix's objects in, so a test looks at what it stored as it
+  does on a local root. Every case holds on both; cases that start no
+  quiver (the cookbook's servers alone, test_seed.py) are deselected in that
+  run, having nothing to do with where Quiver keeps its data.
 - "cookbook" and "cookbook-streaming": the Arrow cookbook's two pyarrow
   servers (cookbook_server.py), the reference Quiver is compared with.
 
@@ -35,6 +42,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
+import versitygw
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 # The Arrow cookbook's Flight recipe (Apache Arrow Cookbook, Apache License 2.0),
@@ -61,8 +70,21 @@ COOKBOOK_READY = re.compile(r"^listening on (grpc://127\.0\.0\.1:[0-9]+)$", re.M
 ROAPI_READY = re.compile(r"Listening on 127\.0\.0\.1:([0-9]+) for FlightSQL traffic")
 
 
+# QUIVER_TEST_BACKEND=s3 runs every quiver on an S3 root (`make test-python-s3`);
+# unset or "local" on a local directory. The Go integration suite reads the same variable.
+BACKEND_ENV = "QUIVER_TEST_BACKEND"
+
+
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+def on_s3() -> bool:
+    """Whether this run's quiver servers keep their datasets in a bucket."""
+    backend = os.environ.get(BACKEND_ENV, "local")
+    if backend not in ("local", "s3"):
+        raise pytest.UsageError(f"{BACKEND_ENV}={backend!r}: want local or s3")
+    return backend == "s3"
 
 
 @dataclass(frozen=True)
@@ -71,9 +93,14 @@ class Server:
 
     kind: str
     location: str  # grpc://127.0.0.1:PORT, for pyarrow.flight.connect
-    root: Path  # the directory it stores datasets in
+    root: Path  # the directory it stores datasets in (on S3: where versitygw keeps them)
     log: Path  # its stdout and stderr
     pid: int  # its process id, to watch its CPU time
+    url: str = ""  # its --root: the local directory, or s3://BUCKET/PREFIX
+    # The one directory its DuckDB may read, and the label its messages show for
+    # it: the root itself, or on S3 the part cache (flightsql hides both paths).
+    sql_dir: Path | None = None
+    sql_dir_label: str = "<root>"
 
     @property
     def is_quiver(self) -> bool:
@@ -151,6 +178,40 @@ def quiver_bin() -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def s3_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[versitygw.Gateway]:
+    """One versitygw for the session; each quiver root gets a fresh bucket on it."""
+    try:
+        exe = versitygw.binary(REPO_ROOT)
+    except versitygw.NotInstalled as e:
+        if in_ci():
+            pytest.fail(f"{e} (CI=true, so the S3 cases must run)")
+        pytest.skip(str(e))
+    gw = versitygw.Gateway.start(exe, tmp_path_factory.mktemp("versitygw"))
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an S3 run, deselects the cases that start no quiver: the cookbook's
+    reference servers and the seed check do not depend on Quiver's root."""
+    if not on_s3():
+        return
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        kind = params.params.get("server") if params else None
+        if item.path.name == "test_seed.py" or kind in (COOKBOOK, COOKBOOK_STREAMING):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     # Keeps each phase's report on the item, so fixtures can tell at teardown
@@ -201,6 +262,7 @@ class Servers:
         self._tmp = tmp_path
         self._request = request
         self._running: list[tuple[Server, subprocess.Popen]] = []
+        self._buckets: dict[Path, str] = {}  # on S3: a root's bucket, for servers sharing it
 
     def start(self, kind: str, args: tuple[str, ...] = (), name: str = "", root: Path | None = None) -> Server:
         """Starts a server; for quiver, args are more `quiver serve` flags (a later
@@ -211,10 +273,26 @@ class Servers:
             root = self._tmp / f"{label}-root"
             root.mkdir()
         log = self._tmp / f"{label}.log"
+        url = str(root)
+        sql_dir, sql_dir_label = root, "<root>"
         if kind == QUIVER:
             binary = self._request.getfixturevalue("quiver_bin")
-            argv = [str(binary), "serve", "--root", str(root), "--addr", "127.0.0.1:0", *args]
-            proc = self._spawn(argv, log)
+            serve = ["--root", str(root)]
+            env = None
+            if on_s3():
+                # The local root stands for a bucket: servers given the same root share one.
+                gw: versitygw.Gateway = self._request.getfixturevalue("s3_gateway")
+                bucket = self._buckets.get(root)
+                if bucket is None:
+                    bucket = self._buckets[root] = gw.new_bucket(self._request.node.name)
+                cache = self._tmp / f"{label}-cache"  # one server per part cache
+                serve = gw.serve_args(bucket, cache)
+                url = serve[1]
+                root = gw.mirror(bucket)
+                sql_dir, sql_dir_label = cache, "<cache>"
+                env = versitygw.quiver_env(dict(os.environ), self._tmp)
+            argv = [str(binary), "serve", *serve, "--addr", "127.0.0.1:0", *args]
+            proc = self._spawn(argv, log, env)
             location = wait_for_log(proc, log, QUIVER_ADDRESS).group(0)
         elif kind in (COOKBOOK, COOKBOOK_STREAMING):
             variant = "first" if kind == COOKBOOK else "streaming"
@@ -228,7 +306,7 @@ class Servers:
             wait_for_log(proc, log, COOKBOOK_READY)
         else:
             raise ValueError(f"unknown server kind {kind!r}")
-        server = Server(kind, location, root, log, proc.pid)
+        server = Server(kind, location, root, log, proc.pid, url, sql_dir, sql_dir_label)
         self._running.append((server, proc))
         with server.connect() as client:
             client.wait_for_available(timeout=START_TIMEOUT)
@@ -259,9 +337,9 @@ class Servers:
         return server
 
     @staticmethod
-    def _spawn(argv: list[str], log: Path) -> subprocess.Popen:
+    def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
         with log.open("wb") as out:
-            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
 
     def stop_all(self) -> list[str]:
         """Stops every server; returns what went wrong on the way."""

@@ -255,7 +255,9 @@ def test_cancel_a_running_query_from_another_thread(server: Server) -> None:
 
 
 # Each refused statement, the gRPC code and what its message must name.
-# The {root} and {outside} placeholders are filled in per test.
+# The {root} and {outside} placeholders are filled in per test: {root} is the one
+# directory the server's DuckDB may read (the dataset root, or on S3 the part
+# cache), and {shown} the label its messages show for it.
 REFUSED = {
     "copy-into-root": ("COPY (SELECT * FROM sales) TO '{root}/x.parquet' (FORMAT parquet)", "PERMISSION_DENIED", "statement type COPY is not allowed"),
     "copy-outside": ("COPY sales TO '{outside}/y.csv'", "PERMISSION_DENIED", "statement type COPY is not allowed"),
@@ -272,8 +274,8 @@ REFUSED = {
     "two-selects": ("SELECT 1; SELECT 2", "INVALID_ARGUMENT", "2 statements; multiple statements are not allowed"),
     "read-etc-passwd": ("SELECT * FROM read_csv('/etc/passwd')", "PERMISSION_DENIED", 'Cannot access file "/etc/passwd"'),
     "read-outside": ("SELECT * FROM read_csv('{outside}/secret.csv')", "PERMISSION_DENIED", 'Cannot access file "{outside}/secret.csv"'),
-    # The dataset root is shown as <root>: no client learns the server's paths.
-    "traversal": ("SELECT * FROM read_parquet('{root}/../sales.parquet')", "PERMISSION_DENIED", 'Cannot access file "<root>/../sales.parquet"'),
+    # The dataset root is shown as <root> (the part cache as <cache>): no client learns the server's paths.
+    "traversal": ("SELECT * FROM read_parquet('{root}/../sales.parquet')", "PERMISSION_DENIED", 'Cannot access file "{shown}/../sales.parquet"'),
     "logging": ("SELECT * FROM enable_logging(storage := 'file', storage_path := '{root}/logs')", "PERMISSION_DENIED", "function enable_logging is not allowed"),
 }
 
@@ -285,13 +287,16 @@ def test_sandbox_refusals(server: Server, tmp_path: Path, case: tuple[str, str, 
     outside.mkdir()
     (outside / "secret.csv").write_text("a\n1\n")
     server.put("sales.parquet", SALES)
-    sql = sql.format(root=server.root, outside=outside)
-    before = files_under(tmp_path)
+    sql = sql.format(root=server.sql_dir, outside=outside)
 
     with server.adbc() as conn, conn.cursor() as cur:
+        # A first query fills what the server keeps for SQL (on S3, the part
+        # cache); what a refusal writes is measured from there.
+        assert query(cur, "SELECT count(*) AS n FROM sales").to_pydict() == {"n": [4]}
+        before, stored = files_under(tmp_path), files_under(server.root)
         message = expect_error(code, lambda: query(cur, sql))
-        assert says.format(root=server.root, outside=outside) in message
-        assert str(server.root) not in message  # shown as <root>, even where the SQL named it
+        assert says.format(root=server.sql_dir, outside=outside, shown=server.sql_dir_label) in message
+        assert str(server.sql_dir) not in message  # shown as its label, even where the SQL named it
         assert f'sql "{sql[:40]}' in message  # the statement is quoted (long ones cut)
         if code == "PERMISSION_DENIED" and "statement type" in says:
             assert "Quiver's SQL is read-only" in message
@@ -300,6 +305,7 @@ def test_sandbox_refusals(server: Server, tmp_path: Path, case: tuple[str, str, 
 
         # Nothing was written, in the root or outside it, and all still works.
         assert files_under(tmp_path) - before <= {"quiver.log"}
+        assert files_under(server.root) == stored  # on S3 the bucket, elsewhere
         assert query(cur, "SELECT count(*) AS n FROM sales").to_pydict() == {"n": [4]}
     assert server.get("sales.parquet").equals(SALES)
 

@@ -39,6 +39,15 @@ final class Quiver {
     return Path.of(r);
   }
 
+  /**
+   * The one directory the server's DuckDB may read: the dataset root, or on an S3 root the
+   * part cache (system property {@code quiver.sqlDir}; the root when unset).
+   */
+  static Path sqlDir() {
+    String d = System.getProperty("quiver.sqlDir", "");
+    return d.isEmpty() ? root() : Path.of(d);
+  }
+
   /** The URL a user types: TLS is the driver's default, and Quiver here runs without it. */
   static String url() {
     return "jdbc:arrow-flight-sql://127.0.0.1:" + port() + "/?useEncryption=false";

@@ -59,6 +59,9 @@ class ReadOnlyTest {
       assertEquals(Seed.SALES.size(), rs.getLong(1));
     }
     assertEquals(rootBefore, listRoot(), "files in the dataset root");
+    for (String name : List.of("sneaky.parquet", "x.duckdb", "export")) {
+      assertFalse(Files.exists(Quiver.sqlDir().resolve(name)), name + " written in " + Quiver.sqlDir());
+    }
   }
 
   @Test
@@ -112,7 +115,8 @@ class ReadOnlyTest {
 
   static Stream<String> sandboxRefusals() {
     String outside = Path.of(System.getProperty("java.io.tmpdir"), "quiver-jdbc-escape.parquet").toString();
-    String inside = Quiver.root().resolve("sneaky.parquet").toString();
+    // Inside the directory DuckDB may read: the one place a write would land.
+    String inside = Quiver.sqlDir().resolve("sneaky.parquet").toString();
     return Stream.of(
         "COPY sales TO '" + inside + "' (FORMAT parquet)",
         "COPY (SELECT 1 AS x) TO '" + outside + "'",
@@ -120,7 +124,7 @@ class ReadOnlyTest {
         "CREATE OR REPLACE VIEW sales AS SELECT 1 AS x",
         "DROP VIEW sales",
         "ATTACH ':memory:' AS other",
-        "ATTACH '" + Quiver.root().resolve("x.duckdb") + "' AS other",
+        "ATTACH '" + Quiver.sqlDir().resolve("x.duckdb") + "' AS other",
         "DETACH memory",
         "SET threads = 1",
         "RESET threads",
@@ -128,9 +132,9 @@ class ReadOnlyTest {
         "INSTALL httpfs",
         "LOAD httpfs",
         "SELECT * FROM read_csv('/etc/passwd')",
-        "SELECT * FROM read_parquet('" + Quiver.root() + "/../*.parquet')",
+        "SELECT * FROM read_parquet('" + Quiver.sqlDir() + "/../*.parquet')",
         "SELECT 1; COPY (SELECT 1) TO '" + inside + "'",
-        "EXPORT DATABASE '" + Quiver.root().resolve("export") + "'");
+        "EXPORT DATABASE '" + Quiver.sqlDir().resolve("export") + "'");
   }
 
   @ParameterizedTest(name = "{0}")
