@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -24,7 +26,9 @@ import (
 //     again, so concurrent appends, from this process or any other, lose no
 //     acknowledged write.
 //
-// A drop writes a manifest listing no parts. A single-file dataset (a hand-dropped
+// A drop writes a manifest listing no parts. The parts a replace or drop takes out
+// stay, listed in the manifest as retired, until RetiredGrace has passed
+// (retired.go). A single-file dataset (a hand-dropped
 // object) can be read and dropped but not changed in place (ErrReadOnly).
 
 // maxCommitAttempts bounds how often a manifest commit retries after losing a race.
@@ -103,18 +107,23 @@ func (s *Store) tryCommitManifest(ctx context.Context, name string, mode PutMode
 	if err := s.checkPut(ctx, name, mode, rdr.Schema()); err != nil {
 		return err
 	}
-	old, mversion, err := partNames(ctx, s.bucket, name)
+	m, mversion, err := readManifest(ctx, s.bucket, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the manifest of %s vanished: %w", name, storage.ErrConflict)
+	}
 	if err != nil {
 		return err
 	}
-	if mversion == "" {
-		return fmt.Errorf("the manifest of %s vanished: %w", name, storage.ErrConflict)
+	old := m.Parts
+	next := manifest{Parts: append(slices.Clip(old), part)}
+	var replaced []string
+	if mode == Replace {
+		next.Parts, replaced = []string{part}, old
 	}
-	parts := []string{part}
-	if mode != Replace {
-		parts = append(old, part)
-	}
-	data, err := encodeManifest(parts)
+	// The replaced parts stay, listed as retired, for readers on other nodes.
+	var due []string
+	next.Retired, due = s.nextRetired(m, replaced, time.Now())
+	data, err := next.encode()
 	if err != nil {
 		return err
 	}
@@ -124,9 +133,7 @@ func (s *Store) tryCommitManifest(ctx context.Context, name string, mode PutMode
 	}
 	s.notify(name)
 	reached("manifest: committed")
-	if mode == Replace {
-		s.retireParts(name, old)
-	}
+	s.afterRetiring(name, next.Retired, due)
 	return nil
 }
 
@@ -159,14 +166,23 @@ func (s *Store) tryDropManifest(ctx context.Context, name string) error {
 		s.notify(name)
 		return nil
 	}
-	old, mversion, err := partNames(ctx, s.bucket, name)
-	if err != nil {
+	m, mversion, err := readManifest(ctx, s.bucket, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A directory of parts copied in without a manifest: drop them as listed.
+		if m.Parts, mversion, err = partNames(ctx, s.bucket, name); err != nil {
+			return err
+		}
+	case err != nil:
 		return err
-	}
-	if mversion != "" && len(old) == 0 {
+	case len(m.Parts) == 0:
 		return ErrNotFound // dropped already
 	}
-	data, err := encodeManifest(nil)
+	// The parts stay, listed as retired, for readers on other nodes.
+	next := manifest{}
+	var due []string
+	next.Retired, due = s.nextRetired(m, m.Parts, time.Now())
+	data, err := next.encode()
 	if err != nil {
 		return err
 	}
@@ -175,7 +191,7 @@ func (s *Store) tryDropManifest(ctx context.Context, name string) error {
 	}
 	s.notify(name)
 	reached("manifest: dropped")
-	s.retireParts(name, old)
+	s.afterRetiring(name, next.Retired, due)
 	return nil
 }
 

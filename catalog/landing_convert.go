@@ -219,7 +219,8 @@ func (s *Store) landed(ctx context.Context, ld *landing) (bool, error) {
 }
 
 // Close converts the landed puts (at most Options.LandingBudget of them), then stops
-// the converter. Puts from now on encode Parquet before they return. Close does not
+// the converter, and stops the scheduled deletions of retired parts on object storage
+// (retired.go). Puts from now on encode Parquet before they return. Close does not
 // close the bucket.
 func (s *Store) Close() error { return s.CloseContext(context.Background()) }
 
@@ -242,6 +243,7 @@ func (s *Store) CloseContext(ctx context.Context) error {
 	l.signalLocked()
 	l.mu.Unlock()
 	l.wg.Wait()
+	s.closeReclaims()
 	if err != nil {
 		return fmt.Errorf("close the dataset store with %d uploads landed but not converted (the next start converts them): %w", left, err)
 	}

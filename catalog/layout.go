@@ -46,6 +46,9 @@ type manifest struct {
 	// Parts are paths relative to the dataset directory, in read order: file names,
 	// or file names under hive-style partition directories ("year=2024/part-0.parquet").
 	Parts []string `json:"parts"`
+	// Retired are parts a replace or drop took out on object storage, kept for the
+	// store's retired grace so that readers on other nodes finish (retired.go).
+	Retired []retiredPart `json:"retired,omitempty"`
 }
 
 // layout is where a dataset's bytes are right now.
@@ -59,8 +62,10 @@ type layout struct {
 	manifestVersion string
 	// fingerprint changes whenever a part is added, removed, replaced or rewritten.
 	fingerprint string
-	bytes       int64
-	modified    time.Time
+	// versions are the storage versions of parts, as Stat saw them.
+	versions []string
+	bytes    int64
+	modified time.Time
 }
 
 // resolve reads the layout of the dataset name. It returns an error wrapping
@@ -91,6 +96,7 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 		l.bytes = st.Size
 		l.modified = st.ModTime
 		l.fingerprint = st.Version + ";"
+		l.versions = []string{st.Version}
 		return l, nil
 	}
 	l.dir = true
@@ -138,6 +144,7 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 			return layout{}, fmt.Errorf("%w: part %s of %s is a directory", ErrUnreadable, n, name)
 		}
 		l.parts = append(l.parts, key)
+		l.versions = append(l.versions, pst.Version)
 		l.bytes += pst.Size
 		if pst.ModTime.After(l.modified) {
 			l.modified = pst.ModTime
@@ -153,21 +160,12 @@ func resolve(ctx context.Context, b storage.Bucket, name string, listed *storage
 // partNames lists the parts of the multi-part dataset directory dir in read order,
 // and the version of its manifest ("" when it has none).
 func partNames(ctx context.Context, b storage.Bucket, dir string) (names []string, manifestVersion string, err error) {
-	data, v, err := b.ReadVersioned(ctx, dir+"/"+manifestName)
+	m, v, err := readManifest(ctx, b, dir)
 	switch {
 	case err == nil:
-		var m manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, v, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, dir, err)
-		}
-		for _, p := range m.Parts {
-			if p == "" || p[0] == '.' || checkPartPath(p) != nil {
-				return nil, v, fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, clipName(p))
-			}
-		}
 		return m.Parts, v, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, "", err
+		return nil, v, err
 	}
 	// Parts directly in dir, or in hive-style partition directories (hive.go).
 	names, err = listHive(ctx, b, dir, "", 0, nil)
@@ -179,6 +177,37 @@ func partNames(ctx context.Context, b storage.Bucket, dir string) (names []strin
 	}
 	sort.Strings(names)
 	return names, "", nil
+}
+
+// readManifest reads the manifest of the multi-part dataset directory dir and its
+// version; an error wrapping fs.ErrNotExist when there is none. Every part it names,
+// listed or retired, is a clean relative path inside dir.
+func readManifest(ctx context.Context, b storage.Bucket, dir string) (manifest, string, error) {
+	data, v, err := b.ReadVersioned(ctx, manifestKey(dir))
+	if err != nil {
+		return manifest{}, "", err
+	}
+	var m manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return manifest{}, v, fmt.Errorf("%w: manifest of %s: %v", ErrUnreadable, dir, err)
+	}
+	check := func(p string) error {
+		if p == "" || p[0] == '.' || checkPartPath(p) != nil {
+			return fmt.Errorf("%w: manifest of %s names part %q", ErrUnreadable, dir, clipName(p))
+		}
+		return nil
+	}
+	for _, p := range m.Parts {
+		if err := check(p); err != nil {
+			return manifest{}, v, err
+		}
+	}
+	for _, r := range m.Retired {
+		if err := check(r.Part); err != nil {
+			return manifest{}, v, err
+		}
+	}
+	return m, v, nil
 }
 
 // manifestKey is the key of the manifest of the dataset directory name.

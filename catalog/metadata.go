@@ -27,8 +27,9 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 		Keys:     l.parts,
 		Version:  version(l.fingerprint),
 
-		dir:         l.dir,
-		fingerprint: l.fingerprint,
+		dir:          l.dir,
+		fingerprint:  l.fingerprint,
+		partVersions: l.versions,
 	}
 	if lf, ok := s.bucket.(storage.LocalFiler); ok {
 		info.Files = make([]string, len(l.parts))

@@ -42,6 +42,9 @@ type Info struct {
 
 	dir         bool   // multi-part form
 	fingerprint string // the layout fingerprint Version is made from
+	// partVersions are the storage versions of the parts (Keys), for opening some of
+	// them without the others (OpenVersionParts).
+	partVersions []string
 	// partValues holds, per part, the value of each partition column.
 	partValues [][]scalar.Scalar
 }
@@ -68,6 +71,10 @@ type Options struct {
 	// Parquet itself before it returns. 0: DefaultLandingBudget; negative: puts never
 	// land. Object storage never lands.
 	LandingBudget int64
+	// RetiredGrace is how long, on object storage, the parts a replace or drop takes
+	// out stay for readers on other nodes before they are deleted (retired.go);
+	// 0: DefaultRetiredGrace. A local root deletes them once no reader pins them.
+	RetiredGrace time.Duration
 }
 
 // DefaultRowGroupRows is the row-group size Put writes unless Options say otherwise.
@@ -107,7 +114,8 @@ type Store struct {
 
 	notifier notifier // who hears of each commit (notify.go)
 
-	land landings // landed puts waiting for conversion (landing.go)
+	land     landings      // landed puts waiting for conversion (landing.go)
+	reclaims reclaimTimers // deletions of retired parts on object storage (retired.go)
 }
 
 type cacheEntry struct {
@@ -234,13 +242,27 @@ func (s *Store) sweep(ctx context.Context) error {
 
 // sweepDatasetDir removes temporary files and unlisted parts inside a multi-part dataset.
 func (s *Store) sweepDatasetDir(ctx context.Context, dir string) error {
-	names, mversion, err := partNames(ctx, s.bucket, dir)
+	m, mversion, err := readManifest(ctx, s.bucket, dir)
+	names := m.Parts
+	if errors.Is(err, fs.ErrNotExist) {
+		names, mversion, err = partNames(ctx, s.bucket, dir)
+	}
 	if err != nil {
 		return err
 	}
-	listed := make(map[string]bool, len(names))
+	listed := make(map[string]bool, len(names)+len(m.Retired))
 	for _, n := range names {
 		listed[n] = true
+	}
+	// Retired parts are kept for readers on other nodes until their grace passes
+	// (retired.go): reclaimRetired deletes them then, not the sweep.
+	for _, r := range m.Retired {
+		listed[r.Part] = true
+	}
+	if len(m.Retired) > 0 {
+		if err := s.reclaimRetired(ctx, dir); err != nil {
+			return err
+		}
 	}
 	var entries []storage.Entry
 	if s.files != nil {
@@ -345,6 +367,16 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 	typerGen := s.typerGen
 	s.cacheMu.Unlock()
 	if ok && e.fingerprint == l.fingerprint {
+		if e.layout.manifestVersion != l.manifestVersion {
+			// The manifest was rewritten with the same parts (retired parts taken
+			// out, retired.go): remember its version, so that known finds it again.
+			s.cacheMu.Lock()
+			if cur, ok := s.cache[name]; ok && cur.fingerprint == l.fingerprint {
+				cur.layout = l
+				s.cache[name] = cur
+			}
+			s.cacheMu.Unlock()
+		}
 		return e.info, e.err
 	}
 	info, err := s.readInfo(ctx, name, l)

@@ -74,6 +74,7 @@ var errorCodes = []struct {
 	{errMessageTooLarge, codes.ResourceExhausted},
 	{errResultMemory, codes.ResourceExhausted},
 	{errKeptChanging, codes.Aborted},
+	{engine.ErrViewsMoved, codes.Aborted},
 }
 
 var (

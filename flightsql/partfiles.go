@@ -123,6 +123,13 @@ func (p *partFiles) Synced(datasets []catalog.Info) { p.synced(datasets) }
 // dropped, so that the engine rebuilds the views that name its files.
 func (p *partFiles) Generation() uint64 { return p.gen.Load() }
 
+// StandIn implements engine.LocalFiles: schema files stand in for a dataset's
+// parts. They all live under p.dir, and nothing else does.
+func (p *partFiles) StandIn(file string) bool {
+	rel, err := filepath.Rel(p.dir, file)
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}
+
 // viewFiles returns the local files info's view names now: the cached parts while a
 // query leases this version, else its schema file (written on first use).
 func (p *partFiles) viewFiles(ctx context.Context, info catalog.Info) ([]string, error) {

@@ -191,16 +191,18 @@ const maxLeaseAttempts = 5
 // did not change, so the views are rebuilt (Engine.RefreshViews) before the query;
 // if a leased dataset changed meanwhile, the rebuilt views name its new version's
 // schema file, and the lease is taken again.
-func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(), err error) {
+//
+// It returns the Info of each dataset leased, for leaseAndQuery.
+func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(), leased []catalog.Info, err error) {
 	if s.parts == nil {
-		return func() {}, nil
+		return func() {}, nil, nil
 	}
 	datasets, err := s.engine.ReadTables(ctx, sql, func(string) bool { return true })
 	switch {
 	case errors.Is(err, engine.ErrInvalidSQL), errors.Is(err, engine.ErrReadOnly),
 		errors.Is(err, engine.ErrForbidden), errors.Is(err, engine.ErrUnqueryable):
 		// The query will be refused as it is here: nothing to fetch.
-		return func() {}, nil
+		return func() {}, nil, nil
 	case err != nil:
 		datasets = nil // cannot tell: all of them
 	}
@@ -208,20 +210,84 @@ func (s *SQLServer) leaseReads(ctx context.Context, sql string) (release func(),
 		infos := s.parts.listedInfos(datasets)
 		release, err := s.parts.lease(ctx, infos)
 		if err != nil {
-			return nil, leaseError(ctx, err)
+			return nil, nil, leaseError(ctx, err)
 		}
 		if err := s.engine.RefreshViews(ctx); err != nil {
 			release()
-			return nil, leaseError(ctx, err)
+			return nil, nil, leaseError(ctx, err)
 		}
 		if s.parts.leased(infos) {
-			return release, nil
+			return release, infos, nil
 		}
 		release()
 		if attempt == maxLeaseAttempts {
-			return nil, fmt.Errorf("%w while their parts were fetched for the query", errKeptChanging)
+			return nil, nil, fmt.Errorf("%w while their parts were fetched for the query", errKeptChanging)
 		}
 	}
+}
+
+// afterLease, when a test sets it, runs between a query's lease and its statement:
+// where a replace or drop by another client races the query.
+var afterLease func()
+
+// leaseAndQuery leases what sql reads (leaseReads) and runs it, with params' row
+// bound when params is not nil. Callers hold a pin; unlease ends the lease, after
+// the rows are released.
+//
+// A dataset replaced or appended to between the lease and the statement leaves
+// the statement's view naming the new version's schema file, which the engine
+// refuses to read as data (engine.ErrViewsMoved): the new version is leased and the
+// statement runs again, so a query reads the old data or the new, never no rows. A
+// leased dataset dropped meanwhile fails it with catalog.ErrNotFound naming the
+// table.
+func (s *SQLServer) leaseAndQuery(ctx context.Context, sql string, params *boundRow) (rows *engine.Rows, unlease func(), err error) {
+	for attempt := 0; ; attempt++ {
+		release, leased, err := s.leaseReads(ctx, sql)
+		if err != nil {
+			return nil, nil, err
+		}
+		if afterLease != nil {
+			afterLease()
+		}
+		if params != nil {
+			rows, err = s.engine.Query(ctx, sql, params.rec, params.row)
+		} else {
+			rows, err = s.engine.Query(ctx, sql, nil, 0)
+		}
+		if err == nil {
+			return rows, release, nil
+		}
+		release()
+		if !errors.Is(err, engine.ErrViewsMoved) {
+			if derr := s.droppedLease(ctx, leased, err); derr != nil {
+				return nil, nil, derr
+			}
+			return nil, nil, err
+		}
+		if attempt == maxLeaseAttempts {
+			return nil, nil, fmt.Errorf("%w while the query started: %w", errKeptChanging, err)
+		}
+	}
+}
+
+// droppedLease explains err, the failure of a statement that leased leased, when one
+// of those datasets has been dropped since: an error wrapping catalog.ErrNotFound
+// naming its table, rather than DuckDB's unknown table. nil when none was dropped.
+func (s *SQLServer) droppedLease(ctx context.Context, leased []catalog.Info, err error) error {
+	if len(leased) == 0 || !errors.Is(err, engine.ErrInvalidSQL) || ctx.Err() != nil {
+		return nil
+	}
+	snap, serr := s.engine.Snapshot(ctx)
+	if serr != nil {
+		return nil
+	}
+	for _, info := range leased {
+		if _, ok := snap.Dataset(info.Name); !ok {
+			return fmt.Errorf("table %q: dataset %q was dropped as the query started: %w",
+				info.Table(), info.Name, catalog.ErrNotFound)
+		}
+	}
+	return nil
 }
 
 // leaseError is err from leaseReads; when ctx ended, it says why (the request's

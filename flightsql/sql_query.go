@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quiverdata/quiver/flightsql/auth"
-	"github.com/quiverdata/quiver/flightsql/engine"
 	"github.com/quiverdata/quiver/flightsql/wire"
 )
 
@@ -482,7 +481,7 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 	}
 	// On object storage the parts of the tables sql reads are fetched and held
 	// until the query ends.
-	unlease, err := s.leaseReads(qctx, sql)
+	rows, unlease, err := s.leaseAndQuery(qctx, sql, params)
 	if err != nil {
 		unpin()
 		return nil, nil, toStatus(err)
@@ -491,16 +490,6 @@ func (s *SQLServer) stream(ctx, qctx context.Context, sql string, params *boundR
 	unpin = func() {
 		unlease()
 		unpinOnly()
-	}
-	var rows *engine.Rows
-	if params != nil {
-		rows, err = s.engine.Query(qctx, sql, params.rec, params.row)
-	} else {
-		rows, err = s.engine.Query(qctx, sql, nil, 0)
-	}
-	if err != nil {
-		unpin()
-		return nil, nil, toStatus(err)
 	}
 	schema := resultSchema(rows.Schema(), rows.Tables())
 	fill := func(rec arrow.RecordBatch) (arrow.RecordBatch, error) {

@@ -49,8 +49,8 @@ func s3Nodes(t testing.TB, n int) []*quiverProcess {
 }
 
 // startS3Nodes runs n `quiver serve` binaries on bucket, each with the others as
-// --peers (none when n is 1) and its own part cache.
-func startS3Nodes(t testing.TB, s3srv *s3test.Server, bucket string, n int) []*quiverProcess {
+// --peers (none when n is 1), its own part cache, and the flags extra.
+func startS3Nodes(t testing.TB, s3srv *s3test.Server, bucket string, n int, extra ...string) []*quiverProcess {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
@@ -75,7 +75,7 @@ func startS3Nodes(t testing.TB, s3srv *s3test.Server, bucket string, n int) []*q
 		if len(peers) > 0 {
 			args = append(args, "--peers", strings.Join(peers, ","))
 		}
-		procs[i] = startQuiver(t, t.TempDir(), args...)
+		procs[i] = startQuiver(t, t.TempDir(), append(args, extra...)...)
 	}
 	return procs
 }

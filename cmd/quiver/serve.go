@@ -158,8 +158,9 @@ func serve(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	defer closeCache(cache, log)
-	// After the service (deferred later, so closed first): stops the converter of
-	// landed uploads; what it did not convert, the next start converts.
+	// After the service (deferred later, so closed first): converts the landed
+	// uploads and stops the converter, and stops scheduled deletions of retired parts
+	// (a later start does what is left of either).
 	defer store.Close()
 	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
 		Store:        store,

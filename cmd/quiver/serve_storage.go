@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -27,6 +28,8 @@ type storageOptions struct {
 	cacheSize   string
 	// landingBudget bounds the uploads a local root holds landed, not yet Parquet.
 	landingBudget string
+	// retiredGrace: how long replaced or dropped parts stay for other nodes' readers.
+	retiredGrace time.Duration
 }
 
 func addStorageFlags(f *pflag.FlagSet, o *storageOptions) {
@@ -35,6 +38,7 @@ func addStorageFlags(f *pflag.FlagSet, o *storageOptions) {
 	f.BoolVar(&o.s3PathStyle, "s3-path-style", false, "with --root s3://...: address the bucket in the URL path (http://host/bucket/key), as most S3-compatible servers other than AWS want")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "with --root s3://...: local directory of the part cache SQL reads parts through; one server per directory (default: <user cache dir>/quiver/parts)")
 	f.StringVar(&o.landingBudget, "landing-budget", "1GiB", "with a local --root: DoPut and ingest acknowledge once the upload is durable on disk as Arrow IPC and encode Parquet in the background, while at most this much waits for encoding (beyond it an upload encodes Parquet before it is acknowledged); 0: always encode before acknowledging")
+	f.DurationVar(&o.retiredGrace, "retired-grace", catalog.DefaultRetiredGrace, "with --root s3://...: how long the parts a replace or drop takes out stay in the bucket for reads still under way on other nodes before any node deletes them; a plain DoGet or parts ticket streaming a replaced version for longer than this may fail")
 	f.StringVar(&o.cacheSize, "cache-size", "10GiB", "with --root s3://...: disk budget of the part cache, e.g. 500MB, 20GiB; parts in use by a query are never evicted, so it can be exceeded while they are held")
 }
 
@@ -42,8 +46,8 @@ func addStorageFlags(f *pflag.FlagSet, o *storageOptions) {
 // bucket and the part cache the engine reads its parts through (nil for a local root).
 func openStore(ctx context.Context, root string, o storageOptions, opts catalog.Options) (*catalog.Store, *partcache.Cache, error) {
 	if !strings.HasPrefix(root, "s3://") {
-		if o.s3Endpoint != "" || o.s3Region != "" || o.s3PathStyle || o.cacheDir != "" {
-			return nil, nil, fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style and --cache-dir need --root s3://BUCKET/PREFIX (got --root %q)", root)
+		if o.s3Endpoint != "" || o.s3Region != "" || o.s3PathStyle || o.cacheDir != "" || (o.retiredGrace != 0 && o.retiredGrace != catalog.DefaultRetiredGrace) {
+			return nil, nil, fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style, --cache-dir and --retired-grace need --root s3://BUCKET/PREFIX (got --root %q)", root)
 		}
 		budget, err := parseSize(o.landingBudget)
 		if o.landingBudget == "" {
@@ -63,6 +67,9 @@ func openStore(ctx context.Context, root string, o storageOptions, opts catalog.
 	if err != nil || size <= 0 {
 		return nil, nil, fmt.Errorf("--cache-size %q: want a positive size such as 500MB or 20GiB", o.cacheSize)
 	}
+	if o.retiredGrace < 0 {
+		return nil, nil, fmt.Errorf("--retired-grace %s: want a positive duration such as 1h", o.retiredGrace)
+	}
 	dir := o.cacheDir
 	if dir == "" {
 		base, err := os.UserCacheDir()
@@ -79,6 +86,7 @@ func openStore(ctx context.Context, root string, o storageOptions, opts catalog.
 	if err != nil {
 		return nil, nil, fmt.Errorf("--cache-dir %s: %w", dir, err)
 	}
+	opts.RetiredGrace = o.retiredGrace // 0: catalog.DefaultRetiredGrace
 	store, err := catalog.OpenBucket(ctx, bucket, opts)
 	if err != nil {
 		cache.Close()

@@ -187,6 +187,17 @@ func (e *Engine) cacheable(plan boundPlan) ([]string, bool) {
 	return files, true
 }
 
+// scannedFiles lists the files every Parquet scan of the plan reads.
+func (p boundPlan) scannedFiles() []string {
+	var files []string
+	for _, g := range p.gets {
+		if parquetScans[g.name] {
+			files = append(files, g.files...)
+		}
+	}
+	return files
+}
+
 // isViewFiles reports whether files is exactly the file list of a view. syncMu is held.
 func (e *Engine) isViewFiles(files []string) bool {
 	if len(files) == 0 {

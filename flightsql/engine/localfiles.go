@@ -30,6 +30,10 @@ type LocalFiles interface {
 	// dataset version. The engine rebuilds its views before its next statement
 	// when it moved since the last build.
 	Generation() uint64
+	// StandIn reports whether file is one Files returned to stand for a dataset's
+	// parts (no rows). Query refuses to execute a statement that would read one
+	// (ErrViewsMoved): a query must read the data it leased.
+	StandIn(file string) bool
 }
 
 // SetLocalFiles makes the engine read every dataset through lf. Call it once, before

@@ -360,10 +360,17 @@ func TestMemTierNeverCopiesAStandIn(t *testing.T) {
 			}
 		}
 	}
+	// The engine refuses a statement that would read the stand-in (consistent.go)...
+	if n, err := countRows(t, e, "people"); !errors.Is(err, ErrViewsMoved) {
+		t.Fatalf("through the stand-in: %d, %v; want ErrViewsMoved", n, err)
+	}
+	// ...and were one read anyway, the tier's own row check refuses to keep its copy.
+	lf.unmarked.Store(true)
 	if n, err := countRows(t, e, "people"); err != nil || n != 0 {
-		t.Fatalf("through the stand-in: %d, %v", n, err)
+		t.Fatalf("through an unmarked stand-in: %d, %v", n, err)
 	}
 	waitLog("memory tier: dataset stays on Parquet")
+	lf.unmarked.Store(false)
 	if hot(e, "people.parquet") || len(memTables(t, e)) != 0 {
 		t.Fatalf("a copy of the stand-in was kept: hot %v, tables %v", e.HotTables(), memTables(t, e))
 	}

@@ -33,8 +33,25 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 	if err := e.syncCatalog(ctx); err != nil {
 		return nil, sqlError(sql, err)
 	}
-	return e.query(ctx, sql, params, row)
+	before := e.catalogSnapshot()
+	if beforeStatement != nil {
+		beforeStatement()
+	}
+	rows, err := e.query(ctx, sql, params, row)
+	if err != nil && before != nil {
+		if derr := e.droppedUnder(ctx, before, err); derr != nil {
+			return nil, sqlError(sql, derr)
+		}
+	}
+	if rows != nil {
+		rows.before = before
+	}
+	return rows, err
 }
+
+// beforeStatement, when a test sets it, runs between Query's view sync and its
+// statement: where a concurrent drop or replace races the query.
+var beforeStatement func()
 
 // query is Query on the views as they are.
 func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
@@ -69,15 +86,8 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 // the prepared statement and the streaming result in the session. s.mu is held.
 // It also returns the table of each result column, as Description.Tables.
 func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, error) {
-	st, origins, err := s.eng.prepareGated(s, sql)
+	origins, err := s.eng.startReadingData(s, sql, params, row)
 	if err != nil {
-		return nil, nil, err
-	}
-	s.stmt = st
-	if err := bindParams(st, params, row); err != nil {
-		return nil, nil, err
-	}
-	if err := executeStreaming(st, &s.res); err != nil {
 		return nil, nil, err
 	}
 	s.opts = bindings.ResultGetArrowOptions(&s.res)
@@ -138,6 +148,9 @@ type Rows struct {
 	schema *arrow.Schema
 	tables []string // of each column, as Description.Tables
 	refs   atomic.Int64
+	// before is the catalog snapshot the statement's views were synced to, to tell
+	// a dataset dropped under the stream (consistent.go); nil without a catalog.
+	before *Snapshot
 
 	released atomic.Bool
 	mu       sync.Mutex // guards cur, carry and err against a concurrent final Release
@@ -222,6 +235,12 @@ func (r *Rows) Next() bool {
 	}
 	rec, err := r.fetch()
 	if err != nil {
+		if r.before != nil {
+			// A multi-part dataset's files are opened as the scan reaches them.
+			if derr := r.eng.droppedUnder(r.ctx, r.before, err); derr != nil {
+				err = derr
+			}
+		}
 		r.err = sqlError(r.sql, err)
 		return false
 	}

@@ -62,16 +62,25 @@ func (e *Engine) prepareReadOnly(s *session, sql string) (bindings.PreparedState
 // prepareGated is prepareReadOnly, and also returns the origins of the result
 // columns from the plan the gate checked (origins.go).
 func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatement, [][]string, error) {
-	var st bindings.PreparedStatement
+	st, origins, _, _, err := e.prepareScanning(s, sql)
+	return st, origins, err
+}
+
+// prepareScanning is prepareGated, and also returns the files the prepared statement's
+// Parquet scans read, when they are known for certain: the plan the gate checked was
+// bound on the same views as the statement prepared (no SyncTables changed a view in
+// between). views is then the views' generation (viewsGen) they hold for, an even
+// number; odd when they are not known.
+func (e *Engine) prepareScanning(s *session, sql string) (st bindings.PreparedStatement, origins [][]string, scans []string, views uint64, err error) {
 	if strings.TrimSpace(sql) == "" {
-		return st, nil, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
+		return st, nil, nil, 1, fmt.Errorf("%w: empty SQL", ErrInvalidSQL)
 	}
 	key := e.gateKeyFor(sql, s.gen)
 	stable := key.views%2 == 0 // odd: SyncTables is changing views
 	if files, origins, ok := e.gates.admitted(key); ok && stable {
 		for _, f := range files {
 			if err := fileDepths.check(f); err != nil {
-				return st, nil, err
+				return st, nil, nil, 1, err
 			}
 		}
 		st, err := prepareOne(s.conn, sql)
@@ -79,7 +88,7 @@ func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatemen
 			if e.hot != nil {
 				s.scans = e.gates.scans(key)
 			}
-			return st, origins, nil
+			return st, origins, files, key.views, nil
 		}
 		if err == nil {
 			bindings.DestroyPrepare(&st)
@@ -88,20 +97,21 @@ func (e *Engine) prepareGated(s *session, sql string) (bindings.PreparedStatemen
 	e.gateRuns.Add(1)
 	st, plan, err := gateAndPrepare(s.conn, sql)
 	if err != nil {
-		return st, nil, err
+		return st, nil, nil, 1, err
 	}
 	if e.hot != nil {
 		s.scans = plan.scans()
 	}
-	if stable && e.viewsGen.Load() == key.views {
-		if files, ok := e.cacheable(plan); ok {
-			e.gates.admit(key, files, plan.origins)
-			if e.hot != nil {
-				e.gates.putScans(key, s.scans)
-			}
+	if !stable || e.viewsGen.Load() != key.views {
+		return st, plan.origins, nil, 1, nil
+	}
+	if files, ok := e.cacheable(plan); ok {
+		e.gates.admit(key, files, plan.origins)
+		if e.hot != nil {
+			e.gates.putScans(key, s.scans)
 		}
 	}
-	return st, plan.origins, nil
+	return st, plan.origins, plan.scannedFiles(), key.views, nil
 }
 
 // gateAndPrepare is the whole gate: it parses sql, binds its plan and checks both,
