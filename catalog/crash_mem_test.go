@@ -26,6 +26,13 @@ type plainBucket struct{ storage.Bucket }
 // bucket without filesystem operations. Opening sweeps, as after a restart.
 func openMemStore(t testing.TB, m *local.MemFS, plain bool) *Store {
 	t.Helper()
+	// The direct path's commit steps; landing_crash_test.go crashes landed puts.
+	return openMemStoreOpts(t, m, plain, Options{LandingBudget: -1})
+}
+
+// openMemStoreOpts is openMemStore with opts (its Logger and Allocator are set here).
+func openMemStoreOpts(t testing.TB, m *local.MemFS, plain bool, opts Options) *Store {
+	t.Helper()
 	b, err := local.New(m, memRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -36,10 +43,12 @@ func openMemStore(t testing.TB, m *local.MemFS, plain bool) *Store {
 	if plain {
 		bucket = plainBucket{b}
 	}
-	s, err := OpenBucket(context.Background(), bucket, Options{Logger: quietLogger(), Allocator: mem})
+	opts.Logger, opts.Allocator = quietLogger(), mem
+	s, err := OpenBucket(context.Background(), bucket, opts)
 	if err != nil {
 		t.Fatalf("OpenBucket: %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -38,7 +38,7 @@ func TestCrashAtEveryCommitStep(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			s, _ := openTestStore(t, root, Options{})
+			s, _ := openTestStore(t, root, Options{LandingBudget: -1}) // landing_crash_test.go crashes landed puts
 			old := single
 			put(t, s, "d", Create, 0, 100)
 			if tt.multi {
@@ -102,7 +102,11 @@ func TestKilledMidPutHelper(t *testing.T) {
 	if root == "" {
 		t.Skip("helper process for TestKilledMidPut")
 	}
-	s, err := Open(root, Options{Logger: quietLogger(), RowGroupRows: 10_000})
+	opts := Options{Logger: quietLogger(), RowGroupRows: 10_000}
+	if os.Getenv("QUIVER_CRASH_DIRECT") != "" {
+		opts.LandingBudget = -1 // encode on the request path, as over budget
+	}
+	s, err := Open(root, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +117,24 @@ func TestKilledMidPutHelper(t *testing.T) {
 }
 
 // TestKilledMidPut SIGKILLs a process in the middle of streaming a large replace and
-// an append, then opens the root: the old version is intact and the temp file swept.
+// an append, landed (the temp file is the landing's) or encoded directly, then opens
+// the root: the old version is intact and the temp file swept.
 func TestKilledMidPut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a subprocess")
 	}
-	for _, multi := range []bool{false, true} {
+	for _, tc := range []struct {
+		multi, direct bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		multi := tc.multi
 		name := "single file"
 		if multi {
 			name = "multi-part"
+		}
+		if tc.direct {
+			name += "/direct"
+		} else {
+			name += "/landed"
 		}
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
@@ -132,10 +145,14 @@ func TestKilledMidPut(t *testing.T) {
 				put(t, s, "d", Append, 100, 100)
 				want = seq(0, 200)
 			}
+			settle(t, s)
 			before := listDir(t, root)
 
 			cmd := exec.Command(os.Args[0], "-test.run=^TestKilledMidPutHelper$", "-test.v")
 			cmd.Env = append(os.Environ(), crashRootEnv+"="+root)
+			if tc.direct {
+				cmd.Env = append(cmd.Env, "QUIVER_CRASH_DIRECT=1")
+			}
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)

@@ -50,6 +50,7 @@ func openTestStore(t testing.TB, root string, opts Options) (*Store, *memory.Che
 	if err != nil {
 		t.Fatalf("Open(%s): %v", root, err)
 	}
+	t.Cleanup(func() { s.Close() }) // before the allocator's check: stops the converter
 	return s, mem
 }
 

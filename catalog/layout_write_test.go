@@ -22,6 +22,7 @@ func TestDefaultLayoutPrunes(t *testing.T) {
 	if _, err := s.Put(context.Background(), "d", Create, rdr); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s)
 	pf, err := file.OpenParquetFile(filepath.Join(s.Root(), "d"), false)
 	if err != nil {
 		t.Fatal(err)

@@ -129,6 +129,19 @@ func (s *Store) PutPartitioned(ctx context.Context, name string, mode PutMode, k
 	if err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
 	}
+	if s.files != nil {
+		// A partitioned put is never landed, but it takes the dataset's lane and
+		// waits for the landed puts acknowledged before it (landing.go): the order
+		// of puts to one dataset is the order they were acknowledged in.
+		unlock, err := s.lockLane(ctx, name)
+		if err != nil {
+			return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
+		}
+		defer unlock()
+		if err := s.waitLanded(ctx, name); err != nil {
+			return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
+		}
+	}
 	if err := s.checkPartitionedPut(ctx, name, mode, sp); err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
 	}
@@ -173,6 +186,12 @@ func (s *Store) checkPartitionedPut(ctx context.Context, name string, mode PutMo
 // existing partitioned dataset (nil otherwise): Put then appends partitioned.
 func (s *Store) appendPartitions(ctx context.Context, name string, mode PutMode) []string {
 	if mode != Append && mode != CreateOrAppend {
+		return nil
+	}
+	if s.files != nil && s.hasLandings(name) {
+		// Only plain puts land, and they leave a plain dataset: the append follows
+		// them on the landed path. (One that slips in after this look is caught by
+		// PutPartitioned's check under the lane.)
 		return nil
 	}
 	info, err := s.stat(ctx, name)

@@ -72,15 +72,17 @@ func (s *Store) Put(ctx context.Context, name string, mode PutMode, rdr array.Re
 	if err := CheckNesting(rdr.Schema()); err != nil {
 		return 0, fmt.Errorf("%s dataset %q: %w: %w", mode, name, ErrInvalidData, err)
 	}
-	// Refuse early what the commit would refuse, before reading the whole upload.
-	if err := s.checkPut(ctx, name, mode, rdr.Schema()); err != nil {
-		return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
-	}
 	var rows int64
 	var err error
 	if s.files != nil {
-		rows, err = s.putFile(ctx, name, mode, rdr)
+		// The dataset's lane orders the checks and the commit with every other put
+		// and drop of it, landed or not (landing.go).
+		rows, err = s.putLanded(ctx, name, mode, rdr)
 	} else {
+		// Refuse early what the commit would refuse, before reading the whole upload.
+		if err := s.checkPut(ctx, name, mode, rdr.Schema()); err != nil {
+			return 0, fmt.Errorf("%s dataset %q: %w", mode, name, err)
+		}
 		rows, err = s.putManifest(ctx, name, mode, rdr)
 	}
 	if err != nil {
@@ -124,6 +126,12 @@ func (s *Store) checkTableName(ctx context.Context, name string) error {
 			return fmt.Errorf("%w: dataset %q has the same SQL table name %q", ErrAlreadyExists, other, TableName(other))
 		}
 	}
+	// Datasets landed but not yet converted are not in the root yet.
+	for _, other := range s.landingNames() {
+		if other != name && sameTable(other, name) {
+			return fmt.Errorf("%w: dataset %q has the same SQL table name %q", ErrAlreadyExists, other, TableName(other))
+		}
+	}
 	return nil
 }
 
@@ -161,6 +169,12 @@ const dictionaryPageLimit = 64 << 10
 // writeParquet streams rdr into out, a new object, and commits it (durably) when the
 // stream is complete; on any failure it aborts out.
 func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.RecordReader) (rows int64, err error) {
+	return s.writeParquetTagged(ctx, out, rdr, "", "")
+}
+
+// writeParquetTagged is writeParquet that also stores the key-value metadata key=value
+// in the file's footer (none when key is empty).
+func (s *Store) writeParquetTagged(ctx context.Context, out storage.Writer, rdr array.RecordReader, key, value string) (rows int64, err error) {
 	defer func() {
 		if err == nil {
 			// A cancel after the last batch does not undo a complete upload.
@@ -175,17 +189,16 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		return 0, fmt.Errorf("%w: the stream has no columns", ErrInvalidData)
 	}
 	buf := bufio.NewWriterSize(out, 1<<20)
-	props := parquet.NewWriterProperties(
-		parquet.WithAllocator(s.opts.Allocator),
-		parquet.WithCompression(s.opts.Compression),
-		parquet.WithMaxRowGroupLength(s.opts.RowGroupRows),
-		parquet.WithStats(true),
-		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
-	)
 	// The Parquet writer must not close w: we commit it. onlyWriter hides any Close.
-	w, write, err := newParquetWriter(schema, onlyWriter{buf}, props, s.opts.Allocator)
+	w, write, err := newParquetWriter(schema, onlyWriter{buf}, s.writerProps(), s.opts.Allocator)
 	if err != nil {
 		return 0, err
+	}
+	if key != "" {
+		if err := w.AppendKeyValueMetadata(key, value); err != nil {
+			w.Close()
+			return 0, fmt.Errorf("write Parquet metadata: %w", err)
+		}
 	}
 	defer func() {
 		if cerr := s.guarded("finish the Parquet file", w.Close); err == nil && cerr != nil {
@@ -226,6 +239,27 @@ func (s *Store) writeParquet(ctx context.Context, out storage.Writer, rdr array.
 		return rows, fmt.Errorf("write Parquet: %w", werr)
 	}
 	return rows, err
+}
+
+// writerProps are the properties of every Parquet file the store writes.
+func (s *Store) writerProps() *parquet.WriterProperties {
+	return parquet.NewWriterProperties(
+		parquet.WithAllocator(s.opts.Allocator),
+		parquet.WithCompression(s.opts.Compression),
+		parquet.WithMaxRowGroupLength(s.opts.RowGroupRows),
+		parquet.WithStats(true),
+		parquet.WithDictionaryPageSizeLimit(dictionaryPageLimit),
+	)
+}
+
+// checkWritable refuses a schema the Parquet writer would refuse, by making that
+// writer on a discarded output: a landed put must know before it acknowledges.
+func (s *Store) checkWritable(schema *arrow.Schema) error {
+	w, _, err := newParquetWriter(schema, onlyWriter{io.Discard}, s.writerProps(), s.opts.Allocator)
+	if err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // readBatches reads rdr to the end and sends each batch, retained, on recs, until the
@@ -283,6 +317,15 @@ func (s *Store) Drop(ctx context.Context, name string) error {
 	}
 	var err error
 	if s.files != nil {
+		// After the landed puts before it (order), and before any put after it.
+		unlock, lerr := s.lockLane(ctx, name)
+		if lerr != nil {
+			return fmt.Errorf("drop dataset %q: %w", name, lerr)
+		}
+		defer unlock()
+		if lerr := s.waitLanded(ctx, name); lerr != nil {
+			return fmt.Errorf("drop dataset %q: %w", name, lerr)
+		}
 		s.commitMu.Lock()
 		err = s.dropFile(context.WithoutCancel(ctx), name)
 		s.commitMu.Unlock()

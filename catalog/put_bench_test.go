@@ -61,7 +61,7 @@ func BenchmarkPut(b *testing.B) {
 			r.Release()
 		}
 	}()
-	s, _ := openTestStore(b, b.TempDir(), Options{})
+	s, _ := openTestStore(b, b.TempDir(), Options{LandingBudget: -1}) // the encoding, on the clock
 	var size int64
 	b.ResetTimer()
 	cpu0 := cpuTime()

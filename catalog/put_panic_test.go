@@ -18,7 +18,7 @@ import (
 // the process. The gRPC layer validates batches before they get here; this is the
 // store's own guard.
 func TestPutSurvivesWriterPanic(t *testing.T) {
-	s, _ := newTestStore(t)
+	s, _ := openTestStore(t, t.TempDir(), Options{LandingBudget: -1}) // landed: TestLandedConversionFailure
 	offsets := make([]byte, 16)
 	for i, v := range []int32{0, 10, 2, 15} {
 		binary.LittleEndian.PutUint32(offsets[4*i:], uint32(v))

@@ -313,6 +313,7 @@ func TestRowGroups(t *testing.T) {
 	if _, err := s.Put(context.Background(), "d", Create, rdr); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s)
 	pf, err := file.OpenParquetFile(filepath.Join(s.Root(), "d"), false)
 	if err != nil {
 		t.Fatal(err)
@@ -332,6 +333,7 @@ func TestRowGroups(t *testing.T) {
 func TestCompression(t *testing.T) {
 	s, _ := newTestStore(t)
 	put(t, s, "d", Create, 0, 100)
+	settle(t, s)
 	pf, err := file.OpenParquetFile(filepath.Join(s.Root(), "d"), false)
 	if err != nil {
 		t.Fatal(err)

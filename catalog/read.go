@@ -110,6 +110,9 @@ func (s *Store) openCurrent(ctx context.Context, name string) (Info, []storage.O
 	if err := ValidateName(name); err != nil {
 		return Info{}, nil, nil, err
 	}
+	if err := s.waitLanded(ctx, name); err != nil { // landing.go
+		return Info{}, nil, nil, err
+	}
 	unpin := s.Pin()
 	for attempt := 0; attempt < maxOpenAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {

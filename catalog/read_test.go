@@ -134,6 +134,7 @@ func TestReaderSurvivesReplaceAndDrop(t *testing.T) {
 			if !equalIDs(got, want) {
 				t.Fatalf("reader opened before the change read %s, want %s", abbrev(got), abbrev(want))
 			}
+			settle(t, s)
 			assertNoGarbage(t, s.Root())
 		})
 	}

@@ -34,6 +34,9 @@ func (s *Store) OpenVersionParts(ctx context.Context, name, version string, firs
 	if first < 0 || count < 1 {
 		return nil, fmt.Errorf("dataset %q: %w: part range from %d, %d parts", name, ErrInvalidData, first, count)
 	}
+	if err := s.waitLanded(ctx, name); err != nil { // landing.go
+		return nil, err
+	}
 	// While pinned no retired part is deleted, so the parts listed are there to open.
 	// On object storage parts are read by key as the reader goes: it keeps the pin.
 	unpin := s.Pin()

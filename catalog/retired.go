@@ -186,10 +186,10 @@ func (s *Store) scheduleReclaim(name string, at time.Time) {
 	})
 }
 
-// Close stops the store's scheduled deletions of retired parts (another commit, or
-// the next start, does them) and waits for one under way. The store stays usable
-// for reads and writes; it schedules no more deletions.
-func (s *Store) Close() error {
+// closeReclaims stops the store's scheduled deletions of retired parts (another
+// commit, or the next start, does them) and waits for one under way. The store stays
+// usable for reads and writes; it schedules no more deletions. Close calls it.
+func (s *Store) closeReclaims() {
 	t := &s.reclaims
 	t.mu.Lock()
 	t.closed = true
@@ -199,5 +199,4 @@ func (s *Store) Close() error {
 	}
 	t.mu.Unlock()
 	t.running.Wait()
-	return nil
 }

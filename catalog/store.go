@@ -72,6 +72,11 @@ type Options struct {
 	// read with ranged GETs when the cache has no room (readcache.go). nil: ranged
 	// GETs always. Unused on a local root.
 	PartCache *partcache.Cache
+	// LandingBudget bounds the bytes of landed uploads waiting for conversion to
+	// Parquet on a local root (landing.go): a put that finds this much waiting encodes
+	// Parquet itself before it returns. 0: DefaultLandingBudget; negative: puts never
+	// land. Object storage never lands.
+	LandingBudget int64
 	// RetiredGrace is how long, on object storage, the parts a replace or drop takes
 	// out stay for readers on other nodes before they are deleted (retired.go);
 	// 0: DefaultRetiredGrace. A local root deletes them once no reader pins them.
@@ -118,6 +123,7 @@ type Store struct {
 
 	notifier notifier // who hears of each commit (notify.go)
 
+	land     landings      // landed puts waiting for conversion (landing.go)
 	reclaims reclaimTimers // deletions of retired parts on object storage (retired.go)
 }
 
@@ -162,6 +168,9 @@ func OpenBucket(ctx context.Context, bucket storage.Bucket, opts Options) (*Stor
 	if opts.ReadBatchBytes <= 0 {
 		opts.ReadBatchBytes = DefaultBatchBytes
 	}
+	if opts.LandingBudget == 0 {
+		opts.LandingBudget = DefaultLandingBudget
+	}
 	s := &Store{
 		bucket: bucket,
 		root:   bucket.String(),
@@ -177,6 +186,13 @@ func OpenBucket(ctx context.Context, bucket storage.Bucket, opts Options) (*Stor
 	if err := s.sweep(ctx); err != nil {
 		return nil, fmt.Errorf("sweep dataset root %s: %w", s.root, err)
 	}
+	if s.files != nil {
+		// Before serving: what a crash left landed is converted first, in order.
+		if err := s.recoverLandings(ctx); err != nil {
+			return nil, fmt.Errorf("convert the uploads landed in %s before a restart: %w", s.root, err)
+		}
+	}
+	s.land.ctx, s.land.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -298,6 +314,9 @@ func (s *Store) Stat(ctx context.Context, name string) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
 	}
+	if err := s.waitLanded(ctx, name); err != nil {
+		return Info{}, err
+	}
 	info, err := s.stat(ctx, name)
 	if err != nil {
 		return Info{}, fmt.Errorf("dataset %q: %w", name, err)
@@ -402,6 +421,9 @@ func (s *Store) forget(name string) {
 // logged once). Metadata comes from a cache keyed by each file's size, modification
 // time and inode, so listing thousands of datasets reads no Parquet footer twice.
 func (s *Store) List(ctx context.Context) ([]Info, error) {
+	if err := s.waitAllLanded(ctx); err != nil {
+		return nil, err
+	}
 	entries, err := s.bucket.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("list dataset root: %w", err)

@@ -193,7 +193,7 @@ func TestReplaceHandDroppedDirectory(t *testing.T) {
 			}
 			writeIDsFile(t, filepath.Join(dir, "a.parquet"), 0, 10)
 			writeIDsFile(t, filepath.Join(dir, "z.parquet"), 10, 10)
-			s, _ := openTestStore(t, root, Options{})
+			s, _ := openTestStore(t, root, Options{LandingBudget: -1}) // the direct path's commit steps
 			old := seq(0, 20)
 			want := seq(100, 10)
 			if mode == Append {
@@ -314,6 +314,7 @@ func TestOpenSweepsCrashLeftovers(t *testing.T) {
 	put(t, s, "single", Create, 0, 10)
 	put(t, s, "multi", Create, 0, 10)
 	put(t, s, "multi", Append, 10, 10)
+	settle(t, s)
 	handDir := filepath.Join(root, "hand")
 	os.Mkdir(handDir, 0o755)
 	writeIDsFile(t, filepath.Join(handDir, "part-1.parquet"), 0, 4)
@@ -396,6 +397,7 @@ func TestPinKeepsFilesOfReplacedMultiPart(t *testing.T) {
 	before, _ := s.Stat(ctx, "d")
 	unpin := s.Pin()
 	put(t, s, "d", Replace, 100, 5)
+	settle(t, s) // the replace's commit retires the parts
 	for _, f := range before.Files {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("pinned part %s gone: %v", f, err)
@@ -508,6 +510,7 @@ func TestConcurrentCreates(t *testing.T) {
 	if ok != 1 || exists != writers-1 {
 		t.Fatalf("%d creates succeeded and %d found it existing; want 1 and %d", ok, exists, writers-1)
 	}
+	settle(t, s)
 	if got := listDir(t, s.Root()); len(got) != 1 {
 		t.Fatalf("root holds %v, want one dataset", got)
 	}
@@ -602,6 +605,7 @@ func TestConcurrentEverything(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	settle(t, s)
 	assertNoGarbage(t, s.Root())
 	list, err := s.List(context.Background())
 	if err != nil {

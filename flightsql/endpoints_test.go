@@ -58,6 +58,7 @@ func nodesFixture(t *testing.T, nodes Nodes) (*catalog.Store, flight.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	putIDs(t, store, "ids.parquet", catalog.Replace, 0, 10)
 	for k := int64(1); k < 5; k++ {
 		putIDs(t, store, "ids.parquet", catalog.Append, 10*k, 10*k+10)

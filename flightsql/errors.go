@@ -58,6 +58,7 @@ var errorCodes = []struct {
 	{catalog.ErrVersionChanged, codes.FailedPrecondition},
 	{catalog.ErrReadOnly, codes.FailedPrecondition},
 	{catalog.ErrTooManyPartitions, codes.ResourceExhausted},
+	{catalog.ErrClosed, codes.Unavailable},
 	{engine.ErrReadOnly, codes.PermissionDenied},
 	{engine.ErrForbidden, codes.PermissionDenied},
 	{engine.ErrUnqueryable, codes.FailedPrecondition},

@@ -108,6 +108,7 @@ func newIntakeFixture(tb testing.TB) *intakeFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	srv, err := NewService(context.Background(), ServiceConfig{Store: store, Logger: quiet})
 	if err != nil {
 		tb.Fatal(err)

@@ -51,6 +51,7 @@ func TestServiceRecoversPanics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	srv, err := NewService(context.Background(), ServiceConfig{Store: store, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ func TestServerWithoutSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	srv, err := NewServer(Config{Store: store})
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,7 @@ func TestDoExchangeReadsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	srv, err := NewServer(Config{Store: store, SQL: &flight.BaseFlightServer{}})
 	if err != nil {
 		t.Fatal(err)

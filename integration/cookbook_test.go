@@ -32,12 +32,17 @@ func tryPut(ctx context.Context, c flight.Client, name string, schema *arrow.Sch
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema))
 	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{name}})
+	// A send fails with a bare io.EOF when the server has already answered (refused
+	// the upload before reading it all): the answer is what Recv returns then.
+	sent := func(err error) bool { return err == nil || errors.Is(err, io.EOF) }
 	for _, rec := range recs {
-		if err := w.Write(rec); err != nil {
+		if err := w.Write(rec); !sent(err) {
 			return err
+		} else if err != nil {
+			break
 		}
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Close(); !sent(err) {
 		return err
 	}
 	if err := stream.CloseSend(); err != nil {

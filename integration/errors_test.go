@@ -47,6 +47,7 @@ func TestErrors(t *testing.T) {
 	target := int64Record(mem, "v", 1, 3)
 	defer target.Release()
 	putRecords(t, c, "target.parquet", target.Schema(), target)
+	waitNoTempFiles(t, srv.Root) // landed puts converted: the tree compared below is settled
 
 	put := func(name string) func(context.Context) error {
 		return func(ctx context.Context) error {

@@ -110,6 +110,9 @@ func startServerOpts(t testing.TB, root string, mem memory.Allocator, o harnessO
 	sopts := o.store
 	sopts.Allocator, sopts.Logger = mem, o.logger
 	store, cache := openBackendStore(t, root, sopts, o.s3CacheBytes)
+	// After the server stops (cleanups run last first), before the allocator check:
+	// converts the landed uploads and stops the converter.
+	t.Cleanup(func() { store.Close() })
 	maxMessage := o.results.MaxMessageBytes
 	if maxMessage == 0 {
 		maxMessage = 256 << 20

@@ -356,8 +356,14 @@ func TestSQLMetadataFollowsPutAndDrop(t *testing.T) {
 	// Replacing it with another schema changes the listed columns.
 	typed := typedRecord(t, memory.DefaultAllocator)
 	defer typed.Release()
-	if _, err := fc.DoAction(ctx, &flight.Action{Type: "drop_dataset", Body: []byte("fresh.parquet")}); err != nil {
+	drop, err := fc.DoAction(ctx, &flight.Action{Type: "drop_dataset", Body: []byte("fresh.parquet")})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for { // the drop is done when its stream ends: the put must come after it
+		if _, err := drop.Recv(); err != nil {
+			break
+		}
 	}
 	putRecords(t, fc, "fresh.parquet", typed.Schema(), typed)
 	info, err := c.GetTables(ctx, &flightsql.GetTablesOpts{IncludeSchema: true})

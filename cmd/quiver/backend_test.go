@@ -104,6 +104,10 @@ func TestServeKeepsDatasetsOnTheTestBackend(t *testing.T) {
 	}
 	got := r.backend.stored(t)
 	if r.backend.s3 == nil {
+		// A local root acknowledges a put once it landed; Parquet follows at once.
+		for deadline := time.Now().Add(10 * time.Second); !slices.Equal(got, []string{"where"}) && time.Now().Before(deadline); got = r.backend.stored(t) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if !slices.Equal(got, []string{"where"}) {
 			t.Fatalf("the local root holds %q, want [where]", got)
 		}

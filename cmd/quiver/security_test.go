@@ -199,6 +199,7 @@ func startSecured(t *testing.T, opts securityOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	srv, err := flightsql.NewServer(flightsql.Config{Store: store, Logger: log})
 	if err != nil {
 		t.Fatal(err)

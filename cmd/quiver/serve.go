@@ -164,7 +164,10 @@ func serve(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	defer closeCache(cache, log)
-	defer store.Close() // stops scheduled deletions of retired parts (a later start does them)
+	// After the service (deferred later, so closed first): converts the landed
+	// uploads and stops the converter, and stops scheduled deletions of retired parts
+	// (a later start does what is left of either).
+	defer store.Close()
 	srv, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
 		Store:        store,
 		PartCache:    cache,

@@ -56,6 +56,7 @@ func TestOpenStoreRefuses(t *testing.T) {
 		{"cache dir on a local root", t.TempDir(), storageOptions{cacheDir: t.TempDir()}, "need --root s3://", nil},
 		{"bad cache size", "s3://abc/x", storageOptions{cacheSize: "lots"}, "--cache-size", nil},
 		{"zero cache size", "s3://abc/x", storageOptions{cacheSize: "0"}, "--cache-size", nil},
+		{"bad landing budget", t.TempDir(), storageOptions{landingBudget: "lots"}, "--landing-budget", nil},
 		{"retired grace on a local root", t.TempDir(), storageOptions{retiredGrace: time.Minute}, "need --root s3://", nil},
 		{"negative retired grace", "s3://abc/x", storageOptions{cacheSize: "1GB", cacheDir: t.TempDir(), retiredGrace: -time.Second}, "--retired-grace", nil},
 		{"bad bucket", "s3://A_B/x", storageOptions{cacheSize: "1GB", cacheDir: t.TempDir()}, "--root s3://A_B/x", s3.ErrInvalidConfig},

@@ -235,6 +235,7 @@ func startGuarded(t *testing.T) *guardedServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	srv, err := flightsql.NewServer(flightsql.Config{Store: store, SQL: gsrv.sql, Allocator: mem, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ func TestFooterStatsOnObjectStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	cache, err := partcache.Open(t.TempDir(), partcache.Options{MaxBytes: 1 << 30, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	svc, err := flightsql.NewService(ctx, flightsql.ServiceConfig{
 		Store: store, Logger: log, Version: "test", Allocator: mem,

@@ -49,6 +49,7 @@ func catalogEngine(t *testing.T) (*Engine, *catalog.Store, *countingCatalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	cc := &countingCatalog{Store: store}
 	e, _ := testEngine(t, Config{Root: store.Root(), Catalog: cc})
 	return e, store, cc
@@ -437,6 +438,7 @@ func TestSnapshotHearsTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	e, _ := testEngine(t, Config{Root: store.Root(), Catalog: &blindCatalog{Store: store, scan: map[string]catalog.EntryStamp{}}})
 	ctx := context.Background()
 	if _, err := e.Snapshot(ctx); err != nil {

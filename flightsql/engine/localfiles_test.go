@@ -64,6 +64,11 @@ func TestLocalFilesRebuildViews(t *testing.T) {
 	e.SetLocalFiles(lf)
 	putPeople(t, store, "people.parquet", catalog.Create, 10)
 	ctx := context.Background()
+	// A landed put is notified twice, when it lands and when its conversion commits:
+	// wait for the commit, so that the views are built once, below.
+	if _, err := store.Stat(ctx, "people.parquet"); err != nil {
+		t.Fatal(err)
+	}
 
 	count := func(want int64) {
 		t.Helper()

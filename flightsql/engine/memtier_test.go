@@ -335,6 +335,7 @@ func TestMemTierNeverCopiesAStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { store.Close() }) // stops the converter of landed puts
 	w := logWatch{msgs: make(chan string, 100)}
 	e, _ := testEngine(t, Config{Root: store.Root(), Catalog: store, MemoryTier: memtier.New(64 << 20), Logger: slog.New(w)})
 	dir := filepath.Join(store.Root(), ".standin")
