@@ -120,24 +120,7 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(rdr.Schema()), ipc.WithAllocator(s.mem))
 	defer w.Close()
 
-	batches := make(chan heldBatch, sendAhead)
-	var (
-		rows              int64
-		limitErr, readErr error
-		done              = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		defer close(batches)
-		// A panic here would end the server: the interceptors recover only the
-		// handler's goroutine.
-		defer func() {
-			if p := recover(); p != nil {
-				readErr = panicError(s.log, fmt.Sprintf("read dataset %q", name), p)
-			}
-		}()
-		rows, limitErr, readErr = s.out.readAhead(ctx, rdr, batches)
-	}()
+	batches, wait := s.decodeAhead(ctx, name, rdr)
 	var sendErr error
 	for b := range batches {
 		if sendErr == nil {
@@ -148,7 +131,7 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 		}
 		b.release()
 	}
-	<-done // the reader is ours again: rdr.Release may run
+	rows, limitErr, readErr := wait() // the reader is ours again: rdr.Release may run
 	if err := cmp.Or(sendErr, limitErr); err != nil {
 		return toStatus(fmt.Errorf("dataset %q: %w", name, err))
 	}

@@ -27,24 +27,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 	// (then the data has left), or here once the stream has ended.
 	defer held.settle(stream.Context())
 
-	batches := make(chan heldBatch, sendAhead)
-	var (
-		rows              int64
-		limitErr, readErr error
-		done              = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		defer close(batches)
-		// A panic here would end the server: the interceptors recover only the
-		// handler's goroutine.
-		defer func() {
-			if p := recover(); p != nil {
-				readErr = panicError(s.log, fmt.Sprintf("read dataset %q", name), p)
-			}
-		}()
-		rows, limitErr, readErr = s.out.readAhead(ctx, rdr, batches)
-	}()
+	batches, wait := s.decodeAhead(ctx, name, rdr)
 	var sendErr error
 	for b := range batches {
 		if sendErr != nil {
@@ -72,7 +55,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 			cancel() // stop the decoding; the batches still queued are dropped above
 		}
 	}
-	<-done // the reader is ours again: the caller's rdr.Release may run
+	rows, limitErr, readErr := wait() // the reader is ours again: the caller's rdr.Release may run
 	if sendErr == nil && limitErr == nil && readErr == nil {
 		if err := w.Close(); err != nil { // an empty dataset's schema goes out here
 			sendErr = fmt.Errorf("send: %w", err)
@@ -88,6 +71,34 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 	}
 	s.log.Debug("dataset sent", "dataset", name, "rows", rows, "tier_fill", fill != nil)
 	return nil
+}
+
+// decodeAhead reads rdr's batches on a goroutine of its own, sendAhead batches ahead
+// of the sender, into batches (closed at the end). wait waits for that goroutine and
+// returns what it read: the rows, an error of the result limits, and one of the
+// reader (a panic in the decoding becomes one: the interceptors recover only the
+// handler's goroutine, and a panic here would end the server).
+func (s *Server) decodeAhead(ctx context.Context, name string, rdr *catalog.Reader) (batches <-chan heldBatch, wait func() (rows int64, limitErr, readErr error)) {
+	out := make(chan heldBatch, sendAhead)
+	var (
+		rows              int64
+		limitErr, readErr error
+		done              = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		defer close(out)
+		defer func() {
+			if p := recover(); p != nil {
+				readErr = panicError(s.log, fmt.Sprintf("read dataset %q", name), p)
+			}
+		}()
+		rows, limitErr, readErr = s.out.readAhead(ctx, rdr, out)
+	}()
+	return out, func() (int64, error, error) {
+		<-done
+		return rows, limitErr, readErr
+	}
 }
 
 // sendKept sends a memory tier entry. Each message holds its size of the result
