@@ -120,19 +120,26 @@ func (s *Store) tryCommitManifest(ctx context.Context, name string, mode PutMode
 	if mode == Replace {
 		next.Parts, next.PartitionTypes, replaced = []string{part}, nil, old
 	}
-	// The replaced parts stay, listed as retired, for readers on other nodes.
+	reached("manifest: read")
+	return s.commitNext(ctx, name, m, mversion, next, replaced, "manifest: committed")
+}
+
+// commitNext commits next as the manifest of name, in place of old (read at version
+// mversion): the commit is its one conditional write. The parts replaced takes out
+// stay in the bucket, listed as retired, for readers on other nodes (retired.go).
+// step names the crash point reached once next is committed.
+func (s *Store) commitNext(ctx context.Context, name string, old manifest, mversion string, next manifest, replaced []string, step string) error {
 	var due []string
-	next.Retired, due = s.nextRetired(m, replaced, time.Now())
+	next.Retired, due = s.nextRetired(old, replaced, time.Now())
 	data, err := next.encode()
 	if err != nil {
 		return err
 	}
-	reached("manifest: read")
 	if _, err := s.bucket.WriteIf(ctx, manifestKey(name), data, mversion); err != nil {
 		return err
 	}
 	s.notify(name)
-	reached("manifest: committed")
+	reached(step)
 	s.afterRetiring(name, next.Retired, due)
 	return nil
 }
@@ -179,20 +186,7 @@ func (s *Store) tryDropManifest(ctx context.Context, name string) error {
 		return ErrNotFound // dropped already
 	}
 	// The parts stay, listed as retired, for readers on other nodes.
-	next := manifest{}
-	var due []string
-	next.Retired, due = s.nextRetired(m, m.Parts, time.Now())
-	data, err := next.encode()
-	if err != nil {
-		return err
-	}
-	if _, err := s.bucket.WriteIf(ctx, manifestKey(name), data, mversion); err != nil {
-		return err
-	}
-	s.notify(name)
-	reached("manifest: dropped")
-	s.afterRetiring(name, next.Retired, due)
-	return nil
+	return s.commitNext(ctx, name, m, mversion, manifest{}, m.Parts, "manifest: dropped")
 }
 
 // retireParts schedules the parts of dataset dir for deletion once no reader needs them.

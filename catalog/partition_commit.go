@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -221,19 +220,7 @@ func (s *Store) tryCommitPartitionedManifest(ctx context.Context, name string, m
 	if mode == Replace {
 		next.Parts, replaced = parts, old
 	}
-	// The replaced parts stay, listed as retired, for readers on other nodes
-	// (retired.go), as a plain replace's do.
-	var due []string
-	next.Retired, due = s.nextRetired(m, replaced, time.Now())
-	data, err := next.encode()
-	if err != nil {
-		return err
-	}
-	if _, err := s.bucket.WriteIf(ctx, manifestKey(name), data, mversion); err != nil {
-		return err
-	}
-	s.notify(name)
-	reached("partitioned manifest: committed")
-	s.afterRetiring(name, next.Retired, due)
-	return nil
+	// The replaced parts stay, listed as retired, for readers on other nodes, as a
+	// plain replace's do.
+	return s.commitNext(ctx, name, m, mversion, next, replaced, "partitioned manifest: committed")
 }

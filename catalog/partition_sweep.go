@@ -4,7 +4,6 @@ import (
 	"context"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/quiverdata/quiver/catalog/storage"
 )
@@ -37,15 +36,7 @@ func (s *Store) sweepPartitionDir(ctx context.Context, key, rel string, listed m
 				continue
 			}
 		}
-		unlisted := strings.HasPrefix(n, "part-") && !listed[rel+n]
-		if s.files == nil && time.Since(e.ModTime) < orphanAge {
-			unlisted = false
-		}
-		if !isInternal(n) && !unlisted {
-			continue
-		}
-		s.log.Info("removing leftover of an interrupted write", "key", e.Key)
-		if err := s.removeRetired(e.Key); err != nil {
+		if err := s.sweepLeftover(e, strings.HasPrefix(n, "part-") && !listed[rel+n]); err != nil {
 			return err
 		}
 	}

@@ -291,19 +291,26 @@ func (s *Store) sweepDatasetDir(ctx context.Context, dir string) error {
 			}
 			continue
 		}
-		unlisted := mversion != "" && strings.HasPrefix(n, "part-") && !listed[n]
-		if s.files == nil && time.Since(e.ModTime) < orphanAge {
-			unlisted = false
-		}
-		if !isInternal(n) && !unlisted {
-			continue
-		}
-		s.log.Info("removing leftover of an interrupted write", "key", e.Key)
-		if err := s.removeRetired(e.Key); err != nil {
+		if err := s.sweepLeftover(e, mversion != "" && strings.HasPrefix(n, "part-") && !listed[n]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sweepLeftover removes the entry e of a dataset directory when it is what an
+// interrupted write left: a temporary, or (unlisted) a part its manifest does not
+// list; on object storage, where a write in progress on another node looks the
+// same, only once it is older than orphanAge.
+func (s *Store) sweepLeftover(e storage.Entry, unlisted bool) error {
+	if s.files == nil && time.Since(e.ModTime) < orphanAge {
+		unlisted = false
+	}
+	if !isInternal(path.Base(e.Key)) && !unlisted {
+		return nil
+	}
+	s.log.Info("removing leftover of an interrupted write", "key", e.Key)
+	return s.removeRetired(e.Key)
 }
 
 // Stat describes the current version of the named dataset.
