@@ -276,13 +276,7 @@ func (s *Store) writeLanding(ctx context.Context, name string, mode PutMode, rdr
 		}
 		rows += rec.NumRows()
 	}
-	if err := rdr.Err(); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, rows, ctxErr
-		}
-		return nil, rows, fmt.Errorf("%w: reading the upload: %w", ErrInvalidData, err)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := uploadEnd(ctx, rdr); err != nil {
 		return nil, rows, err
 	}
 	if err := w.Close(); err != nil {

@@ -177,13 +177,7 @@ func (k *partitionSink) split(ctx context.Context, rdr array.RecordReader, jobs 
 		}
 		rows += rec.NumRows()
 	}
-	if err := rdr.Err(); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return rows, ctxErr
-		}
-		return rows, fmt.Errorf("%w: reading the upload: %w", ErrInvalidData, err)
-	}
-	return rows, ctx.Err()
+	return rows, uploadEnd(ctx, rdr)
 }
 
 // errEncoderStopped is split's signal that the encoder failed: its error is the one

@@ -282,13 +282,20 @@ func readBatches(ctx context.Context, rdr array.RecordReader, schema *arrow.Sche
 		}
 		rows += rec.NumRows()
 	}
+	return rows, uploadEnd(ctx, rdr)
+}
+
+// uploadEnd is how reading the upload rdr ended: ctx's error when the call was cut
+// short, ErrInvalidData naming the stream's error when the client sent a bad one,
+// else nil.
+func uploadEnd(ctx context.Context, rdr array.RecordReader) error {
 	if err := rdr.Err(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return rows, ctxErr
+			return ctxErr
 		}
-		return rows, fmt.Errorf("%w: reading the upload: %w", ErrInvalidData, err)
+		return fmt.Errorf("%w: reading the upload: %w", ErrInvalidData, err)
 	}
-	return rows, ctx.Err()
+	return ctx.Err()
 }
 
 // guarded runs f, one step of the Parquet writer, and turns a panic in it into an
