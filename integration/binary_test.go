@@ -187,6 +187,11 @@ func TestBinaryDefaultRoot(t *testing.T) {
 	rec := characters(memory.DefaultAllocator)
 	defer rec.Release()
 	putRecords(t, c, "uploaded.parquet", rec.Schema(), rec)
+	// A put is acknowledged once landed; its Parquet file is written in the
+	// background, and a read through the server waits for it (catalog/landing.go).
+	if _, err := c.GetFlightInfo(context.Background(), pathDescriptor("uploaded.parquet")); err != nil {
+		t.Fatalf("GetFlightInfo after the put: %v", err)
+	}
 	if _, err := os.Stat(filepath.Join(cwd, "datasets", "uploaded.parquet")); err != nil {
 		t.Errorf("put did not land in ./datasets: %v", err)
 	}
