@@ -37,7 +37,7 @@ func addStorageFlags(f *pflag.FlagSet, o *storageOptions) {
 	f.StringVar(&o.s3Region, "s3-region", "", "with --root s3://...: the bucket's region (default: $AWS_REGION or the AWS config, else us-east-1)")
 	f.BoolVar(&o.s3PathStyle, "s3-path-style", false, "with --root s3://...: address the bucket in the URL path (http://host/bucket/key), as most S3-compatible servers other than AWS want")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "with --root s3://...: local directory of the part cache SQL and plain DoGet read parts through; one server per directory (default: <user cache dir>/quiver/parts)")
-	f.StringVar(&o.landingBudget, "landing-budget", "1GiB", "with a local --root: DoPut and ingest acknowledge once the upload is durable on disk as Arrow IPC and encode Parquet in the background, while at most this much waits for encoding (beyond it an upload encodes Parquet before it is acknowledged); 0: always encode before acknowledging")
+	f.StringVar(&o.landingBudget, "landing-budget", "0", "with a local --root: DoPut and ingest acknowledge once the upload is durable on disk as Arrow IPC and encode Parquet in the background, while at most this much waits for encoding, e.g. 1GiB (beyond it an upload encodes Parquet before it is acknowledged); 0: off, every upload is Parquet before it is acknowledged")
 	f.DurationVar(&o.retiredGrace, "retired-grace", catalog.DefaultRetiredGrace, "with --root s3://...: how long the parts a replace or drop takes out stay in the bucket for reads still under way on other nodes before any node deletes them; a plain DoGet or parts ticket streaming a replaced version for longer than this may fail")
 	f.StringVar(&o.cacheSize, "cache-size", "10GiB", "with --root s3://...: disk budget of the part cache, e.g. 500MB, 20GiB; parts in use by a query are never evicted, so it can be exceeded while they are held (a plain DoGet that finds no room reads with ranged GETs instead)")
 }
@@ -49,9 +49,12 @@ func openStore(ctx context.Context, root string, o storageOptions, opts catalog.
 		if o.s3Endpoint != "" || o.s3Region != "" || o.s3PathStyle || o.cacheDir != "" || (o.retiredGrace != 0 && o.retiredGrace != catalog.DefaultRetiredGrace) {
 			return nil, nil, fmt.Errorf("--s3-endpoint, --s3-region, --s3-path-style, --cache-dir and --retired-grace need --root s3://BUCKET/PREFIX (got --root %q)", root)
 		}
+		// Off unless asked for: a landed upload is acknowledged sooner, but it is
+		// queryable later than one encoded at once, and files read straight from
+		// the root show it only once converted.
 		budget, err := parseSize(o.landingBudget)
 		if o.landingBudget == "" {
-			budget, err = catalog.DefaultLandingBudget, nil
+			budget, err = 0, nil
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("--landing-budget: %w", err)
