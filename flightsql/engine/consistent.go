@@ -60,7 +60,7 @@ func (e *Engine) startReadingData(s *session, sql string, params arrow.RecordBat
 			return nil, err
 		}
 		s.stmt = st
-		if e.localFiles != nil && views%2 == 0 {
+		if e.localFiles != nil && views%2 == 0 && !s.schemaOnly {
 			for _, f := range scans {
 				if e.localFiles.StandIn(f) {
 					return nil, fmt.Errorf("%w: %s", ErrViewsMoved, e.viewOfFile(f))

@@ -105,7 +105,9 @@ func (e *Engine) DescribeBound(ctx context.Context, sql string, params arrow.Rec
 	if err != nil || params == nil || !bindingMayRetype(d, params, row) {
 		return d, err
 	}
-	rows, err := e.query(ctx, sql, params, row)
+	// Run for the schema only: on object storage the views may name stand-ins,
+	// which have their datasets' schemas (consistent.go).
+	rows, err := e.runQuery(ctx, sql, params, row, true)
 	if err != nil {
 		return nil, err
 	}

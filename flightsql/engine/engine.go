@@ -455,9 +455,12 @@ type session struct {
 	res      bindings.Result
 	hasRes   bool
 	opts     bindings.ArrowOptions
-	err      error   // set when the session was ended from outside (Close, Release)
-	finished bool    // DuckDB resources are freed
-	scans    scanned // what the prepared statement's plan scans, when the memory tier is on
+	err      error // set when the session was ended from outside (Close, Release)
+	finished bool  // DuckDB resources are freed
+	// schemaOnly: the statement runs only for its result's schema (runQuery), so it
+	// may read LocalFiles' stand-ins.
+	schemaOnly bool
+	scans      scanned // what the prepared statement's plan scans, when the memory tier is on
 
 	connMu sync.Mutex
 	conn   bindings.Connection

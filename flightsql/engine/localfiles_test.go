@@ -12,6 +12,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
 	"github.com/quiverdata/quiver/catalog"
 )
 
@@ -107,4 +111,32 @@ func TestLocalFilesRebuildViews(t *testing.T) {
 	lf.real.Store(true)
 	putPeople(t, store, "people.parquet", catalog.Replace, 4)
 	count(4)
+}
+
+// TestDescribeBoundOnAStandIn: DescribeBound runs a statement only to learn its
+// result's schema, so it may run where a view names a stand-in (object storage, no
+// lease), which has the dataset's schema; a query there is refused.
+func TestDescribeBoundOnAStandIn(t *testing.T) {
+	e, store, _ := catalogEngine(t)
+	dir := filepath.Join(store.Root(), ".standin")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lf := &switchFiles{standIn: writePeople(t, dir, "people.parquet", 0, 0)}
+	e.SetLocalFiles(lf)
+	putPeople(t, store, "people.parquet", catalog.Create, 10)
+	ctx := context.Background()
+	const sql = "SELECT coalesce(id, ?) AS n FROM people"
+	params := record(t, arrow.NewSchema([]arrow.Field{{Name: "p", Type: arrow.PrimitiveTypes.Float64}}, nil),
+		func(b *array.RecordBuilder) { b.Field(0).(*array.Float64Builder).Append(1.5) })
+	d, err := e.DescribeBound(ctx, sql, params, 0)
+	if err != nil {
+		t.Fatalf("DescribeBound on a stand-in: %v", err)
+	}
+	if got := d.Schema.Field(0).Type; !arrow.TypeEqual(got, arrow.PrimitiveTypes.Float64) {
+		t.Errorf("DescribeBound: column n is %s, want float64", got)
+	}
+	if _, err := e.Query(ctx, sql, params, 0); !errors.Is(err, ErrViewsMoved) {
+		t.Errorf("Query on a stand-in = %v, want ErrViewsMoved", err)
+	}
 }

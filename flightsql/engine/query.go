@@ -55,6 +55,14 @@ var beforeStatement func()
 
 // query is Query on the views as they are.
 func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch, row int) (*Rows, error) {
+	return e.runQuery(ctx, sql, params, row, false)
+}
+
+// runQuery is query. With schemaOnly the caller wants only the result's schema
+// (DescribeBound): the statement may then read a stand-in of LocalFiles, which has
+// its dataset's schema, and does not count as a read of its datasets for the
+// memory tier.
+func (e *Engine) runQuery(ctx context.Context, sql string, params arrow.RecordBatch, row int, schemaOnly bool) (*Rows, error) {
 	if err := ctxError(ctx); err != nil {
 		return nil, sqlError(sql, err)
 	}
@@ -65,6 +73,7 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 		return nil, sqlError(sql, err)
 	}
 	s.cancel = cancel
+	s.schemaOnly = schemaOnly
 	s.watch(ctx)
 	defer s.mu.Unlock()
 
@@ -76,7 +85,9 @@ func (e *Engine) query(ctx context.Context, sql string, params arrow.RecordBatch
 		s.destroyLocked(nil)
 		return nil, err
 	}
-	e.hot.noteRead(s.scans)
+	if !schemaOnly {
+		e.hot.noteRead(s.scans)
+	}
 	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema, tables: tables}
 	r.refs.Store(1)
 	return r, nil
