@@ -466,6 +466,11 @@ func TestCLIErrorsAndExitCodes(t *testing.T) {
 // pinModified sets every dataset's files to one time, so the golden tables are stable.
 func pinModified(t *testing.T, srv *testServer) {
 	t.Helper()
+	// A landed put's Parquet file is written in the background; List waits for the
+	// puts acknowledged before it (catalog/landing.go), so every file is in place.
+	if _, err := srv.Store.List(context.Background()); err != nil {
+		t.Fatalf("list the datasets before pinning their times: %v", err)
+	}
 	at := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	must(t, filepath.Walk(srv.Root, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
