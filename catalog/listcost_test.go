@@ -47,25 +47,33 @@ func (c *countingBucket) reset() {
 	c.opens.Store(0)
 }
 
-// TestListCostOnObjectStorage: on object storage, listing a multi-part dataset whose
-// manifest has not changed costs one LIST and one GET of the manifest, not a HEAD
-// per part; after a commit, the new parts are seen.
-func TestListCostOnObjectStorage(t *testing.T) {
-	ctx := context.Background()
+// countedMultiPart opens a store on an object-storage bucket whose requests it
+// counts, holding dataset "d" of parts parts (10 rows each).
+func countedMultiPart(t *testing.T, parts int) (*Store, *countingBucket) {
+	t.Helper()
 	b, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cb := &countingBucket{Bucket: b}
-	s, err := OpenBucket(ctx, cb, Options{Logger: quietLogger()})
+	s, err := OpenBucket(context.Background(), cb, Options{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const parts = 8
 	put(t, s, "d", Create, 0, 10)
 	for i := 1; i < parts; i++ {
 		put(t, s, "d", Append, int64(i*10), 10)
 	}
+	return s, cb
+}
+
+// TestListCostOnObjectStorage: on object storage, listing a multi-part dataset whose
+// manifest has not changed costs one LIST and one GET of the manifest, not a HEAD
+// per part; after a commit, the new parts are seen.
+func TestListCostOnObjectStorage(t *testing.T) {
+	ctx := context.Background()
+	const parts = 8
+	s, cb := countedMultiPart(t, parts)
 	if _, err := s.List(ctx); err != nil { // warms the metadata cache
 		t.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
-	"github.com/quiverdata/quiver/catalog/storage/local"
 )
 
 // TestPartsOpenCostOnObjectStorage: on object storage, serving one endpoint of a
@@ -15,20 +13,8 @@ import (
 // is refused with ErrVersionChanged.
 func TestPartsOpenCostOnObjectStorage(t *testing.T) {
 	ctx := context.Background()
-	b, err := local.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := &countingBucket{Bucket: b}
-	s, err := OpenBucket(ctx, cb, Options{Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const parts = 8
-	put(t, s, "d", Create, 0, 10)
-	for i := 1; i < parts; i++ {
-		put(t, s, "d", Append, int64(i*10), 10)
-	}
+	s, cb := countedMultiPart(t, parts)
 	info, err := s.Stat(ctx, "d") // what GetFlightInfo reads before handing out endpoints
 	if err != nil {
 		t.Fatal(err)

@@ -197,7 +197,7 @@ func (h *hotTables) read(sc scanned) {
 	for _, f := range sc.parquet {
 		files[strings.Join(f, "\x00")] = true
 	}
-	var todo []string
+	var toLoad []string // views that read the scanned files and have no copy yet
 	e.syncMu.Lock()
 	for name, v := range e.views {
 		switch {
@@ -207,11 +207,11 @@ func (h *hotTables) read(sc scanned) {
 			}
 		case h.skipped(name, v.version) || len(v.files) == 0:
 		case files[strings.Join(v.files, "\x00")]:
-			todo = append(todo, name)
+			toLoad = append(toLoad, name)
 		}
 	}
 	e.syncMu.Unlock()
-	for _, name := range todo {
+	for _, name := range toLoad {
 		select {
 		case <-h.stop:
 			return
