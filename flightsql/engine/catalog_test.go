@@ -299,6 +299,62 @@ func TestTableColumnsAskDuckDBOncePerSchema(t *testing.T) {
 	}
 }
 
+// TestTableColumnsSharedAcrossDatasets: datasets of the same shape are described by
+// DuckDB once, however many requests ask at once (GetTables under load used to
+// describe each new dataset once per concurrent request), and each still gets its
+// own columns when the shapes differ.
+func TestTableColumnsSharedAcrossDatasets(t *testing.T) {
+	e, store, _ := catalogEngine(t)
+	ctx := context.Background()
+	for i := range 8 {
+		putPeople(t, store, "people_"+itoa(int64(i))+".parquet", catalog.Create, 3)
+	}
+	rec := int64Column("other", 5)
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if _, err := store.Put(ctx, "other.parquet", catalog.Create, rdr); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := e.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos := snap.Datasets()
+	if len(infos) != 9 {
+		t.Fatalf("%d datasets in the snapshot, want 9", len(infos))
+	}
+
+	learned := e.columns.learned.Load()
+	var wg sync.WaitGroup
+	results := make([][]*Columns, 16)
+	errs := make([]error, len(results))
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = e.TableColumns(ctx, infos) })
+	}
+	wg.Wait()
+	if got := e.columns.learned.Load() - learned; got != 2 {
+		t.Errorf("16 concurrent listings of 9 datasets of 2 shapes asked DuckDB %d times, want 2", got)
+	}
+	for i, cols := range results {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		for j, info := range infos {
+			want := []string{"BIGINT", "VARCHAR", "DOUBLE"}
+			if info.Name == "other.parquet" {
+				want = []string{"BIGINT"}
+			}
+			if !slices.Equal(cols[j].Types, want) {
+				t.Errorf("request %d, %s: types %q, want %q", i, info.Name, cols[j].Types, want)
+			}
+		}
+	}
+}
+
 func int64Column(name string, n int64) arrow.RecordBatch {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{{Name: name, Type: arrow.PrimitiveTypes.Int64}}, nil))
 	defer b.Release()

@@ -29,113 +29,165 @@ type Columns struct {
 	Types []string
 }
 
-// columnCache remembers Columns per table while the dataset's files keep their schema.
+// columnCache remembers Columns per columnsKey: datasets whose files have the same
+// schema (every version of one dataset that keeps its columns, and datasets of the
+// same shape under other names) are described by DuckDB once. A description under
+// way is shared: concurrent requests that need the same key wait for it rather than
+// each asking DuckDB.
 type columnCache struct {
-	mu     sync.Mutex
-	tables map[string]cachedColumns // by table name
+	mu      sync.Mutex
+	byKey   map[string]*Columns       // by columnsKey
+	pending map[string]*columnsLookup // descriptions under way, by columnsKey
 	// learned counts the tables described by DuckDB, not from memory: for tests.
 	learned atomic.Uint64
 }
 
-type cachedColumns struct {
-	key  string // columnsKey of the dataset version they were learned from
+// columnsLookup is one description of a key under way; done is closed when cols or
+// err is set.
+type columnsLookup struct {
+	done chan struct{}
 	cols *Columns
+	err  error
 }
 
 // columnsKey is what decides the columns DuckDB shows for a dataset: the Arrow schema
-// of its Parquet files (names, types, nullability) and the schema metadata in which
-// pqarrow keeps a stored Arrow schema. An append, or a replace with the same columns,
-// keeps the key, so listing tables while data arrives asks DuckDB nothing. Without a
-// schema, the version decides.
+// of its Parquet files (names, types, nullability), the schema metadata in which
+// pqarrow keeps a stored Arrow schema, and which columns are hive partition keys. An
+// append, or a replace with the same columns, keeps the key, so listing tables while
+// data arrives asks DuckDB nothing. Without a schema, the dataset's version decides.
 func columnsKey(info catalog.Info) string {
 	if info.Schema != nil {
 		if fp := info.Schema.Fingerprint(); fp != "" {
-			return "schema:" + fp + "\x00" + info.Schema.Metadata().String()
+			return "schema:" + fp + "\x00" + info.Schema.Metadata().String() + "\x00" + strings.Join(info.Partitions, "\x00")
 		}
 	}
-	return "version:" + info.Version
+	return "version:" + info.Name + "\x00" + info.Version
 }
 
 // TableColumns returns the columns of the tables of infos (datasets of a Snapshot),
-// in order, from memory for each dataset whose version has a schema described
-// before. For the others DuckDB binds `SELECT * FROM "t"` and DESCRIBEs it, without
-// running it, once per schema; the views are brought in step with the catalog once
-// for all of them, and not at all when every table's columns are remembered. A
-// dataset DuckDB cannot describe (it has no view: see nesting.go) is given the
-// columns its Parquet files declare, with type names from TypeName, and is asked
-// about again next time.
+// in order, from memory for each dataset whose columnsKey was described before. For
+// the others DuckDB binds `SELECT * FROM "t"` and DESCRIBEs it, without running it,
+// once per key; the views are brought in step with the catalog once for all of them,
+// and not at all when every key is remembered. A dataset DuckDB cannot describe (it
+// has no view: see nesting.go) is given the columns its Parquet files declare, with
+// type names from TypeName, and is asked about again next time.
 func (e *Engine) TableColumns(ctx context.Context, infos []catalog.Info) ([]*Columns, error) {
 	out := make([]*Columns, len(infos))
 	synced := false
 	for i, info := range infos {
 		key := columnsKey(info)
-		e.columns.mu.Lock()
-		c, ok := e.columns.tables[info.Table()]
-		e.columns.mu.Unlock()
-		if ok && c.key == key {
-			out[i] = c.cols
-			continue
-		}
-		if !synced {
-			if err := e.syncCatalog(ctx); err != nil {
-				return nil, err
+		for out[i] == nil {
+			cols, lookup, mine := e.columns.find(key)
+			switch {
+			case cols != nil:
+				out[i] = cols
+			case !mine:
+				select {
+				case <-lookup.done:
+				case <-ctx.Done():
+					return nil, withCause(ctx, ctx.Err())
+				}
+				if lookup.err == nil {
+					out[i] = lookup.cols
+				} // else: the request that described it was cut short; describe it here
+			default:
+				if !synced {
+					if err := e.syncCatalog(ctx); err != nil {
+						e.columns.finish(key, lookup, nil, false, err)
+						return nil, err
+					}
+					synced = true
+				}
+				cols, keep, err := e.learnColumns(ctx, info)
+				e.columns.finish(key, lookup, cols, keep, err)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = cols
 			}
-			synced = true
 		}
-		cols, err := e.learnColumns(ctx, info, key)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = cols
 	}
+	e.forgetColumns()
 	return out, nil
 }
 
-// learnColumns asks DuckDB for the columns of info's table, whose view is in step.
-func (e *Engine) learnColumns(ctx context.Context, info catalog.Info, key string) (*Columns, error) {
-	table := info.Table()
-	cols, err := e.describeColumns(ctx, table)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		e.log.Warn("listing a dataset DuckDB cannot describe with its Parquet schema", "table", table, "err", err)
-		if info.Schema == nil {
-			return &Columns{Schema: arrow.NewSchema(nil, nil)}, nil
-		}
-		types := make([]string, info.Schema.NumFields())
-		for i, f := range info.Schema.Fields() {
-			types[i] = TypeName(f.Type)
-		}
-		return &Columns{Schema: info.Schema, Types: types}, nil
+// find returns the remembered columns of key; else the description of key under way
+// (mine false: wait for it); else a new one that the caller must make and finish.
+func (c *columnCache) find(key string) (cols *Columns, lookup *columnsLookup, mine bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cols := c.byKey[key]; cols != nil {
+		return cols, nil, false
 	}
-	e.columns.mu.Lock()
-	defer e.columns.mu.Unlock()
-	if e.columns.tables == nil {
-		e.columns.tables = make(map[string]cachedColumns)
+	if l := c.pending[key]; l != nil {
+		return nil, l, false
 	}
-	e.columns.tables[table] = cachedColumns{key: key, cols: cols}
-	e.forgetColumnsLocked()
-	return cols, nil
+	l := &columnsLookup{done: make(chan struct{})}
+	if c.pending == nil {
+		c.pending = make(map[string]*columnsLookup)
+	}
+	c.pending[key] = l
+	return nil, l, true
 }
 
-// forgetColumnsLocked drops the columns of tables the current snapshot no longer
-// has, so that the cache holds at most one entry per dataset. columns.mu is held.
-func (e *Engine) forgetColumnsLocked() {
+// finish ends the description l of key, remembering cols when keep.
+func (c *columnCache) finish(key string, l *columnsLookup, cols *Columns, keep bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, key)
+	if keep {
+		if c.byKey == nil {
+			c.byKey = make(map[string]*Columns)
+		}
+		c.byKey[key] = cols
+	}
+	l.cols, l.err = cols, err
+	close(l.done)
+}
+
+// learnColumns asks DuckDB for the columns of info's table, whose view is in step.
+// keep is false for columns made up from the Parquet schema because DuckDB could not
+// describe the table: those are not remembered.
+func (e *Engine) learnColumns(ctx context.Context, info catalog.Info) (cols *Columns, keep bool, err error) {
+	table := info.Table()
+	cols, err = e.describeColumns(ctx, table)
+	if err == nil {
+		return cols, true, nil
+	}
+	if ctx.Err() != nil {
+		return nil, false, err
+	}
+	e.log.Warn("listing a dataset DuckDB cannot describe with its Parquet schema", "table", table, "err", err)
+	if info.Schema == nil {
+		return &Columns{Schema: arrow.NewSchema(nil, nil)}, false, nil
+	}
+	types := make([]string, info.Schema.NumFields())
+	for i, f := range info.Schema.Fields() {
+		types[i] = TypeName(f.Type)
+	}
+	return &Columns{Schema: info.Schema, Types: types}, false, nil
+}
+
+// forgetColumns drops the columns of keys no dataset of the current snapshot has,
+// once more are remembered than there are datasets, so that the cache holds at most
+// about one entry per dataset.
+func (e *Engine) forgetColumns() {
 	if e.catalog == nil {
 		return
 	}
 	snap := e.catalog.snap.Load()
-	if snap == nil || len(e.columns.tables) <= len(snap.datasets) {
+	e.columns.mu.Lock()
+	defer e.columns.mu.Unlock()
+	if snap == nil || len(e.columns.byKey) <= len(snap.datasets) {
 		return
 	}
 	keep := make(map[string]bool, len(snap.datasets))
 	for _, info := range snap.datasets {
-		keep[info.Table()] = true
+		keep[columnsKey(info)] = true
 	}
-	for table := range e.columns.tables {
-		if !keep[table] {
-			delete(e.columns.tables, table)
+	for key := range e.columns.byKey {
+		if !keep[key] {
+			delete(e.columns.byKey, key)
 		}
 	}
 }
