@@ -97,3 +97,37 @@ func TestListCostOnObjectStorage(t *testing.T) {
 	}
 	assertIDs(t, s, "d", concat(seq(0, parts*10), seq(1000, 10)))
 }
+
+// TestStatAfterAppendReadsOneFooter: the metadata of a dataset's new version reads
+// only the footers of the parts it has not seen: after an append to an 8-part
+// dataset, one footer, not nine (the SQL engine's catalog re-reads a dataset each
+// time it changes, and under load appends arrive many times a second).
+func TestStatAfterAppendReadsOneFooter(t *testing.T) {
+	ctx := context.Background()
+	const parts = 8
+	s, cb := countedMultiPart(t, parts)
+	if _, err := s.Stat(ctx, "d"); err != nil { // warms the metadata cache
+		t.Fatal(err)
+	}
+	put(t, s, "d", Append, 1000, 10)
+	cb.reset()
+	info, err := s.Stat(ctx, "d")
+	if err != nil || len(info.Keys) != parts+1 || info.Rows != parts*10+10 {
+		t.Fatalf("Stat after an append = %+v, %v; want %d parts, %d rows", info, err, parts+1, parts*10+10)
+	}
+	if got := cb.opens.Load(); got != 1 {
+		t.Fatalf("Stat after an append opened %d parts to read their footers, want 1", got)
+	}
+
+	// A replace writes all new parts: every footer is read again.
+	put(t, s, "d", Replace, 0, 10)
+	cb.reset()
+	info, err = s.Stat(ctx, "d")
+	if err != nil || info.Rows != 10 {
+		t.Fatalf("Stat after a replace = %+v, %v; want 10 rows", info, err)
+	}
+	if got := cb.opens.Load(); got != int64(len(info.Keys)) {
+		t.Fatalf("Stat after a replace opened %d parts, want %d", got, len(info.Keys))
+	}
+	assertIDs(t, s, "d", seq(0, 10))
+}

@@ -17,9 +17,21 @@ import (
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
-// readInfo reads the Parquet footers of a dataset's parts. Every part must have the
-// same Arrow schema; a dataset whose parts disagree is unreadable.
-func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, error) {
+// partFooter is what readInfo takes from one part's Parquet footer, remembered per
+// part version so that a new version of a dataset (an append adds one part to many)
+// reads only the footers of the parts it has not seen.
+type partFooter struct {
+	schema *arrow.Schema
+	rows   int64
+}
+
+// readInfo reads the Parquet footers of a dataset's parts, but for parts of prev
+// (the footers read for the dataset's layout prevLayout, aligned with its parts)
+// with the same key and storage version: parts are never rewritten in place by the
+// store, and a rewrite by hand changes the version. It also returns the footers of
+// l's parts, for the next call. Every part must have the same Arrow schema; a
+// dataset whose parts disagree is unreadable.
+func (s *Store) readInfo(ctx context.Context, name string, l layout, prevLayout layout, prev []partFooter) (Info, []partFooter, error) {
 	info := Info{
 		Name:     name,
 		Bytes:    l.bytes,
@@ -37,15 +49,31 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 			info.Files[i] = lf.LocalPath(k)
 		}
 	}
-	for _, k := range l.parts {
-		schema, rows, err := readFooter(ctx, s.bucket, k)
-		if err != nil {
-			return Info{}, err
+	known := make(map[string]partFooter, len(prev))
+	for i, f := range prev {
+		if i < len(prevLayout.parts) && i < len(prevLayout.versions) && prevLayout.versions[i] != "" {
+			known[prevLayout.parts[i]+"\x00"+prevLayout.versions[i]] = f
 		}
+	}
+	footers := make([]partFooter, len(l.parts))
+	for i, k := range l.parts {
+		f, ok := partFooter{}, false
+		if i < len(l.versions) && l.versions[i] != "" {
+			f, ok = known[k+"\x00"+l.versions[i]]
+		}
+		if !ok {
+			schema, rows, err := readFooter(ctx, s.bucket, k)
+			if err != nil {
+				return Info{}, nil, err
+			}
+			f = partFooter{schema: schema, rows: rows}
+		}
+		footers[i] = f
+		schema, rows := f.schema, f.rows
 		if info.Schema == nil {
 			info.Schema = schema
 		} else if sameColumns(info.Schema, schema) != nil {
-			return Info{}, fmt.Errorf("%w: part %s has schema %s, unlike the first part's %s",
+			return Info{}, nil, fmt.Errorf("%w: part %s has schema %s, unlike the first part's %s",
 				ErrUnreadable, path.Base(k), schemaString(schema), schemaString(info.Schema))
 		} else {
 			// Append accepts parts whose columns match in name and type only.
@@ -60,7 +88,7 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 		}
 		keys, values, err := partitionsOf(rel)
 		if err != nil {
-			return Info{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
+			return Info{}, nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 		}
 		if keys != nil {
 			typer := s.partitionTyper()
@@ -69,10 +97,10 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 			}
 			fields, perPart, err := partitionColumns(ctx, typer, info.Schema, keys, values)
 			if errors.Is(err, errBadPartition) {
-				return Info{}, fmt.Errorf("%w: %w", ErrUnreadable, err)
+				return Info{}, nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 			}
 			if err != nil {
-				return Info{}, err
+				return Info{}, nil, err
 			}
 			md := info.Schema.Metadata()
 			info.Schema = arrow.NewSchema(append(info.Schema.Fields(), fields...), &md)
@@ -80,7 +108,7 @@ func (s *Store) readInfo(ctx context.Context, name string, l layout) (Info, erro
 			info.partValues = perPart
 		}
 	}
-	return info, nil
+	return info, footers, nil
 }
 
 // mergeNullable returns a, with each field nullable if it is nullable in a or b. The

@@ -132,6 +132,9 @@ type cacheEntry struct {
 	fingerprint string
 	info        Info
 	err         error // ErrUnreadable: remembered so a bad file is logged once
+	// footers are the footers of layout's parts (readInfo), reused for the parts
+	// the dataset's next version keeps.
+	footers []partFooter
 }
 
 // Open opens the dataset root dir on the local filesystem, creating it if missing, and
@@ -402,7 +405,7 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 		}
 		return e.info, e.err
 	}
-	info, err := s.readInfo(ctx, name, l)
+	info, footers, err := s.readInfo(ctx, name, l, e.layout, e.footers)
 	if err != nil && !errors.Is(err, ErrUnreadable) {
 		return Info{}, err // e.g. a part vanished under us: don't cache
 	}
@@ -411,7 +414,7 @@ func (s *Store) statOnce(ctx context.Context, name string, listed *storage.Entry
 	}
 	s.cacheMu.Lock()
 	if s.typerGen == typerGen { // else typed by the typer SetPartitionTyper replaced
-		s.cache[name] = cacheEntry{layout: l, fingerprint: l.fingerprint, info: info, err: err}
+		s.cache[name] = cacheEntry{layout: l, fingerprint: l.fingerprint, info: info, err: err, footers: footers}
 	}
 	s.cacheMu.Unlock()
 	return info, err
