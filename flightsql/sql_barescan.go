@@ -1,0 +1,217 @@
+package flightsql
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+
+	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/flightsql/wire"
+)
+
+// Bare scans through the dataset stream.
+//
+// `SELECT * FROM t` (every column of one dataset, in order, nothing else: the engine
+// decides, engine.BareScan) asks for the dataset exactly as the plain DoGet streams
+// it. DuckDB would decode the Parquet, convert its 2048-row chunks to Arrow and
+// concatenate them, which makes it the slowest way to the same bytes; the plain
+// stream decodes ahead, frames without copies, and with the memory tier sends a kept
+// encoded stream. So a statement's DoGet that is a bare scan streams the dataset
+// instead (Server.DoGet asks serveBareScan first).
+//
+// What a client sees does not change: the decision is taken again at DoGet (never on
+// what the ticket says); the dataset opened is the version current then, as DuckDB
+// would read it; the schema sent is the one the DuckDB path would send (DuckDB's
+// names and types with the Flight SQL column metadata, or a prepared statement's
+// schema), and the shortcut is taken only when the opened version's columns have
+// exactly those names and Arrow types, so the batches are the ones DuckDB would
+// produce. It runs under the same query slot, timeout and cancellation as the DuckDB
+// path (startQuery, startRequest), and the same result memory budget (s.out, shared
+// with plain DoGet). Authorization is the guard's, before any handler runs: it
+// checks the statement's tables whichever path then serves it.
+//
+// Rows come in the order of the dataset's parts and row groups, which is the order
+// DuckDB scans them with insertion order kept, but SQL promises no order without
+// ORDER BY either way.
+//
+// Whenever anything differs (not a bare scan, the dataset gone or replaced with other
+// columns in between, a prepared statement with parameters), the DuckDB path runs
+// the statement as it always has, and its errors are the ones the client gets.
+
+// bareScanState is the SQL server's switch and count of bare scans served.
+type bareScanState struct {
+	off    atomic.Bool  // set: every statement runs in DuckDB
+	served atomic.Int64 // statement DoGets answered with the dataset stream
+}
+
+// SetBareScans turns serving bare scans from the dataset stream on (the default) or
+// off. Off, every statement runs in DuckDB: for comparisons and benchmarks.
+func (s *SQLServer) SetBareScans(on bool) { s.bare.off.Store(!on) }
+
+// BareScansServed counts the statement DoGets answered with the dataset stream
+// instead of DuckDB.
+func (s *SQLServer) BareScansServed() int64 { return s.bare.served.Load() }
+
+// bareScan is one statement DoGet that the dataset stream answers.
+type bareScan struct {
+	dataset string
+	schema  *arrow.Schema // what the client is sent
+	rdr     *catalog.Reader
+	ctx     context.Context // the request's: its cancellation and timeout
+	end     func()          // releases the reader and the request's slot
+}
+
+// planBareScan decides whether the Flight SQL ticket req is a bare scan to stream
+// from the dataset, and if so admits it as the DuckDB path would and opens the
+// dataset. Not ok: nothing was taken, and the DuckDB path must run.
+func (s *SQLServer) planBareScan(ctx context.Context, req wire.Request) (*bareScan, bool) {
+	if s.bare.off.Load() {
+		return nil, false
+	}
+	var (
+		sql  string
+		want *arrow.Schema // a prepared statement's schema: what its stream carries
+		id   string        // a statement's query id, for cancellation
+	)
+	switch m := req.Message.(type) {
+	case *pb.TicketStatementQuery:
+		h, err := decodeStatementHandle(m.GetStatementHandle())
+		if err != nil {
+			return nil, false
+		}
+		sql, id = h.SQL, h.ID
+	case *pb.CommandPreparedStatementQuery:
+		p, err := s.preparedOr(ctx, m.GetPreparedStatementHandle())
+		if err != nil {
+			return nil, false
+		}
+		if p.bound != nil {
+			p.bound.Release()
+		}
+		if p.params != nil && p.params.NumFields() > 0 {
+			return nil, false // runs once per bound row, in DuckDB
+		}
+		sql, want = p.sql, p.resultSchema()
+	default:
+		return nil, false
+	}
+	// Admitted as DoGetStatement admits a query: a query slot, the timeouts, the
+	// handle's cancellation. A refusal here is left to the DuckDB path to repeat.
+	qctx, done := ctx, func() {}
+	if id != "" {
+		var err error
+		if qctx, done, err = s.handles.startQuery(ctx, id); err != nil {
+			return nil, false
+		}
+	}
+	rctx, end, err := s.startRequest(qctx)
+	if err != nil {
+		done()
+		return nil, false
+	}
+	release := func() { end(); done() }
+	dataset, d, ok := s.engine.BareScan(rctx, sql)
+	if !ok {
+		release()
+		return nil, false
+	}
+	schema := resultSchema(d.Schema, d.Tables)
+	if want != nil {
+		schema = want
+	}
+	rdr, err := s.store.Open(rctx, dataset)
+	if err != nil {
+		release()
+		return nil, false
+	}
+	if !sameColumns(schema, rdr.Schema()) {
+		rdr.Release()
+		release()
+		return nil, false
+	}
+	return &bareScan{dataset: dataset, schema: schema, rdr: rdr, ctx: rctx, end: func() { rdr.Release(); release() }}, true
+}
+
+// sameColumns reports whether a and b have the same column names and Arrow types,
+// in the same order (nullability and metadata aside: the schema sent is a's). Two
+// timestamp columns of one unit, both with a time zone, are the same column: Arrow
+// stores such a timestamp as the UTC instant whatever the zone's name, and DuckDB
+// names every zone-aware result column by its own zone ("Etc/UTC" for a dataset's
+// "UTC"); the values do not change (asColumns relabels the column).
+func sameColumns(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i, f := range a.Fields() {
+		g := b.Field(i)
+		if f.Name != g.Name || !(arrow.TypeEqual(f.Type, g.Type) || sameInstants(f.Type, g.Type)) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameInstants reports whether a and b are zone-aware timestamps of one unit.
+func sameInstants(a, b arrow.DataType) bool {
+	ta, ok := a.(*arrow.TimestampType)
+	tb, ok2 := b.(*arrow.TimestampType)
+	return ok && ok2 && ta.Unit == tb.Unit && ta.TimeZone != "" && tb.TimeZone != ""
+}
+
+// asColumns returns rec's columns under schema as (sameColumns with rec's schema, or
+// an error): the same buffers, a zone-aware timestamp column relabelled with as's
+// zone. The caller releases the result.
+func asColumns(as *arrow.Schema, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if !sameColumns(as, rec.Schema()) {
+		return nil, fmt.Errorf("a batch has columns %s, its stream %s", rec.Schema(), as)
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	for i, c := range rec.Columns() {
+		if want := as.Field(i).Type; !arrow.TypeEqual(want, c.DataType()) {
+			d := c.Data()
+			relabelled := array.NewData(want, d.Len(), d.Buffers(), d.Children(), d.NullN(), d.Offset())
+			c = array.MakeFromData(relabelled)
+			relabelled.Release()
+			defer c.Release()
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(as, cols, rec.NumRows()), nil
+}
+
+// serveBareScan answers a Flight SQL DoGet with the dataset stream when it is a bare
+// scan (see above); served false: the caller runs it in DuckDB.
+func (s *Server) serveBareScan(req wire.Request, stream flight.FlightService_DoGetServer) (served bool, err error) {
+	if s.scans == nil || !s.encodedSends.Load() {
+		return false, nil
+	}
+	scan, ok := s.scans.planBareScan(stream.Context(), req)
+	if !ok {
+		return false, nil
+	}
+	defer scan.end()
+	s.scans.bare.served.Add(1)
+	s.log.Debug("bare scan served from the dataset stream", "dataset", scan.dataset)
+	ctx, cancel := context.WithCancel(scan.ctx)
+	defer cancel()
+	// The kept stream of a bare scan starts with its own schema message (the one
+	// DuckDB's path sends), so it is kept apart from the plain DoGet's.
+	key := dogetKey(bareScanKind(scan.schema), scan.rdr.Info())
+	if e := s.dogets.get(key); e != nil {
+		return true, s.sendKept(ctx, scan.dataset, e, stream)
+	}
+	return true, s.sendDecoded(ctx, cancel, scan.dataset, scan.rdr, scan.schema, stream, s.dogets.startFill(key, scan.dataset))
+}
+
+// bareScanKind is the memory tier's kind (dogetKey) of a bare scan sent with schema.
+func bareScanKind(schema *arrow.Schema) string {
+	sum := sha256.Sum256(flight.SerializeSchema(schema, goAllocator))
+	return "sql/" + hex.EncodeToString(sum[:])
+}
