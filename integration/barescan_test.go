@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -415,5 +416,46 @@ func TestBareScanKeepsGrants(t *testing.T) {
 	}
 	if res, n := bothWays(ctxs["admin"], t, srv, cl, "admin", info.Endpoint[0].Ticket); n != 1 || len(res.rows) != 2 {
 		t.Errorf("admin: %d served, %d rows (%s); want 1, 2", n, len(res.rows), res.err)
+	}
+}
+
+// With the memory tier, a bare scan's stream is kept (apart from the plain DoGet's:
+// its schema message is DuckDB's) and sent again as it is: a file corrupted in place
+// under the same version is not read again. A new version is what the next scan
+// reads.
+func TestBareScanFromTheMemoryTier(t *testing.T) {
+	if onS3() {
+		t.Skip("corrupts a file of a local root")
+	}
+	srv := tierServer(t, 64<<20)
+	c := srv.client(t)
+	putRecords(t, c, "hot.parquet", eventSchema, numbered(t, 0, 20_000))
+	cl := srv.sqlClient(t)
+	q := srv.Service.SQL
+	const sql = "SELECT * FROM hot"
+
+	q.SetBareScans(false)
+	want := runSQL(t, cl, sql)
+	q.SetBareScans(true)
+	before := q.BareScansServed()
+	sameResult(t, "first bare scan", runSQL(t, cl, sql), want)
+	if len(want.rows) != 20_000 {
+		t.Fatalf("DuckDB read %d rows (%s), want 20000", len(want.rows), want.err)
+	}
+
+	corruptInPlace(t, filepath.Join(srv.Root, "hot.parquet"))
+	sameResult(t, "kept bare scan", runSQL(t, cl, sql), want)
+	if n := q.BareScansServed() - before; n != 2 {
+		t.Errorf("%d bare scans served, want 2", n)
+	}
+
+	putRecords(t, c, "hot.parquet", eventSchema, numbered(t, 500_000, 10))
+	got := runSQL(t, cl, sql)
+	q.SetBareScans(false)
+	want = runSQL(t, cl, sql)
+	q.SetBareScans(true)
+	sameResult(t, "new version", got, want)
+	if len(got.rows) != 10 || !strings.HasPrefix(got.rows[0], "[500000,") {
+		t.Errorf("new version: rows %.80v (%s), want the 10 new rows", got.rows, got.err)
 	}
 }
