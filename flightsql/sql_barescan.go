@@ -102,6 +102,10 @@ func (s *SQLServer) planBareScan(ctx context.Context, req wire.Request) (*bareSc
 	default:
 		return nil, false
 	}
+	// Most statements end here, before taking anything.
+	if !s.engine.BareScanShape(sql) {
+		return nil, false
+	}
 	// Admitted as DoGetStatement admits a query: a query slot, the timeouts, the
 	// handle's cancellation. A refusal here is left to the DuckDB path to repeat.
 	qctx, done := ctx, func() {}

@@ -67,16 +67,8 @@ func (c *bareShapes) put(sql string, bare bool) {
 // dataset was dropped) is reported as not a bare scan: the caller runs the statement
 // as any other, and the refusal comes from there, worded as it always is.
 func (e *Engine) BareScan(ctx context.Context, sql string) (dataset string, d *Description, ok bool) {
-	bare, known := e.bare.get(sql)
-	if known && !bare {
+	if !e.BareScanShape(sql) {
 		return "", nil, false
-	}
-	if !known {
-		bare = e.bareShape(sql)
-		e.bare.put(sql, bare)
-		if !bare {
-			return "", nil, false
-		}
 	}
 	datasets, err := e.ReadTables(ctx, sql, func(string) bool { return true })
 	if err != nil || len(datasets) != 1 {
@@ -87,6 +79,19 @@ func (e *Engine) BareScan(ctx context.Context, sql string) (dataset string, d *D
 		return "", nil, false
 	}
 	return datasets[0], d, true
+}
+
+// BareScanShape reports whether sql's parse tree has a bare scan's shape, without
+// looking at the catalog: BareScan's first test, cheap to ask of every statement (a
+// statement the gate saw is remembered; another is parsed once, and nothing is
+// bound).
+func (e *Engine) BareScanShape(sql string) bool {
+	bare, known := e.bare.get(sql)
+	if !known {
+		bare = e.bareShape(sql)
+		e.bare.put(sql, bare)
+	}
+	return bare
 }
 
 // bareShape parses sql (through the gate's parse, which executes nothing) and
