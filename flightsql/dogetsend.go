@@ -125,6 +125,9 @@ func (s *Server) decodeAhead(ctx context.Context, name string, rdr *catalog.Read
 // memory budget while it is handed to gRPC, as a decoded batch would.
 func (s *Server) sendKept(ctx context.Context, name string, e *dogetEntry, stream flight.FlightService_DoGetServer) error {
 	for _, m := range e.msgs {
+		if err := ctx.Err(); err != nil { // the call ended, or a query's timeout
+			return toStatus(fmt.Errorf("dataset %q: %w", name, err))
+		}
 		res, err := s.out.reserve(ctx, int64(len(m.wire)))
 		if err != nil {
 			return toStatus(fmt.Errorf("dataset %q: %w", name, err))

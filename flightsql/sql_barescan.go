@@ -209,9 +209,15 @@ func (s *Server) serveBareScan(req wire.Request, stream flight.FlightService_DoG
 	// DuckDB's path sends), so it is kept apart from the plain DoGet's.
 	key := dogetKey(bareScanKind(scan.schema), scan.rdr.Info())
 	if e := s.dogets.get(key); e != nil {
-		return true, s.sendKept(ctx, scan.dataset, e, stream)
+		err = s.sendKept(ctx, scan.dataset, e, stream)
+	} else {
+		err = s.sendDecoded(ctx, cancel, scan.dataset, scan.rdr, scan.schema, stream, s.dogets.startFill(key, scan.dataset))
 	}
-	return true, s.sendDecoded(ctx, cancel, scan.dataset, scan.rdr, scan.schema, stream, s.dogets.startFill(key, scan.dataset))
+	if err != nil && scan.ctx.Err() != nil {
+		// Cut by the query timeout or a cancellation: say which, as DuckDB's path does.
+		return true, toStatus(fmt.Errorf("dataset %q: %w", scan.dataset, context.Cause(scan.ctx)))
+	}
+	return true, err
 }
 
 // bareScanKind is the memory tier's kind (dogetKey) of a bare scan sent with schema.

@@ -7,13 +7,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	fsql "github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/quiverdata/quiver/flightsql"
 )
 
 // sqlResult is what a client sees of one statement: the stream's schema (metadata
@@ -458,4 +464,76 @@ func TestBareScanFromTheMemoryTier(t *testing.T) {
 	if len(got.rows) != 10 || !strings.HasPrefix(got.rows[0], "[500000,") {
 		t.Errorf("new version: rows %.80v (%s), want the 10 new rows", got.rows, got.err)
 	}
+}
+
+// A bare scan is bound by the query timeout as DuckDB's path is: a client too slow to
+// read it within --query-timeout gets DeadlineExceeded naming the timeout, from the
+// decoded stream and from the memory tier's kept one.
+func TestBareScanQueryTimeout(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	srv := startServerOpts(t, t.TempDir(), memory.DefaultAllocator, harnessOptions{
+		service: func(c *flightsql.ServiceConfig) {
+			c.Engine.QueryTimeout = timeout
+			c.MemoryTier = 256 << 20
+		},
+	})
+	rec := int64Record(memory.DefaultAllocator, "id", 0, 1<<20)
+	putRecords(t, srv.client(t), "big.parquet", rec.Schema(), rec)
+	rec.Release()
+	// A small receive window: the server cannot send ahead of the reader.
+	cl, err := fsql.NewClient(srv.Addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	q := srv.Service.SQL
+	slowRead := func() (int64, error) {
+		info, err := cl.Execute(ctx, "SELECT * FROM big")
+		if err != nil {
+			return 0, err
+		}
+		rdr, err := cl.DoGet(ctx, info.Endpoint[0].Ticket)
+		if err != nil {
+			return 0, err
+		}
+		defer rdr.Release()
+		var rows int64
+		for rdr.Next() {
+			if rows == 0 {
+				time.Sleep(3 * timeout)
+			}
+			rows += rdr.RecordBatch().NumRows()
+		}
+		return rows, rdr.Err()
+	}
+	// Fast, the whole stream arrives, and the tier keeps it.
+	if rows, err := runSQL(t, cl, "SELECT * FROM big"), error(nil); rows.err != "" || len(rows.rows) != 1<<20 {
+		t.Fatalf("a fast read: %d rows, %q, %v", len(rows.rows), rows.err, err)
+	}
+	for _, c := range []struct {
+		name string
+		bare bool
+	}{{"kept stream", true}, {"DuckDB", false}} {
+		q.SetBareScans(c.bare)
+		before := q.BareScansServed()
+		rows, err := slowRead()
+		t.Logf("%s: %d rows, then %v", c.name, rows, err)
+		wantStatus(t, err, codes.DeadlineExceeded, "query timeout")
+		if rows >= 1<<20 {
+			t.Errorf("%s: all rows arrived", c.name)
+		}
+		if n := q.BareScansServed() - before; (n == 1) != c.bare {
+			t.Errorf("%s: %d bare scans served", c.name, n)
+		}
+	}
+	q.SetBareScans(true)
+	// The decoded stream: the tier's entry gone with a new version.
+	rec = int64Record(memory.DefaultAllocator, "id", 5, 1<<20)
+	putRecords(t, srv.client(t), "big.parquet", rec.Schema(), rec)
+	rec.Release()
+	rows, err := slowRead()
+	t.Logf("decoded: %d rows, then %v", rows, err)
+	wantStatus(t, err, codes.DeadlineExceeded, "query timeout")
 }
