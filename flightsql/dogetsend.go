@@ -6,10 +6,9 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-
-	"github.com/quiverdata/quiver/catalog"
 )
 
 // sendDecoded streams rdr as encoded messages (dogetwire.go), filling the memory
@@ -18,7 +17,7 @@ import (
 // reservation, once gRPC is done with every message that borrows from it.
 // With as, the stream carries that schema instead of rdr's: the same column names
 // and types (sameColumns), other metadata (a bare scan's, sql_barescan.go).
-func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, name string, rdr *catalog.Reader, as *arrow.Schema, stream flight.FlightService_DoGetServer, fill *dogetFill) (err error) {
+func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, name string, rdr array.RecordReader, as *arrow.Schema, stream flight.FlightService_DoGetServer, fill *dogetFill) (err error) {
 	mw := &messageWriter{stream: stream}
 	if fill != nil {
 		mw.keep = fill.keep
@@ -98,7 +97,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 // returns what it read: the rows, an error of the result limits, and one of the
 // reader (a panic in the decoding becomes one: the interceptors recover only the
 // handler's goroutine, and a panic here would end the server).
-func (s *Server) decodeAhead(ctx context.Context, name string, rdr *catalog.Reader) (batches <-chan heldBatch, wait func() (rows int64, limitErr, readErr error)) {
+func (s *Server) decodeAhead(ctx context.Context, name string, rdr array.RecordReader) (batches <-chan heldBatch, wait func() (rows int64, limitErr, readErr error)) {
 	out := make(chan heldBatch, sendAhead)
 	var (
 		rows              int64

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -44,11 +45,46 @@ import (
 // Whenever anything differs (not a bare scan, the dataset gone or replaced with other
 // columns in between, a prepared statement with parameters), the DuckDB path runs
 // the statement as it always has, and its errors are the ones the client gets.
+//
+// DuckDB's Parquet reader is not the plain stream's (pqarrow): a file another tool
+// wrote may be one pqarrow cannot decode where DuckDB can (catalog's validateDecoded:
+// DuckDB's fixed-size ARRAY columns holding NULLs). Three guards keep SQL serving
+// such files: a schema with a fixed-size list never takes the shortcut; the first
+// batch is decoded before anything is sent, and a failure there hands the statement
+// to DuckDB; and a version that failed to decode later in a stream is remembered
+// (unreadable), so that only that one stream fails and every later scan of the
+// version runs in DuckDB.
 
-// bareScanState is the SQL server's switch and count of bare scans served.
+// bareScanState is the SQL server's switch and count of bare scans served, and the
+// dataset versions the plain reader failed to decode.
 type bareScanState struct {
 	off    atomic.Bool  // set: every statement runs in DuckDB
 	served atomic.Int64 // statement DoGets answered with the dataset stream
+
+	mu         sync.Mutex
+	unreadable map[string]bool // by unreadableKey; cleared when full
+}
+
+// maxUnreadable bounds the versions bareScanState remembers as unreadable.
+const maxUnreadable = 256
+
+func unreadableKey(info catalog.Info) string { return info.Name + "\x00" + info.Version }
+
+// isUnreadable reports whether the plain reader failed on this version before.
+func (b *bareScanState) isUnreadable(info catalog.Info) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.unreadable[unreadableKey(info)]
+}
+
+// markUnreadable remembers that the plain reader failed on this version.
+func (b *bareScanState) markUnreadable(info catalog.Info) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unreadable == nil || len(b.unreadable) >= maxUnreadable {
+		b.unreadable = make(map[string]bool)
+	}
+	b.unreadable[unreadableKey(info)] = true
 }
 
 // SetBareScans turns serving bare scans from the dataset stream on (the default) or
@@ -135,12 +171,37 @@ func (s *SQLServer) planBareScan(ctx context.Context, req wire.Request) (*bareSc
 		release()
 		return nil, false
 	}
-	if !sameColumns(schema, rdr.Schema()) {
+	if !sameColumns(schema, rdr.Schema()) || hasFixedSizeList(schema) || s.bare.isUnreadable(rdr.Info()) {
 		rdr.Release()
 		release()
 		return nil, false
 	}
 	return &bareScan{dataset: dataset, schema: schema, rdr: rdr, ctx: rctx, end: func() { rdr.Release(); release() }}, true
+}
+
+// hasFixedSizeList reports whether a column of schema is or holds a fixed-size list,
+// which pqarrow decodes wrongly when one holds a NULL (see above).
+func hasFixedSizeList(schema *arrow.Schema) bool {
+	var nested func(t arrow.DataType) bool
+	nested = func(t arrow.DataType) bool {
+		if _, ok := t.(*arrow.FixedSizeListType); ok {
+			return true
+		}
+		if n, ok := t.(arrow.NestedType); ok {
+			for _, f := range n.Fields() {
+				if nested(f.Type) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, f := range schema.Fields() {
+		if nested(f.Type) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameColumns reports whether a and b have the same column names and Arrow types,
@@ -201,23 +262,90 @@ func (s *Server) serveBareScan(req wire.Request, stream flight.FlightService_DoG
 		return false, nil
 	}
 	defer scan.end()
-	s.scans.bare.served.Add(1)
-	s.log.Debug("bare scan served from the dataset stream", "dataset", scan.dataset)
 	ctx, cancel := context.WithCancel(scan.ctx)
 	defer cancel()
 	// The kept stream of a bare scan starts with its own schema message (the one
 	// DuckDB's path sends), so it is kept apart from the plain DoGet's.
-	key := dogetKey(bareScanKind(scan.schema), scan.rdr.Info())
+	info := scan.rdr.Info()
+	key := dogetKey(bareScanKind(scan.schema), info)
 	if e := s.dogets.get(key); e != nil {
+		s.scans.bare.served.Add(1)
 		err = s.sendKept(ctx, scan.dataset, e, stream)
 	} else {
-		err = s.sendDecoded(ctx, cancel, scan.dataset, scan.rdr, scan.schema, stream, s.dogets.startFill(key, scan.dataset))
+		first, ok := peekFirst(scan.rdr)
+		if !ok {
+			s.scans.bare.markUnreadable(info)
+			s.log.Debug("bare scan handed to DuckDB: the first batch does not decode", "dataset", scan.dataset, "err", scan.rdr.Err())
+			return false, nil
+		}
+		s.scans.bare.served.Add(1)
+		err = s.sendDecoded(ctx, cancel, scan.dataset, first, scan.schema, stream, s.dogets.startFill(key, scan.dataset))
+		first.Release()
+		if err != nil && scan.ctx.Err() == nil && stream.Context().Err() == nil {
+			s.scans.bare.markUnreadable(info) // not cut short: the reader failed
+		}
 	}
+	s.log.Debug("bare scan served from the dataset stream", "dataset", scan.dataset, "err", err)
 	if err != nil && scan.ctx.Err() != nil {
 		// Cut by the query timeout or a cancellation: say which, as DuckDB's path does.
 		return true, toStatus(fmt.Errorf("dataset %q: %w", scan.dataset, context.Cause(scan.ctx)))
 	}
 	return true, err
+}
+
+// peekedReader is a dataset reader whose first batch was decoded ahead (peekFirst).
+type peekedReader struct {
+	*catalog.Reader
+	first   arrow.RecordBatch // retained until the next batch, or Release
+	pending bool              // first not yet returned by Next
+	cur     arrow.RecordBatch
+}
+
+// peekFirst decodes rdr's first batch. Not ok: rdr failed before giving one (no
+// batch and an error). The caller releases the returned reader, not rdr's batches.
+func peekFirst(rdr *catalog.Reader) (*peekedReader, bool) {
+	p := &peekedReader{Reader: rdr}
+	if !rdr.Next() {
+		return p, rdr.Err() == nil // an empty dataset reads fine
+	}
+	p.first = rdr.RecordBatch()
+	p.first.Retain()
+	p.pending = true
+	return p, true
+}
+
+// Next returns the peeked batch first, then rdr's.
+func (p *peekedReader) Next() bool {
+	if p.pending {
+		p.pending, p.cur = false, p.first
+		return true
+	}
+	p.dropFirst()
+	if p.Reader.Next() {
+		p.cur = p.Reader.RecordBatch()
+		return true
+	}
+	p.cur = nil
+	return false
+}
+
+// RecordBatch is the current batch, valid until the next call to Next.
+func (p *peekedReader) RecordBatch() arrow.RecordBatch { return p.cur }
+
+// Record is RecordBatch (array.RecordReader's older name).
+func (p *peekedReader) Record() arrow.RecordBatch { return p.cur }
+
+// Release releases the peeked batch; the dataset reader is its owner's to release.
+func (p *peekedReader) Release() { p.dropFirst() }
+
+// Retain does nothing: the owner of the dataset reader holds it.
+func (p *peekedReader) Retain() {}
+
+func (p *peekedReader) dropFirst() {
+	if p.first != nil {
+		p.first.Release()
+		p.first, p.pending = nil, false
+	}
 }
 
 // bareScanKind is the memory tier's kind (dogetKey) of a bare scan sent with schema.
