@@ -115,7 +115,7 @@ func (s *Server) getDataset(t *flight.Ticket, stream flight.FlightService_DoGetS
 		if e := s.dogets.get(key); e != nil {
 			return s.sendKept(ctx, name, e, stream)
 		}
-		return s.sendDecoded(ctx, cancel, name, rdr, stream, s.dogets.startFill(key, name))
+		return s.sendDecoded(ctx, cancel, name, rdr, nil, stream, s.dogets.startFill(key, name))
 	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(rdr.Schema()), ipc.WithAllocator(s.mem))
 	defer w.Close()

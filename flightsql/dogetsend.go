@@ -5,23 +5,42 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-
-	"github.com/quiverdata/quiver/catalog"
 )
 
 // sendDecoded streams rdr as encoded messages (dogetwire.go), filling the memory
 // tier when fill is not nil. Like the Flight writer path of getDataset, a goroutine
 // decodes ahead (readAhead) while this one sends; a batch is released, with its
 // reservation, once gRPC is done with every message that borrows from it.
-func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, name string, rdr *catalog.Reader, stream flight.FlightService_DoGetServer, fill *dogetFill) (err error) {
+// With as, the stream carries that schema instead of rdr's: the same column names
+// and types (sameColumns), other metadata (a bare scan's, sql_barescan.go).
+func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, name string, rdr array.RecordReader, as *arrow.Schema, stream flight.FlightService_DoGetServer, fill *dogetFill) (err error) {
 	mw := &messageWriter{stream: stream}
 	if fill != nil {
 		mw.keep = fill.keep
 		defer func() { fill.finish(err == nil) }()
 	}
-	w := newMessageWriter(mw, ipc.WithSchema(rdr.Schema()))
+	schema := rdr.Schema()
+	if as != nil {
+		schema = as
+	}
+	// The IPC writer wants each batch under its schema, metadata and all: the same
+	// buffers, no copy.
+	write := func(w *ipc.Writer, rec arrow.RecordBatch) error {
+		if as == nil {
+			return w.Write(rec)
+		}
+		rec, err := asColumns(as, rec)
+		if err != nil {
+			return fmt.Errorf("dataset %q: %w", name, err)
+		}
+		defer rec.Release()
+		return w.Write(rec)
+	}
+	w := newMessageWriter(mw, ipc.WithSchema(schema))
 	held := newHeldBatches()
 	// Before the call returns, every batch is released: by gRPC freeing its messages
 	// (then the data has left), or here once the stream has ended.
@@ -37,7 +56,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 		if fill != nil {
 			// The messages are copies (the tier's): the batch is free once written.
 			mw.hold = nil
-			err := w.Write(b.rec)
+			err := write(w, b.rec)
 			b.release()
 			if err != nil {
 				sendErr = fmt.Errorf("send: %w", err)
@@ -47,7 +66,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 		}
 		hold := held.hold(b.release)
 		mw.hold = hold
-		err := w.Write(b.rec)
+		err := write(w, b.rec)
 		mw.hold = nil
 		hold.unref() // the writer's reference: gRPC's go with the messages
 		if err != nil {
@@ -78,7 +97,7 @@ func (s *Server) sendDecoded(ctx context.Context, cancel context.CancelFunc, nam
 // returns what it read: the rows, an error of the result limits, and one of the
 // reader (a panic in the decoding becomes one: the interceptors recover only the
 // handler's goroutine, and a panic here would end the server).
-func (s *Server) decodeAhead(ctx context.Context, name string, rdr *catalog.Reader) (batches <-chan heldBatch, wait func() (rows int64, limitErr, readErr error)) {
+func (s *Server) decodeAhead(ctx context.Context, name string, rdr array.RecordReader) (batches <-chan heldBatch, wait func() (rows int64, limitErr, readErr error)) {
 	out := make(chan heldBatch, sendAhead)
 	var (
 		rows              int64
@@ -105,6 +124,9 @@ func (s *Server) decodeAhead(ctx context.Context, name string, rdr *catalog.Read
 // memory budget while it is handed to gRPC, as a decoded batch would.
 func (s *Server) sendKept(ctx context.Context, name string, e *dogetEntry, stream flight.FlightService_DoGetServer) error {
 	for _, m := range e.msgs {
+		if err := ctx.Err(); err != nil { // the call ended, or a query's timeout
+			return toStatus(fmt.Errorf("dataset %q: %w", name, err))
+		}
 		res, err := s.out.reserve(ctx, int64(len(m.wire)))
 		if err != nil {
 			return toStatus(fmt.Errorf("dataset %q: %w", name, err))

@@ -61,6 +61,9 @@ type Server struct {
 	// (Service.ServerOptions): plain DoGet then hands gRPC encoded messages
 	// (dogetwire.go) instead of FlightData for the proto codec to copy.
 	encodedSends atomic.Bool
+	// scans decides which Flight SQL DoGets are bare scans that the dataset stream
+	// answers (sql_barescan.go); nil: none are.
+	scans *SQLServer
 }
 
 // NewServer returns a Server for cfg.
@@ -158,6 +161,9 @@ func (s *Server) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer
 	if req.Kind == wire.KindFlightSQL {
 		sql, err := s.sqlOr()
 		if err != nil {
+			return err
+		}
+		if served, err := s.serveBareScan(req, stream); served {
 			return err
 		}
 		return sql.DoGet(t, stream)

@@ -125,6 +125,7 @@ func NewService(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}
 	srv.out = sql.out // one result memory budget for plain and SQL streams
 	srv.memTier = tier
+	srv.scans = sql
 	unsubscribe := func() {}
 	if tier.Enabled() {
 		srv.dogets = newDogetTier(tier)

@@ -77,6 +77,9 @@ type SQLServer struct {
 	// parts lends the engine local files of parts on object storage (partfiles.go);
 	// nil for a local store, whose parts are files already.
 	parts *partFiles
+	// bare switches and counts bare scans served from the dataset stream
+	// (sql_barescan.go).
+	bare bareScanState
 }
 
 // NewSQLServer returns an SQLServer for cfg. Close it to free its handles.

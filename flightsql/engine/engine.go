@@ -98,6 +98,8 @@ type Engine struct {
 	// gateRuns counts statements that went through the whole gate (parse, plan,
 	// checks), not through a remembered verdict: for tests and benchmarks.
 	gateRuns atomic.Uint64
+	// bare remembers which statement texts have a bare scan's shape (barescan.go).
+	bare bareShapes
 
 	// refusedMu guards refused: the tables SyncTables made no view of because DuckDB
 	// could not read them safely, by lower-cased name (nesting.go). Written with

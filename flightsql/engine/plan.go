@@ -26,6 +26,8 @@ type boundPlan struct {
 	// origins has, per result column, the files of the scan it comes from unchanged
 	// (origins.go); nil where unknown.
 	origins [][]string
+	// bare: the statement's parse tree has a bare scan's shape (barescan.go).
+	bare bool
 }
 
 // boundGet is one table function scan in a plan.

@@ -99,6 +99,7 @@ func (e *Engine) prepareScanning(s *session, sql string) (st bindings.PreparedSt
 	if err != nil {
 		return st, nil, nil, 1, err
 	}
+	e.bare.put(sql, plan.bare) // the shape is the text's, whatever the catalog
 	if e.hot != nil {
 		s.scans = plan.scans()
 	}
@@ -129,11 +130,14 @@ func gateAndPrepare(conn bindings.Connection, sql string) (bindings.PreparedStat
 	if n > 1 {
 		return st, boundPlan{}, fmt.Errorf("%w: %d statements; multiple statements are not allowed", ErrInvalidSQL, n)
 	}
+	// Before bindPlan, which rewrites parameters in the tree.
+	bare := bareScanTree(stmts[0])
 	// What the statement reads once its views and macros are expanded (plan.go).
 	plan, err := bindPlan(conn, sql, stmts[0])
 	if err != nil {
 		return st, boundPlan{}, err
 	}
+	plan.bare = bare
 	if err := plan.checkRevealing(); err != nil {
 		return st, boundPlan{}, err
 	}
