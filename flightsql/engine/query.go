@@ -77,7 +77,7 @@ func (e *Engine) runQuery(ctx context.Context, sql string, params arrow.RecordBa
 	s.watch(ctx)
 	defer s.mu.Unlock()
 
-	schema, tables, err := s.start(sql, params, row)
+	schema, tables, flat, err := s.start(sql, params, row)
 	if err != nil {
 		// Explain before destroying: destroying cancels ctx, and explain would then
 		// report the failure as a cancellation instead of DuckDB's error.
@@ -89,17 +89,21 @@ func (e *Engine) runQuery(ctx context.Context, sql string, params arrow.RecordBa
 		e.hot.noteRead(s.scans)
 	}
 	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema, tables: tables}
+	if !e.noFlat {
+		r.flat = flat
+	}
 	r.refs.Store(1)
 	return r, nil
 }
 
 // start prepares, binds and starts executing sql on the session's connection, keeping
 // the prepared statement and the streaming result in the session. s.mu is held.
-// It also returns the table of each result column, as Description.Tables.
-func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, error) {
+// It also returns the table of each result column, as Description.Tables, and how
+// to copy the columns straight from DuckDB's chunks (flatColumns; nil if not).
+func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, []flatColumn, error) {
 	origins, err := s.eng.startReadingData(s, sql, params, row)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s.opts = bindings.ResultGetArrowOptions(&s.res)
 	s.hasRes = true
@@ -114,13 +118,13 @@ func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.S
 	defer destroyTypes(types)
 	schema, err := newArrowSchema(s.opts, types, names)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var tables []string
 	if len(origins) == n {
 		tables = s.eng.originTables(origins)
 	}
-	return schema, tables, nil
+	return schema, tables, flatColumns(types, schema), nil
 }
 
 // executeStreaming starts st as a streaming query: DuckDB produces chunks as they are
@@ -174,10 +178,15 @@ type Rows struct {
 	carryAt int64
 	// chunk is a DuckDB chunk too large to convert at once (chunks.go), converted
 	// into carry a batch's worth of rows at a time from row chunkAt on; rowBytes
-	// holds its rows' estimated sizes. chunk.Ptr is nil when there is none.
+	// holds its rows' estimated sizes. chunk.Ptr is nil when there is none. For a
+	// flat result (flatbatch.go) it is the chunk whose rows from chunkAt on start
+	// the next batch.
 	chunk    bindings.DataChunk
 	chunkAt  int
 	rowBytes []int64
+	// flat, when not nil, says how to copy each column straight from DuckDB's
+	// chunks into batches (fetchFlat); carry is then unused.
+	flat []flatColumn
 }
 
 var _ array.RecordReader = (*Rows)(nil)
@@ -267,6 +276,9 @@ func (r *Rows) fetch() (arrow.RecordBatch, error) {
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.flat != nil {
+		return r.fetchFlat()
+	}
 
 	var parts []arrow.RecordBatch
 	defer func() {

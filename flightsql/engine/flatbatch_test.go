@@ -1,0 +1,189 @@
+//go:build duckdb_arrow
+
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/quiverdata/quiver/catalog"
+)
+
+// flatQueries are results whose every column fetchFlat copies (flat true) or not:
+// every flat type with nulls at irregular places, short (inlined) and long strings,
+// empty strings, constant columns, and filters that make DuckDB's chunks of uneven
+// sizes, so that the batches' validity bitmaps are stitched at bit offsets that are
+// not multiples of 8 or 64.
+var flatQueries = []struct {
+	name string
+	sql  string
+	flat bool
+}{
+	{"integers", `SELECT (i % 100)::TINYINT AS a, i::SMALLINT AS b, i::INTEGER AS c, i AS d,
+		(i % 200)::UTINYINT AS e, (i % 60000)::USMALLINT AS f, i::UINTEGER AS g, i::UBIGINT AS h
+		FROM range(20000) t(i)`, true},
+	{"nulls", `SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE i END AS a,
+		CASE WHEN i % 3 = 1 THEN NULL ELSE i / 2 END AS b,
+		CASE WHEN i % 5 = 2 THEN NULL ELSE 'name-' || i END AS c,
+		CASE WHEN i % 11 = 0 THEN NULL ELSE repeat('x', (i % 40)::INTEGER) END AS d
+		FROM range(30000) t(i)`, true},
+	{"uneven chunks", `SELECT i, CASE WHEN i % 13 = 0 THEN NULL ELSE 'a longer string ' || i END AS s,
+		CASE WHEN i % 2 = 0 THEN NULL ELSE i::DOUBLE END AS x
+		FROM range(100000) t(i) WHERE i % 3 <> 0 AND (i // 1000) % 4 <> 1`, true},
+	{"all null", `SELECT NULL::BIGINT AS a, NULL::VARCHAR AS b FROM range(5000)`, true},
+	{"constants", `SELECT 42 AS a, 'constant but longer than twelve' AS b, 'short' AS c, i FROM range(9000) t(i)`, true},
+	{"times", `SELECT DATE '2020-01-01' + (i % 3000)::INTEGER AS d,
+		TIMESTAMP '2020-01-01' + to_microseconds(i * 1001) AS ts,
+		(TIMESTAMP '2020-01-01' + to_microseconds(i))::TIMESTAMPTZ AS tz,
+		(TIMESTAMP '2020-01-01' + to_seconds(i))::TIMESTAMP_S AS ts_s,
+		(TIMESTAMP '2020-01-01' + to_milliseconds(i))::TIMESTAMP_MS AS ts_ms,
+		(TIMESTAMP '2020-01-01' + to_microseconds(i))::TIMESTAMP_NS AS ts_ns,
+		TIME '00:00:00' + to_microseconds(i * 7) AS tm,
+		CASE WHEN i = 5 THEN 'infinity'::TIMESTAMP ELSE NULL END AS inf
+		FROM range(7000) t(i)`, true},
+	{"floats and blobs", `SELECT i::FLOAT / 3 AS f, CASE WHEN i % 4 = 0 THEN NULL ELSE ('\xAA\x00' || i)::BLOB END AS b,
+		'' AS empty, CASE WHEN i % 9 = 0 THEN 'NaN'::DOUBLE ELSE -i::DOUBLE END AS x
+		FROM range(6000) t(i)`, true},
+	{"unicode", `SELECT 'ÿ€𝄞 ' || i || repeat('é', (i % 9)::INTEGER) AS s FROM range(4000) t(i)`, true},
+	{"empty result", `SELECT i, 'x' || i AS s FROM range(10) t(i) WHERE i > 100`, true},
+	{"boolean falls back", `SELECT i, i % 2 = 0 AS even, 's' || i AS s FROM range(5000) t(i)`, false},
+	{"nested falls back", `SELECT i, [i, NULL] AS l, {'a': i} AS st FROM range(5000) t(i)`, false},
+	{"decimal falls back", `SELECT i, (i / 7)::DECIMAL(10, 3) AS d FROM range(5000) t(i)`, false},
+}
+
+// TestFlatBatchesEqualConversion runs each query through fetchFlat and through
+// DuckDB's own Arrow conversion (engines alike but for noFlat) and checks that the
+// results are equal row for row, that the batches keep to the row and byte targets,
+// that every buffer goes back to the allocator, and that the flat path is taken
+// exactly where the result's types allow it.
+func TestFlatBatchesEqualConversion(t *testing.T) {
+	configs := []struct {
+		name string
+		cfg  Config
+	}{
+		{"defaults", Config{}},
+		{"1000-row batches", Config{BatchRows: 1000}},
+		{"7-row batches", Config{BatchRows: 7}},
+		{"byte-bound batches", Config{BatchBytes: 3000}},
+	}
+	for _, c := range configs {
+		t.Run(c.name, func(t *testing.T) {
+			cfgFlat, cfgConv := c.cfg, c.cfg
+			cfgFlat.Allocator = memory.NewCheckedAllocator(memory.NewGoAllocator())
+			cfgConv.Allocator = memory.NewCheckedAllocator(memory.NewGoAllocator())
+			flat, _ := testEngine(t, cfgFlat)
+			conv, _ := testEngine(t, cfgConv)
+			conv.noFlat = true
+			for _, q := range flatQueries {
+				t.Run(q.name, func(t *testing.T) {
+					got, usedFlat := readAll(t, flat, q.sql)
+					want, _ := readAll(t, conv, q.sql)
+					defer releaseAll(got)
+					defer releaseAll(want)
+					if usedFlat != q.flat {
+						t.Fatalf("flat path taken: %v, want %v", usedFlat, q.flat)
+					}
+					for _, rec := range got {
+						if rows := rec.NumRows(); rows > int64(flat.batchRows) {
+							t.Errorf("batch of %d rows, over the %d-row target", rows, flat.batchRows)
+						}
+						if size := catalog.BatchBytes(rec); size > flat.batchBytes && rec.NumRows() > 1 {
+							t.Errorf("batch of %d rows and %d bytes, over the %d-byte target", rec.NumRows(), size, flat.batchBytes)
+						}
+					}
+					assertSameRows(t, got, want)
+				})
+			}
+		})
+	}
+}
+
+// readAll runs sql on e and returns its batches (retained) and whether Rows copied
+// them straight from DuckDB's chunks.
+func readAll(t *testing.T, e *Engine, sql string) ([]arrow.RecordBatch, bool) {
+	t.Helper()
+	rows, err := e.Query(context.Background(), sql, nil, 0)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	defer rows.Release()
+	var recs []arrow.RecordBatch
+	for rows.Next() {
+		rec := rows.RecordBatch()
+		rec.Retain()
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		releaseAll(recs)
+		t.Fatalf("rows: %v", err)
+	}
+	return recs, rows.flat != nil
+}
+
+func releaseAll(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
+// assertSameRows checks that got and want hold the same schema and the same rows in
+// the same order, however they are cut into batches.
+func assertSameRows(t *testing.T, got, want []arrow.RecordBatch) {
+	t.Helper()
+	if len(got) == 0 || len(want) == 0 {
+		if total(got) != total(want) {
+			t.Fatalf("%d rows, want %d", total(got), total(want))
+		}
+		return
+	}
+	if !got[0].Schema().Equal(want[0].Schema()) {
+		t.Fatalf("schema %v, want %v", got[0].Schema(), want[0].Schema())
+	}
+	if total(got) != total(want) {
+		t.Fatalf("%d rows, want %d", total(got), total(want))
+	}
+	for c := range int(got[0].NumCols()) {
+		g, w := column(t, got, c), column(t, want, c)
+		// Exact, but for NaN equal to NaN.
+		if !array.ApproxEqual(g, w, array.WithNaNsEqual(true), array.WithAbsTolerance(0)) {
+			t.Errorf("column %q differs", got[0].ColumnName(c))
+			for i := 0; i < g.Len(); i++ {
+				if !array.SliceEqual(g, int64(i), int64(i+1), w, int64(i), int64(i+1)) {
+					t.Errorf("first difference at row %d: %v, want %v", i, g.ValueStr(i), w.ValueStr(i))
+					break
+				}
+			}
+		}
+		if g.NullN() != w.NullN() {
+			t.Errorf("column %q: %d nulls, want %d", got[0].ColumnName(c), g.NullN(), w.NullN())
+		}
+		g.Release()
+		w.Release()
+	}
+}
+
+func total(recs []arrow.RecordBatch) int64 {
+	var n int64
+	for _, r := range recs {
+		n += r.NumRows()
+	}
+	return n
+}
+
+// column is column c of recs as one array.
+func column(t *testing.T, recs []arrow.RecordBatch, c int) arrow.Array {
+	t.Helper()
+	arrs := make([]arrow.Array, len(recs))
+	for i, r := range recs {
+		arrs[i] = r.Column(c)
+	}
+	out, err := array.Concatenate(arrs, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
