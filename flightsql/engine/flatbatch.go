@@ -115,10 +115,13 @@ type flatSpan struct {
 // fetchFlat is fetch for a result of flatColumns: it takes rows from DuckDB's chunks
 // until it has Config.BatchRows of them or the next would pass Config.BatchBytes (a
 // single larger row goes alone), and copies them into one batch. A chunk not wholly
-// taken stays in r.chunk, from row r.chunkAt on, and starts the next batch. r.mu and
-// s.mu are held.
+// taken stays in r.chunk, from row r.chunkAt on, and starts the next batch. The
+// chunks come from the fetcher (prefetch.go). r.mu is held, s.mu is not.
 func (r *Rows) fetchFlat() (arrow.RecordBatch, error) {
-	s := r.s
+	if r.flatEnded {
+		return nil, nil
+	}
+	r.startFetching()
 	var spans []flatSpan
 	defer func() {
 		for i := range spans {
@@ -132,9 +135,13 @@ func (r *Rows) fetchFlat() (arrow.RecordBatch, error) {
 	ended := false
 	for rows < maxRows && size < maxBytes {
 		if r.chunk.Ptr == nil {
-			chunk, err := r.nextChunk()
-			if err != nil {
+			if err := ctxError(r.ctx); err != nil {
+				r.endSession()
 				return nil, err
+			}
+			chunk, err := r.queue.pop()
+			if err != nil {
+				return nil, err // the fetcher has freed the result, or Release will
 			}
 			if chunk.Ptr == nil {
 				ended = true
@@ -163,20 +170,21 @@ func (r *Rows) fetchFlat() (arrow.RecordBatch, error) {
 	if rows > 0 {
 		var err error
 		if rec, err = buildFlat(r.eng.alloc, r.schema, r.flat, spans, rows); err != nil {
-			s.destroyLocked(nil)
+			r.endSession()
 			return nil, err
 		}
 	}
 	if ended {
+		r.flatEnded = true
 		// Freed only now: the spans' chunks were DuckDB's until copied.
-		s.destroyLocked(nil)
+		r.endSession()
 	}
 	return rec, nil
 }
 
 // nextChunk fetches DuckDB's next non-empty chunk, the caller's to destroy; a chunk
 // with a nil Ptr at the clean end of the result. On an error the session's DuckDB
-// resources are freed; at the end the caller frees them. s.mu is held.
+// resources are freed; at the end the reader frees them. s.mu is held.
 func (r *Rows) nextChunk() (bindings.DataChunk, error) {
 	s := r.s
 	for {

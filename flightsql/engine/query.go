@@ -89,8 +89,8 @@ func (e *Engine) runQuery(ctx context.Context, sql string, params arrow.RecordBa
 		e.hot.noteRead(s.scans)
 	}
 	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema, tables: tables}
-	if !e.noFlat {
-		r.flat = flat
+	if flat != nil && !e.noFlat {
+		r.flat, r.queue = flat, newChunkQueue(e.batchBytes)
 	}
 	r.refs.Store(1)
 	return r, nil
@@ -185,8 +185,15 @@ type Rows struct {
 	chunkAt  int
 	rowBytes []int64
 	// flat, when not nil, says how to copy each column straight from DuckDB's
-	// chunks into batches (fetchFlat); carry is then unused.
-	flat []flatColumn
+	// chunks into batches (fetchFlat); carry is then unused. queue then holds the
+	// chunks fetched ahead by the goroutine that fetching records started
+	// (prefetch.go); fetcher waits for it.
+	flat     []flatColumn
+	queue    *chunkQueue
+	fetching bool
+	fetcher  sync.WaitGroup
+	// flatEnded: the flat result has been read to its end.
+	flatEnded bool
 }
 
 var _ array.RecordReader = (*Rows)(nil)
@@ -202,11 +209,15 @@ func (r *Rows) Release() {
 	}
 	r.released.Store(true)
 	r.s.interrupt()
+	if r.queue != nil {
+		r.queue.close()
+	}
 	r.mu.Lock()
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil
 	}
+	r.stopFetching()
 	r.dropCarry()
 	r.mu.Unlock()
 	r.s.shutdown(nil)
@@ -273,12 +284,12 @@ func (r *Rows) Next() bool {
 // the DuckDB result and connection are freed at once rather than at Release. r.mu is
 // held.
 func (r *Rows) fetch() (arrow.RecordBatch, error) {
+	if r.queue != nil {
+		return r.fetchFlat()
+	}
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.flat != nil {
-		return r.fetchFlat()
-	}
 
 	var parts []arrow.RecordBatch
 	defer func() {
