@@ -4,7 +4,9 @@ package engine
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -186,4 +188,128 @@ func column(t *testing.T, recs []arrow.RecordBatch, c int) arrow.Array {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestFlatBatchesFromTheMemoryTier compares the two paths on a dataset read from the
+// memory tier's in-memory copy, whose string values DuckDB may point into its own
+// table storage rather than copy, with long strings and nulls, and across a new
+// version swapped in while a flat stream is half read.
+func TestFlatBatchesFromTheMemoryTier(t *testing.T) {
+	e, root, _ := hotEngine(t, 256<<20)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	defer b.Release()
+	const n = 200_000
+	for i := int64(0); i < n; i++ {
+		b.Field(0).(*array.Int64Builder).Append(i)
+		switch {
+		case i%17 == 0:
+			b.Field(1).AppendNull()
+		case i%2 == 0:
+			b.Field(1).(*array.StringBuilder).Append("a string longer than twelve bytes " + itoa(i))
+		default:
+			b.Field(1).(*array.StringBuilder).Append(itoa(i))
+		}
+		if i%5 == 0 {
+			b.Field(2).AppendNull()
+		} else {
+			b.Field(2).(*array.Float64Builder).Append(float64(i) / 4)
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(root, "wide-1.parquet")
+	writeParquet(t, path, rec)
+	syncOrFail(t, e, Table{Name: "wide", Files: []string{path}, Version: "1"})
+	queryAll(t, e, "SELECT count(*) FROM wide", nil)
+	waitFor(t, "wide to be in memory", func() bool { return hot(e, "wide") })
+
+	for _, q := range []string{"SELECT * FROM wide", "SELECT s, id FROM wide WHERE x > 100 OR x IS NULL"} {
+		e.noFlat = false
+		got, flat := readAll(t, e, q)
+		e.noFlat = true
+		want, _ := readAll(t, e, q)
+		e.noFlat = false
+		if !flat {
+			t.Errorf("%s: not read through the flat path", q)
+		}
+		assertSameRows(t, got, want)
+		releaseAll(got)
+		releaseAll(want)
+	}
+
+	// A new version while a flat stream is half read: the stream reads the copy it
+	// started on to the end, every row intact.
+	rows, err := e.Query(context.Background(), "SELECT id, s FROM wide", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Release()
+	if !rows.Next() {
+		t.Fatalf("no first batch: %v", rows.Err())
+	}
+	syncOrFail(t, e, Table{Name: "wide", Files: []string{writePeople(t, root, "wide-2.parquet", 0, 10)}, Version: "2"})
+	next := int64(0)
+	for ok := true; ok; ok = rows.Next() {
+		rec := rows.RecordBatch()
+		ids, strs := rec.Column(0).(*array.Int64), rec.Column(1).(*array.String)
+		for i := range ids.Len() {
+			want := itoa(next)
+			if next%2 == 0 {
+				want = "a string longer than twelve bytes " + want
+			}
+			if ids.Value(i) != next || strs.IsNull(i) != (next%17 == 0) || (!strs.IsNull(i) && strs.Value(i) != want) {
+				t.Fatalf("row %d: id %d, string %q", next, ids.Value(i), strs.Value(i))
+			}
+			next++
+		}
+	}
+	if err := rows.Err(); err != nil || next != n {
+		t.Fatalf("read %d rows, want %d: %v", next, n, err)
+	}
+}
+
+// TestFlatFetcherHoldsAboutOneBatchAhead: while the reader holds a batch, the fetcher
+// takes DuckDB's chunks ahead of it, but no more than about Config.BatchBytes; a
+// Release mid-stream stops it and every buffer goes back (testEngine checks the
+// allocator).
+func TestFlatFetcherHoldsAboutOneBatchAhead(t *testing.T) {
+	const target = 256 << 10
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	e, _ := testEngine(t, Config{Allocator: alloc, BatchBytes: target})
+	rows, err := e.Query(context.Background(), "SELECT i, 'row number ' || i AS s FROM range(3000000) t(i)", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.queue == nil {
+		t.Fatal("not a flat result")
+	}
+	if !rows.Next() {
+		t.Fatalf("no first batch: %v", rows.Err())
+	}
+	q := rows.queue
+	var held int64
+	var chunks int
+	waitFor(t, "the fetcher to fill its room", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		held, chunks = q.bytes, len(q.chunks)
+		return held >= target
+	})
+	time.Sleep(100 * time.Millisecond) // would it take more?
+	q.mu.Lock()
+	held, chunks = q.bytes, len(q.chunks)
+	q.mu.Unlock()
+	// A chunk of these rows is 2048 x (8+1 + 4+1 + ~17) bytes, about 64 KB.
+	if held > target+100<<10 {
+		t.Errorf("fetcher holds %d bytes in %d chunks ahead, want about %d", held, chunks, target)
+	}
+	rows.Release()
+	if chunks := len(q.chunks); chunks != 0 || !q.stop {
+		t.Errorf("after Release: %d chunks left, stopped %v", chunks, q.stop)
+	}
 }
