@@ -110,6 +110,7 @@ type flatSpan struct {
 	chunk    bindings.DataChunk
 	from, to int
 	owned    bool
+	strs     []int64 // each column's string bytes when the span is the whole chunk; else nil
 }
 
 // fetchFlat is fetch for a result of flatColumns: it takes rows from DuckDB's chunks
@@ -139,28 +140,35 @@ func (r *Rows) fetchFlat() (arrow.RecordBatch, error) {
 				r.endSession()
 				return nil, err
 			}
-			chunk, err := r.queue.pop()
+			c, err := r.queue.pop()
 			if err != nil {
 				return nil, err // the fetcher has freed the result, or Release will
 			}
-			if chunk.Ptr == nil {
+			if c.chunk.Ptr == nil {
 				ended = true
 				break
 			}
-			r.chunk, r.chunkAt = chunk, 0
+			r.chunk, r.chunkAt, r.measured = c.chunk, 0, c
 		}
 		n := int(bindings.DataChunkGetSize(r.chunk))
-		take, bytes := fitFlat(r.flat, r.chunk, r.chunkAt, n, maxRows-rows, maxBytes-size, rows == 0)
-		if take == 0 {
-			break // the next row does not fit: it starts the next batch
+		var sp flatSpan
+		if m := r.measured; r.chunkAt == 0 && n <= maxRows-rows && m.bytes <= maxBytes-size {
+			sp = flatSpan{chunk: r.chunk, from: 0, to: n, strs: m.strs}
+			rows += n
+			size += m.bytes
+		} else {
+			take, bytes := fitFlat(r.flat, r.chunk, r.chunkAt, n, maxRows-rows, maxBytes-size, rows == 0)
+			if take == 0 {
+				break // the next row does not fit: it starts the next batch
+			}
+			sp = flatSpan{chunk: r.chunk, from: r.chunkAt, to: r.chunkAt + take}
+			rows += take
+			size += bytes
 		}
-		sp := flatSpan{chunk: r.chunk, from: r.chunkAt, to: r.chunkAt + take}
-		rows += take
-		size += bytes
 		if sp.to == n {
 			sp.owned = true
 			r.chunk.Ptr = nil
-			r.chunkAt = 0
+			r.chunkAt, r.measured = 0, queuedChunk{}
 		} else {
 			r.chunkAt = sp.to
 		}
@@ -264,6 +272,32 @@ func fitFlat(cols []flatColumn, chunk bindings.DataChunk, from, n, maxRows int, 
 	return take, size
 }
 
+// measureChunk measures a whole chunk: its bytes as fitFlat counts them and each
+// column's string bytes.
+func measureChunk(cols []flatColumn, chunk bindings.DataChunk) queuedChunk {
+	n := int(bindings.DataChunkGetSize(chunk))
+	m := queuedChunk{chunk: chunk, strs: make([]int64, len(cols))}
+	for c, col := range cols {
+		m.bytes += int64(n) // validity
+		if col.kind != flatString {
+			m.bytes += int64(n * col.width)
+			continue
+		}
+		m.bytes += 4 * int64(n) // offsets
+		vec := bindings.DataChunkGetVector(chunk, bindings.IdxT(c))
+		data, mask := bindings.VectorGetData(vec), validity(vec, n)
+		var sum int64
+		for row := range n {
+			if mask == nil || mask[row/64]>>(row%64)&1 == 1 {
+				sum += int64(*(*uint32)(unsafe.Add(data, row*stringTSize)))
+			}
+		}
+		m.strs[c] = sum
+		m.bytes += sum
+	}
+	return m
+}
+
 // buildFlat copies the spans' rows, rows in all, into one batch of schema allocated
 // from alloc.
 func buildFlat(alloc memory.Allocator, schema *arrow.Schema, cols []flatColumn, spans []flatSpan, rows int) (arrow.RecordBatch, error) {
@@ -310,10 +344,15 @@ func buildFlatColumn(alloc memory.Allocator, col flatColumn, c int, spans []flat
 		return array.NewData(col.dt, rows, []*memory.Buffer{valid, data}, nil, nulls, 0), nil
 	}
 
-	// Strings: the lengths first, to size the data buffer once. A null's
-	// duckdb_string_t is not read: DuckDB leaves it as it was.
+	// Strings: the lengths first, to size the data buffer once (the fetcher has
+	// summed them for whole chunks). A null's duckdb_string_t is not read: DuckDB
+	// leaves it as it was.
 	var total int64
 	for i, sp := range spans {
+		if sp.strs != nil {
+			total += sp.strs[c]
+			continue
+		}
 		p, mask := bindings.VectorGetData(vecs[i]), validity(vecs[i], sp.to)
 		for row := sp.from; row < sp.to; row++ {
 			if mask == nil || mask[row/64]>>(row%64)&1 == 1 {

@@ -4,7 +4,6 @@ package engine
 
 import (
 	"errors"
-	"math"
 	"sync"
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
@@ -36,9 +35,13 @@ type chunkQueue struct {
 	stop   bool  // the reader is gone: the fetcher stops
 }
 
+// queuedChunk is a fetched chunk with its size measured by the fetcher: bytes as
+// fitFlat counts them, and strs, each column's string bytes (0 for fixed-width
+// columns), so that the reader need not read the strings' lengths again.
 type queuedChunk struct {
 	chunk bindings.DataChunk
 	bytes int64
+	strs  []int64
 }
 
 func newChunkQueue(max int64) *chunkQueue {
@@ -57,15 +60,15 @@ func (q *chunkQueue) waitRoom() bool {
 	return !q.stop
 }
 
-// push adds a chunk of the given bytes; false (the chunk not taken) after stop.
-func (q *chunkQueue) push(chunk bindings.DataChunk, bytes int64) bool {
+// push adds a chunk; false (the chunk not taken) after stop.
+func (q *chunkQueue) push(c queuedChunk) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.stop {
 		return false
 	}
-	q.chunks = append(q.chunks, queuedChunk{chunk, bytes})
-	q.bytes += bytes
+	q.chunks = append(q.chunks, c)
+	q.bytes += c.bytes
 	q.cond.Broadcast()
 	return true
 }
@@ -80,7 +83,7 @@ func (q *chunkQueue) finish(err error) {
 
 // pop waits for the next chunk. At the end it returns a chunk with a nil Ptr and the
 // error the fetcher stopped with (nil at the clean end), errRowsReleased after stop.
-func (q *chunkQueue) pop() (bindings.DataChunk, error) {
+func (q *chunkQueue) pop() (queuedChunk, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for !q.stop && len(q.chunks) == 0 && !q.done {
@@ -88,16 +91,16 @@ func (q *chunkQueue) pop() (bindings.DataChunk, error) {
 	}
 	switch {
 	case q.stop:
-		return bindings.DataChunk{}, errRowsReleased
+		return queuedChunk{}, errRowsReleased
 	case len(q.chunks) == 0:
-		return bindings.DataChunk{}, q.err
+		return queuedChunk{}, q.err
 	}
 	c := q.chunks[0]
 	q.chunks[0] = queuedChunk{}
 	q.chunks = q.chunks[1:]
 	q.bytes -= c.bytes
 	q.cond.Broadcast()
-	return c.chunk, nil
+	return c, nil
 }
 
 // close stops the fetcher and wakes the reader.
@@ -143,9 +146,7 @@ func (r *Rows) fetchAhead(q *chunkQueue) {
 			q.finish(err)
 			return
 		}
-		n := int(bindings.DataChunkGetSize(chunk))
-		_, bytes := fitFlat(r.flat, chunk, 0, n, n, math.MaxInt64, true)
-		if !q.push(chunk, bytes) {
+		if !q.push(measureChunk(r.flat, chunk)) {
 			bindings.DestroyDataChunk(&chunk)
 			return
 		}

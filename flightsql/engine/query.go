@@ -194,6 +194,8 @@ type Rows struct {
 	fetcher  sync.WaitGroup
 	// flatEnded: the flat result has been read to its end.
 	flatEnded bool
+	// measured is the fetcher's measure of chunk, for its rows from 0 on.
+	measured queuedChunk
 }
 
 var _ array.RecordReader = (*Rows)(nil)
