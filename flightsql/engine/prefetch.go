@@ -5,6 +5,7 @@ package engine
 import (
 	"errors"
 	"sync"
+	"time"
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
 )
@@ -124,11 +125,10 @@ func (q *chunkQueue) drain() {
 // startFetching starts the goroutine that fetches r's chunks ahead, once. r.mu is
 // held. Release stops it and waits for it (stopFetching).
 func (r *Rows) startFetching() {
-	if r.fetching {
+	if r.fetcherDone != nil {
 		return
 	}
-	r.fetching = true
-	r.fetcher.Add(1)
+	r.fetcherDone = make(chan struct{})
 	go r.fetchAhead(r.queue)
 }
 
@@ -136,7 +136,7 @@ func (r *Rows) startFetching() {
 // stops. At the clean end the result is left for the reader to free (fetchFlat): the
 // chunks it has not read yet were DuckDB's. On an error nextChunk has freed it.
 func (r *Rows) fetchAhead(q *chunkQueue) {
-	defer r.fetcher.Done()
+	defer close(r.fetcherDone)
 	s := r.s
 	for q.waitRoom() {
 		s.mu.Lock()
@@ -154,12 +154,22 @@ func (r *Rows) fetchAhead(q *chunkQueue) {
 }
 
 // stopFetching waits for the fetcher, stopped by r.queue.close, and frees what it
-// fetched. r.mu is held.
+// fetched. r.mu is held. A fetcher inside DuckDB is interrupted again every 5 ms
+// until it leaves, as session.shutdown does.
 func (r *Rows) stopFetching() {
 	if r.queue == nil {
 		return
 	}
-	r.fetcher.Wait()
+	if r.fetcherDone != nil {
+		for stopped := false; !stopped; {
+			select {
+			case <-r.fetcherDone:
+				stopped = true
+			case <-time.After(5 * time.Millisecond):
+				r.s.interrupt()
+			}
+		}
+	}
 	r.queue.drain()
 }
 

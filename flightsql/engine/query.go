@@ -154,7 +154,9 @@ func executeStreaming(st bindings.PreparedStatement, res *bindings.Result) error
 // Next or Release; Retain it to keep it longer.
 //
 // Next, RecordBatch and Err belong to one goroutine; Release may come from another,
-// and then interrupts a Next that is waiting in DuckDB.
+// and then interrupts a Next that is waiting in DuckDB. For a result of flat
+// columns (flatbatch.go) a goroutine of the Rows fetches DuckDB's chunks about one
+// batch ahead of Next (prefetch.go); Release stops it and waits for it.
 type Rows struct {
 	eng    *Engine
 	s      *session
@@ -186,12 +188,11 @@ type Rows struct {
 	rowBytes []int64
 	// flat, when not nil, says how to copy each column straight from DuckDB's
 	// chunks into batches (fetchFlat); carry is then unused. queue then holds the
-	// chunks fetched ahead by the goroutine that fetching records started
-	// (prefetch.go); fetcher waits for it.
-	flat     []flatColumn
-	queue    *chunkQueue
-	fetching bool
-	fetcher  sync.WaitGroup
+	// chunks fetched ahead by a goroutine of the Rows (prefetch.go), started by
+	// the first Next; fetcherDone, set then, is closed when it returns.
+	flat        []flatColumn
+	queue       *chunkQueue
+	fetcherDone chan struct{}
 	// flatEnded: the flat result has been read to its end.
 	flatEnded bool
 	// measured is the fetcher's measure of chunk, for its rows from 0 on.
