@@ -14,17 +14,19 @@ import (
 	bindings "github.com/duckdb/duckdb-go-bindings"
 )
 
-// Most results are columns of integers, floats, dates, times, timestamps and strings,
-// which DuckDB's vectors hold in Arrow's own layout (strings one step from it: a
-// 16-byte duckdb_string_t per value instead of offsets). For such a result Rows
-// builds each batch straight from DuckDB's chunks, one copy into the batch's own
-// buffers, instead of converting every 2048-row chunk to Arrow
-// (duckdb_data_chunk_to_arrow, a copy into buffers DuckDB allocates) and then
-// concatenating 32 conversions into one 64Ki-row batch (a second copy, and the
-// cgo import of each). The batch's rows are chosen before anything is copied, so a
+// Most results are columns of integers, floats, dates, times, timestamps, booleans and
+// strings, which DuckDB's vectors hold in Arrow's own layout or one step from it
+// (strings: a 16-byte duckdb_string_t per value instead of offsets; booleans: a byte
+// per value instead of a bit). For such a result Rows builds each batch straight from
+// DuckDB's chunks, one copy into the batch's own buffers, instead of converting every
+// 2048-row chunk to Arrow (duckdb_data_chunk_to_arrow, a copy into buffers DuckDB
+// allocates, and a cgo import) and concatenating 32 conversions into one 64Ki-row
+// batch (a second copy). The batch's rows are chosen before anything is copied, so a
 // chunk of wide rows is cut without converting it first. A result with any other
-// column type (booleans, decimals, nested types, ...) goes through DuckDB's
-// conversion as before (Rows.fetch).
+// column type (decimals, UUIDs, intervals, nested types, ...) goes through DuckDB's
+// conversion as before (Rows.fetch). Measured with BenchmarkQueryPaths on the 10M-row
+// file, with the fetcher of prefetch.go: SELECT * from the memory tier's copy
+// 1.35-1.75x as fast as the conversion, a filtered projection 1.3-1.5x.
 
 // flatKind tells how a column is copied out of DuckDB's vectors.
 type flatKind uint8
@@ -32,6 +34,7 @@ type flatKind uint8
 const (
 	flatFixed  flatKind = iota // fixed-width values, the same bytes in DuckDB and Arrow
 	flatString                 // duckdb_string_t values into Arrow offsets and data
+	flatBool                   // a byte a value in DuckDB, a bit in Arrow
 )
 
 // flatColumn is how one result column is copied into Arrow.
@@ -42,7 +45,8 @@ type flatColumn struct {
 }
 
 // flatType is a DuckDB type whose vectors Arrow can take by copying: the Arrow type
-// DuckDB's own conversion gives it, and the value width (0 for strings).
+// DuckDB's own conversion gives it, and the value width (0 for strings and
+// booleans).
 type flatType struct {
 	id    arrow.Type
 	width int
@@ -67,6 +71,7 @@ var flatTypes = map[bindings.Type]flatType{
 	bindings.TypeTimestampS:  {id: arrow.TIMESTAMP, width: 8, unit: arrow.Second},
 	bindings.TypeTimestampMS: {id: arrow.TIMESTAMP, width: 8, unit: arrow.Millisecond},
 	bindings.TypeTimestampNS: {id: arrow.TIMESTAMP, width: 8, unit: arrow.Nanosecond},
+	bindings.TypeBoolean:     {id: arrow.BOOL},
 	bindings.TypeVarchar:     {id: arrow.STRING},
 	bindings.TypeBlob:        {id: arrow.BINARY},
 }
@@ -97,8 +102,11 @@ func flatColumns(types []bindings.LogicalType, schema *arrow.Schema) []flatColum
 			}
 		}
 		cols[i] = flatColumn{kind: flatFixed, width: ft.width, dt: dt}
-		if ft.width == 0 {
+		switch ft.id {
+		case arrow.STRING, arrow.BINARY:
 			cols[i].kind = flatString
+		case arrow.BOOL:
+			cols[i].kind, cols[i].width = flatBool, 1 // counted as a byte: a little more than its bit
 		}
 	}
 	return cols
@@ -329,6 +337,23 @@ func buildFlatColumn(alloc memory.Allocator, col flatColumn, c int, spans []flat
 	valid, nulls := flatValidity(alloc, vecs, spans, rows)
 	if valid != nil {
 		defer valid.Release()
+	}
+	if col.kind == flatBool {
+		data := newBuffer(alloc, int(bitutil.BytesForBits(int64(rows))))
+		defer data.Release()
+		bits := data.Bytes()
+		clear(bits)
+		at := 0
+		for i, sp := range spans {
+			src := unsafe.Slice((*byte)(bindings.VectorGetData(vecs[i])), sp.to)
+			for row := sp.from; row < sp.to; row++ {
+				if src[row] != 0 {
+					bitutil.SetBit(bits, at)
+				}
+				at++
+			}
+		}
+		return array.NewData(col.dt, rows, []*memory.Buffer{valid, data}, nil, nulls, 0), nil
 	}
 	if col.kind == flatFixed {
 		data := newBuffer(alloc, rows*col.width)

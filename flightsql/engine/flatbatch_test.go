@@ -52,8 +52,10 @@ var flatQueries = []struct {
 		FROM range(6000) t(i)`, true},
 	{"unicode", `SELECT 'ÿ€𝄞 ' || i || repeat('é', (i % 9)::INTEGER) AS s FROM range(4000) t(i)`, true},
 	{"empty result", `SELECT i, 'x' || i AS s FROM range(10) t(i) WHERE i > 100`, true},
-	{"boolean falls back", `SELECT i, i % 2 = 0 AS even, 's' || i AS s FROM range(5000) t(i)`, false},
+	{"booleans", `SELECT i, i % 2 = 0 AS even, CASE WHEN i % 3 = 0 THEN NULL ELSE i % 5 = 1 END AS b, true AS t,
+		's' || i AS s FROM range(10000) t(i) WHERE i % 7 <> 3`, true},
 	{"nested falls back", `SELECT i, [i, NULL] AS l, {'a': i} AS st FROM range(5000) t(i)`, false},
+	{"uuid falls back", `SELECT i, ('00000000-0000-0000-0000-' || lpad(i::VARCHAR, 12, '0'))::UUID AS u FROM range(100) t(i)`, false},
 	{"decimal falls back", `SELECT i, (i / 7)::DECIMAL(10, 3) AS d FROM range(5000) t(i)`, false},
 }
 
