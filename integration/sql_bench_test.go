@@ -157,6 +157,7 @@ func BenchmarkSQL(b *testing.B) {
 	queries := []struct{ name, quiver, local string }{
 		{"select_star", "SELECT * FROM wide", fmt.Sprintf("SELECT * FROM read_parquet('%s')", file)},
 		{"aggregate", "SELECT c, count(*), sum(b), min(s) FROM wide GROUP BY c", fmt.Sprintf("SELECT c, count(*), sum(b), min(s) FROM read_parquet('%s') GROUP BY c", file)},
+		{"filter", "SELECT a, s FROM wide WHERE b > 0", fmt.Sprintf("SELECT a, s FROM read_parquet('%s') WHERE b > 0", file)},
 	}
 	ctx := context.Background()
 	for _, q := range queries {

@@ -57,6 +57,7 @@ func BenchmarkSQLMemoryTier(b *testing.B) {
 		{"aggregate", "SELECT c, count(*), sum(b), min(s) FROM wide GROUP BY c",
 			fmt.Sprintf("SELECT c, count(*), sum(b), min(s) FROM read_parquet('%s') GROUP BY c", file),
 			"SELECT c, count(*), sum(b), min(s) FROM wide_mem GROUP BY c"},
+		{"filter", "SELECT a, s FROM wide WHERE b > 0", fmt.Sprintf("SELECT a, s FROM read_parquet('%s') WHERE b > 0", file), "SELECT a, s FROM wide_mem WHERE b > 0"},
 	}
 	for _, q := range queries {
 		rates := map[string]float64{}

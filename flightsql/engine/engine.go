@@ -119,6 +119,9 @@ type Engine struct {
 	// invalidateOnInternal keeps DuckDB's own reaction to an INTERNAL error, which
 	// invalidates the database, so that tests can exercise recovery from it.
 	invalidateOnInternal bool
+	// noFlat sends every result through DuckDB's Arrow conversion (no fetchFlat), so
+	// that tests can compare the two.
+	noFlat bool
 
 	// systemOnce looks up system, the names of DuckDB's internal views (ReadTables).
 	systemOnce sync.Once

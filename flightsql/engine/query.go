@@ -77,7 +77,7 @@ func (e *Engine) runQuery(ctx context.Context, sql string, params arrow.RecordBa
 	s.watch(ctx)
 	defer s.mu.Unlock()
 
-	schema, tables, err := s.start(sql, params, row)
+	schema, tables, flat, err := s.start(sql, params, row)
 	if err != nil {
 		// Explain before destroying: destroying cancels ctx, and explain would then
 		// report the failure as a cancellation instead of DuckDB's error.
@@ -89,17 +89,21 @@ func (e *Engine) runQuery(ctx context.Context, sql string, params arrow.RecordBa
 		e.hot.noteRead(s.scans)
 	}
 	r := &Rows{eng: e, s: s, ctx: ctx, sql: sql, schema: schema, tables: tables}
+	if flat != nil && !e.noFlat {
+		r.flat, r.queue = flat, newChunkQueue(e.batchBytes)
+	}
 	r.refs.Store(1)
 	return r, nil
 }
 
 // start prepares, binds and starts executing sql on the session's connection, keeping
 // the prepared statement and the streaming result in the session. s.mu is held.
-// It also returns the table of each result column, as Description.Tables.
-func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, error) {
+// It also returns the table of each result column, as Description.Tables, and how
+// to copy the columns straight from DuckDB's chunks (flatColumns; nil if not).
+func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.Schema, []string, []flatColumn, error) {
 	origins, err := s.eng.startReadingData(s, sql, params, row)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s.opts = bindings.ResultGetArrowOptions(&s.res)
 	s.hasRes = true
@@ -114,13 +118,13 @@ func (s *session) start(sql string, params arrow.RecordBatch, row int) (*arrow.S
 	defer destroyTypes(types)
 	schema, err := newArrowSchema(s.opts, types, names)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var tables []string
 	if len(origins) == n {
 		tables = s.eng.originTables(origins)
 	}
-	return schema, tables, nil
+	return schema, tables, flatColumns(types, schema), nil
 }
 
 // executeStreaming starts st as a streaming query: DuckDB produces chunks as they are
@@ -150,7 +154,9 @@ func executeStreaming(st bindings.PreparedStatement, res *bindings.Result) error
 // Next or Release; Retain it to keep it longer.
 //
 // Next, RecordBatch and Err belong to one goroutine; Release may come from another,
-// and then interrupts a Next that is waiting in DuckDB.
+// and then interrupts a Next that is waiting in DuckDB. For a result of flat
+// columns (flatbatch.go) a goroutine of the Rows fetches DuckDB's chunks about one
+// batch ahead of Next (prefetch.go); Release stops it and waits for it.
 type Rows struct {
 	eng    *Engine
 	s      *session
@@ -174,10 +180,23 @@ type Rows struct {
 	carryAt int64
 	// chunk is a DuckDB chunk too large to convert at once (chunks.go), converted
 	// into carry a batch's worth of rows at a time from row chunkAt on; rowBytes
-	// holds its rows' estimated sizes. chunk.Ptr is nil when there is none.
+	// holds its rows' estimated sizes. chunk.Ptr is nil when there is none. For a
+	// flat result (flatbatch.go) it is the chunk whose rows from chunkAt on start
+	// the next batch.
 	chunk    bindings.DataChunk
 	chunkAt  int
 	rowBytes []int64
+	// flat, when not nil, says how to copy each column straight from DuckDB's
+	// chunks into batches (fetchFlat); carry is then unused. queue then holds the
+	// chunks fetched ahead by a goroutine of the Rows (prefetch.go), started by
+	// the first Next; fetcherDone, set then, is closed when it returns.
+	flat        []flatColumn
+	queue       *chunkQueue
+	fetcherDone chan struct{}
+	// flatEnded: the flat result has been read to its end.
+	flatEnded bool
+	// measured is the fetcher's measure of chunk, for its rows from 0 on.
+	measured queuedChunk
 }
 
 var _ array.RecordReader = (*Rows)(nil)
@@ -193,11 +212,15 @@ func (r *Rows) Release() {
 	}
 	r.released.Store(true)
 	r.s.interrupt()
+	if r.queue != nil {
+		r.queue.close()
+	}
 	r.mu.Lock()
 	if r.cur != nil {
 		r.cur.Release()
 		r.cur = nil
 	}
+	r.stopFetching()
 	r.dropCarry()
 	r.mu.Unlock()
 	r.s.shutdown(nil)
@@ -264,6 +287,9 @@ func (r *Rows) Next() bool {
 // the DuckDB result and connection are freed at once rather than at Release. r.mu is
 // held.
 func (r *Rows) fetch() (arrow.RecordBatch, error) {
+	if r.queue != nil {
+		return r.fetchFlat()
+	}
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
