@@ -126,6 +126,10 @@ type catalogView struct {
 	// the Generation of the engine's LocalFiles they were built at.
 	viewsSeq atomic.Uint64
 	filesGen atomic.Uint64
+
+	// onChange, when set (before the first change can arrive), is told of each
+	// change too; it must not block (columns_warm.go).
+	onChange func()
 }
 
 func newCatalogView(cat Catalog) *catalogView {
@@ -141,6 +145,9 @@ func (v *catalogView) changed(dataset string) {
 	v.dirty[dataset] = true
 	v.dirtyMu.Unlock()
 	v.notified.Add(1) // after the mark: a reader that sees the count finds the name
+	if v.onChange != nil {
+		v.onChange()
+	}
 }
 
 // Snapshot returns the datasets as they are now: every change the store committed

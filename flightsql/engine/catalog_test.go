@@ -306,6 +306,7 @@ func TestTableColumnsAskDuckDBOncePerSchema(t *testing.T) {
 func TestTableColumnsSharedAcrossDatasets(t *testing.T) {
 	e, store, _ := catalogEngine(t)
 	ctx := context.Background()
+	learned := e.columns.learned.Load() // the background pass (columns_warm.go) counts too
 	for i := range 8 {
 		putPeople(t, store, "people_"+itoa(int64(i))+".parquet", catalog.Create, 3)
 	}
@@ -328,7 +329,6 @@ func TestTableColumnsSharedAcrossDatasets(t *testing.T) {
 		t.Fatalf("%d datasets in the snapshot, want 9", len(infos))
 	}
 
-	learned := e.columns.learned.Load()
 	var wg sync.WaitGroup
 	results := make([][]*Columns, 16)
 	errs := make([]error, len(results))
@@ -337,7 +337,7 @@ func TestTableColumnsSharedAcrossDatasets(t *testing.T) {
 	}
 	wg.Wait()
 	if got := e.columns.learned.Load() - learned; got != 2 {
-		t.Errorf("16 concurrent listings of 9 datasets of 2 shapes asked DuckDB %d times, want 2", got)
+		t.Errorf("16 concurrent listings of 9 datasets of 2 shapes, and the background pass, asked DuckDB %d times, want 2", got)
 	}
 	for i, cols := range results {
 		if errs[i] != nil {
@@ -352,6 +352,52 @@ func TestTableColumnsSharedAcrossDatasets(t *testing.T) {
 				t.Errorf("request %d, %s: types %q, want %q", i, info.Name, cols[j].Types, want)
 			}
 		}
+	}
+}
+
+// TestNewDatasetsColumnsLearnedAhead: after a commit, the engine learns a new
+// dataset's columns in the background, so that a listing asks DuckDB nothing; a
+// dataset of a shape already known is not described again.
+func TestNewDatasetsColumnsLearnedAhead(t *testing.T) {
+	e, store, _ := catalogEngine(t)
+	ctx := context.Background()
+	putPeople(t, store, "people.parquet", catalog.Create, 3)
+	info := waitKnownColumns(t, e, "people.parquet")
+	learned := e.columns.learned.Load()
+	cols, err := e.TableColumns(ctx, []catalog.Info{info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.columns.learned.Load(); got != learned {
+		t.Errorf("a listing after the background pass asked DuckDB %d times", got-learned)
+	}
+	if want := []string{"BIGINT", "VARCHAR", "DOUBLE"}; !slices.Equal(cols[0].Types, want) {
+		t.Errorf("types = %q, want %q", cols[0].Types, want)
+	}
+	putPeople(t, store, "more_people.parquet", catalog.Create, 3)
+	waitKnownColumns(t, e, "more_people.parquet")
+	if got := e.columns.learned.Load(); got != learned {
+		t.Errorf("a second dataset of the same shape was described %d times", got-learned)
+	}
+}
+
+// waitKnownColumns waits until the engine remembers the columns of dataset, which
+// the background pass learns after its commit, and returns its Info.
+func waitKnownColumns(t *testing.T, e *Engine, dataset string) catalog.Info {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		snap, err := e.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, ok := snap.Dataset(dataset); ok && e.knownColumns(info) {
+			return info
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("columns of %s not learned in the background within 30s", dataset)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -85,6 +85,9 @@ type Engine struct {
 	// columns and keywords remember what metadata requests learned (columns.go).
 	columns  columnCache
 	keywords keywordList
+	// warmer learns new datasets' columns in the background (columns_warm.go); nil
+	// without a catalog.
+	warmer *columnsWarmer
 
 	// syncMu serialises SyncTables and the end of a recovery, and guards admin and views.
 	// Lock order: syncMu, then dbMu, then mu.
@@ -207,6 +210,7 @@ func open(ctx context.Context, cfg Config, adjust func(*Engine)) (*Engine, error
 	}
 	if cfg.Catalog != nil {
 		e.catalog = newCatalogView(cfg.Catalog)
+		e.startColumnsWarmer()
 	}
 	e.hot = newHotTables(e, cfg.MemoryTier)
 	e.log.Info("engine open", "root", root, "duckdb", bindings.LibraryVersion(),
@@ -324,6 +328,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.catalog != nil {
 		e.catalog.cancel()
 	}
+	warmer := e.warmer
 	live := make([]*session, 0, len(e.sessions))
 	for s := range e.sessions {
 		live = append(live, s)
@@ -335,12 +340,14 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	for _, s := range live {
 		s.interrupt()
 	}
+	warmer.stop() // waited for below, with the sessions
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
 		for _, s := range live {
 			s.shutdown(ErrClosed)
 		}
+		warmer.wait()
 		e.hot.close()
 		e.syncMu.Lock()
 		bindings.Disconnect(&e.admin)
