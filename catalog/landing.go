@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/quiverdata/quiver/catalog/lowprio"
 )
 
 // Landing: a put on a local root acknowledges once the upload is durable in a cheap
@@ -311,7 +313,7 @@ func (s *Store) enqueue(ld *landing) {
 	if !l.running && l.ctx.Err() == nil {
 		l.running = true
 		l.wg.Add(1)
-		go s.convertLoop()
+		lowprio.Go(s.convertLoop) // background work: behind every request
 	}
 }
 

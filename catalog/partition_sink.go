@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/quiverdata/quiver/catalog/lowprio"
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
@@ -108,7 +109,7 @@ func (k *partitionSink) writeAll(ctx context.Context, rdr array.RecordReader) (r
 		stopped = make(chan struct{}) // closed when the encoder gives up
 		written = make(chan error, 1) // the encoder's result, once jobs is closed
 	)
-	go func() {
+	lowprio.Go(func() { // bulk work, as writeParquet's encoder
 		var werr error
 		for j := range jobs {
 			if werr == nil {
@@ -119,7 +120,7 @@ func (k *partitionSink) writeAll(ctx context.Context, rdr array.RecordReader) (r
 			j.release()
 		}
 		written <- werr
-	}()
+	})
 	rows, err = k.split(ctx, rdr, jobs, stopped)
 	close(jobs)
 	if werr := <-written; werr != nil {
@@ -151,7 +152,7 @@ func (k *partitionSink) encode(ctx context.Context, j partJob) error {
 		return err
 	}
 	for _, rec := range j.recs {
-		if err := k.s.guarded("encode a batch as Parquet", func() error { return p.write(rec) }); err != nil {
+		if err := k.s.encodeBatch(ctx, p.write, rec); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 
+	"github.com/quiverdata/quiver/catalog/lowprio"
 	"github.com/quiverdata/quiver/catalog/storage"
 )
 
@@ -221,24 +222,35 @@ func (s *Store) writeParquetTagged(ctx context.Context, out storage.Writer, rdr 
 		stopped = make(chan struct{}) // closed when the writer gives up
 		written = make(chan error, 1) // the writer's result, once recs is closed
 	)
-	go func() {
+	// The encoding is bulk work: lowprio keeps it behind short requests.
+	lowprio.Go(func() {
 		var werr error
 		for rec := range recs {
 			if werr == nil {
-				if werr = s.guarded("encode a batch as Parquet", func() error { return write(rec) }); werr != nil {
+				if werr = s.encodeBatch(ctx, write, rec); werr != nil {
 					close(stopped)
 				}
 			}
 			rec.Release()
 		}
 		written <- werr
-	}()
+	})
 	rows, err = readBatches(ctx, rdr, schema, recs, stopped)
 	close(recs)
 	if werr := <-written; werr != nil {
 		return rows, fmt.Errorf("write Parquet: %w", werr)
 	}
 	return rows, err
+}
+
+// encodeBatch encodes rec with write in a bulk slot (lowprio.Slot).
+func (s *Store) encodeBatch(ctx context.Context, write func(arrow.RecordBatch) error, rec arrow.RecordBatch) error {
+	release, err := lowprio.Slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return s.guarded("encode a batch as Parquet", func() error { return write(rec) })
 }
 
 // writerProps are the properties of every Parquet file the store writes.

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/quiverdata/quiver/catalog/lowprio"
 )
 
 // sendDecoded streams rdr as encoded messages (dogetwire.go), filling the memory
@@ -104,7 +106,7 @@ func (s *Server) decodeAhead(ctx context.Context, name string, rdr array.RecordR
 		limitErr, readErr error
 		done              = make(chan struct{})
 	)
-	go func() {
+	lowprio.Go(func() { // decoding is bulk work: behind short requests
 		defer close(done)
 		defer close(out)
 		defer func() {
@@ -113,7 +115,7 @@ func (s *Server) decodeAhead(ctx context.Context, name string, rdr array.RecordR
 			}
 		}()
 		rows, limitErr, readErr = s.out.readAhead(ctx, rdr, out)
-	}()
+	})
 	return out, func() (int64, error, error) {
 		<-done
 		return rows, limitErr, readErr

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/lowprio"
 )
 
 // What leaves the server as results: every record batch of a plain DoGet and of a
@@ -263,12 +264,19 @@ func (h heldBatch) release() {
 // readAhead reads rdr to the end and passes its batches on out, cut to fit messages,
 // each holding a reservation that the receiver releases with the batch. It returns
 // the rows read, the error of a batch refused by the limits (or of ctx ending while
-// it waited for room or for the receiver), and rdr's own error. The caller must not
+// it waited for a bulk slot, for room or for the receiver), and rdr's own error. The caller must not
 // touch rdr until readAhead returns, and must receive from out until then.
 func (o *outgoing) readAhead(ctx context.Context, rdr array.RecordReader, out chan<- heldBatch) (rows int64, limitErr, readErr error) {
-	for rdr.Next() {
+	for {
+		more, err := nextInSlot(ctx, rdr)
+		if err != nil {
+			return rows, err, nil
+		}
+		if !more {
+			break
+		}
 		rec := rdr.RecordBatch()
-		err := o.split(rec, func(b arrow.RecordBatch) bool {
+		err = o.split(rec, func(b arrow.RecordBatch) bool {
 			res, err := o.reserve(ctx, catalog.BatchBytes(b))
 			if err != nil {
 				b.Release()
@@ -294,6 +302,18 @@ func (o *outgoing) readAhead(ctx context.Context, rdr array.RecordReader, out ch
 		rows += rec.NumRows()
 	}
 	return rows, nil, rdr.Err()
+}
+
+// nextInSlot decodes rdr's next batch in a bulk slot (lowprio.Slot), so that
+// decoding streams leave the CPU to short requests first. It fails only when ctx
+// ends while it waits for the slot.
+func nextInSlot(ctx context.Context, rdr array.RecordReader) (bool, error) {
+	release, err := lowprio.Slot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return rdr.Next(), nil
 }
 
 // byteSize formats n bytes for a message: "300.0 MiB".

@@ -58,6 +58,9 @@ type serveOptions struct {
 
 	// Several nodes on one root: --advertise-addr, --peers (serve_nodes.go).
 	nodes nodeOptions
+
+	// Bulk work behind short requests: --bulk-nice (serve_cpu.go).
+	cpu cpuOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -94,6 +97,9 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 
 	// Limits on what clients hold at once: serve_limits.go.
 	addLimitFlags(f, &opts.limits)
+
+	// Bulk work behind short requests: serve_cpu.go.
+	addCPUFlags(f, &opts.cpu)
 
 	// TLS and authentication: serve_security.go.
 	addSecurityFlags(f, &opts.security)
@@ -146,6 +152,9 @@ func serve(ctx context.Context, opts serveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if err := opts.cpu.apply(log); err != nil {
+		return err
+	}
 	var memoryTier int64 // "" (options built without flags) is off, as "0" is
 	if opts.memoryTier != "" {
 		if memoryTier, err = parseSize(opts.memoryTier); err != nil {

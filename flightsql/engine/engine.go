@@ -19,6 +19,7 @@ import (
 	bindings "github.com/duckdb/duckdb-go-bindings"
 
 	"github.com/quiverdata/quiver/catalog"
+	"github.com/quiverdata/quiver/catalog/lowprio"
 	"github.com/quiverdata/quiver/flightsql/memtier"
 )
 
@@ -270,7 +271,11 @@ func (e *Engine) openDB() (db bindings.Database, admin bindings.Connection, err 
 		}
 	}
 	var msg string
-	if bindings.OpenExt("", &db, conf, &msg) == bindings.StateError {
+	var state bindings.State
+	// DuckDB's worker threads, started here, inherit the opening thread's priority:
+	// they run queries, bulk work (lowprio).
+	lowprio.Run(func() { state = bindings.OpenExt("", &db, conf, &msg) })
+	if state == bindings.StateError {
 		return db, admin, fmt.Errorf("engine: open DuckDB: %s", msg)
 	}
 	if bindings.Connect(db, &admin) == bindings.StateError {

@@ -14,6 +14,7 @@ import (
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
 
+	"github.com/quiverdata/quiver/catalog/lowprio"
 	"github.com/quiverdata/quiver/flightsql/memtier"
 )
 
@@ -113,7 +114,7 @@ func newHotTables(e *Engine, tier *memtier.Tier) *hotTables {
 		reads: make(chan scanned, 64), wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		epochs: map[string]uint64{}, skip: map[string]string{}}
-	go h.run()
+	lowprio.Go(h.run) // copies are background work
 	return h
 }
 

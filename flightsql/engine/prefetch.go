@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bindings "github.com/duckdb/duckdb-go-bindings"
+
+	"github.com/quiverdata/quiver/catalog/lowprio"
 )
 
 // A streaming DuckDB result buffers only about 1 MB of produced rows
@@ -129,7 +131,11 @@ func (r *Rows) startFetching() {
 		return
 	}
 	r.fetcherDone = make(chan struct{})
-	go r.fetchAhead(r.queue)
+	if r.bulk {
+		lowprio.Go(func() { r.fetchAhead(r.queue) })
+	} else {
+		go r.fetchAhead(r.queue)
+	}
 }
 
 // fetchAhead takes DuckDB's chunks into q until the result ends, fails, or the reader

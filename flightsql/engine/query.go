@@ -45,6 +45,7 @@ func (e *Engine) Query(ctx context.Context, sql string, params arrow.RecordBatch
 	}
 	if rows != nil {
 		rows.before = before
+		rows.bulk = true
 	}
 	return rows, err
 }
@@ -165,6 +166,10 @@ type Rows struct {
 	schema *arrow.Schema
 	tables []string // of each column, as Description.Tables
 	refs   atomic.Int64
+	// bulk marks a client's statement, whose chunks are fetched ahead at a lower
+	// priority (lowprio); the engine's own small queries (keywords, DESCRIBE) keep
+	// the priority of the request that needs them.
+	bulk bool
 	// before is the catalog snapshot the statement's views were synced to, to tell
 	// a dataset dropped under the stream (consistent.go); nil without a catalog.
 	before *Snapshot
