@@ -4,8 +4,6 @@ package engine
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +17,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 const benchRows = 10_000_000
@@ -86,26 +83,7 @@ func BenchmarkQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, viewSQL(tbl)); err != nil {
-		b.Fatal(err)
-	}
-	var ar *duckdb.Arrow
-	if err := conn.Raw(func(dc any) error {
-		ar, err = duckdb.NewArrowFromConn(dc.(driver.Conn))
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
+	ar := inProcessArrow(b, viewSQL(tbl))
 
 	const q = "SELECT * FROM bench"
 	// consume reads a reader to the end and returns rows, bytes and time to first batch.

@@ -280,16 +280,7 @@ func TestTableColumnsAskDuckDBOncePerSchema(t *testing.T) {
 		t.Errorf("an append with the same columns asked DuckDB %d more times", got-learned)
 	}
 
-	rec := int64Column("other", 5)
-	defer rec.Release()
-	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	if _, err := store.Put(ctx, "people.parquet", catalog.Replace, rdr); err != nil {
-		t.Fatal(err)
-	}
+	putOther(t, store, "people.parquet", catalog.Replace)
 	c = columns()
 	if c.Schema.NumFields() != 1 || c.Schema.Field(0).Name != "other" || !slices.Equal(c.Types, []string{"BIGINT"}) {
 		t.Errorf("after a replace with other columns: %s %q", c.Schema, c.Types)
@@ -310,16 +301,7 @@ func TestTableColumnsSharedAcrossDatasets(t *testing.T) {
 	for i := range 8 {
 		putPeople(t, store, "people_"+itoa(int64(i))+".parquet", catalog.Create, 3)
 	}
-	rec := int64Column("other", 5)
-	defer rec.Release()
-	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	if _, err := store.Put(ctx, "other.parquet", catalog.Create, rdr); err != nil {
-		t.Fatal(err)
-	}
+	putOther(t, store, "other.parquet", catalog.Create)
 	snap, err := e.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -398,6 +380,21 @@ func waitKnownColumns(t *testing.T, e *Engine, dataset string) catalog.Info {
 			t.Fatalf("columns of %s not learned in the background within 30s", dataset)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// putOther puts 5 rows of one int64 column "other" as name.
+func putOther(t *testing.T, store *catalog.Store, name string, mode catalog.PutMode) {
+	t.Helper()
+	rec := int64Column("other", 5)
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if _, err := store.Put(context.Background(), name, mode, rdr); err != nil {
+		t.Fatalf("put %s: %v", name, err)
 	}
 }
 
