@@ -60,11 +60,12 @@ func quiverBinary(t testing.TB) string {
 
 // quiverProcess is a running `quiver serve`.
 type quiverProcess struct {
-	cmd  *exec.Cmd
-	addr string // HOST:PORT from the grpc:// log line
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan error // the result of Wait
+	cmd    *exec.Cmd
+	addr   string // HOST:PORT from the grpc:// log line
+	mu     sync.Mutex
+	log    bytes.Buffer
+	exited bool       // Wait returned; guarded by mu
+	done   chan error // the result of Wait
 }
 
 var addrLine = regexp.MustCompile(`grpc://(\S+)`)
@@ -96,10 +97,17 @@ func startQuiver(t testing.TB, dir string, args ...string) *quiverProcess {
 			}
 		}
 		io.Copy(io.Discard, stderr)
-		p.done <- p.cmd.Wait()
+		err := p.cmd.Wait()
+		p.mu.Lock()
+		p.exited = true
+		p.mu.Unlock()
+		p.done <- err
 	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		p.mu.Lock()
+		exited := p.exited // not cmd.ProcessState: Wait writes it on another goroutine
+		p.mu.Unlock()
+		if !exited {
 			p.cmd.Process.Kill()
 			<-p.done
 		}

@@ -32,8 +32,10 @@ func (e *Engine) startColumnsWarmer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &columnsWarmer{wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	e.warmer = w
+	// Only commits wake it, not the start: a snapshot made at start on object
+	// storage could catch another node's first put half made, and keep it out until
+	// the next full listing (FullScanInterval), where the first request would see it.
 	e.catalog.onChange = w.signal
-	w.signal() // what is there at start
 	go func() {
 		defer close(w.done)
 		for {
