@@ -78,7 +78,19 @@ func (w *columnsWarmer) wait() {
 // warmColumns describes the current datasets whose columns no one has learned or
 // is learning. A failure is left for the listing that needs the columns, which
 // describes again and reports it.
+//
+// Only on a local root. On object storage (the engine reads through LocalFiles) the
+// pass would refresh the catalog snapshot early, right after this node's commit, and
+// take the commit's notice with it; a request a moment later would then trust that
+// snapshot, where it used to look at the dataset again and see other nodes' appends
+// made in between (their prefixes have no stamp a scan could compare).
 func (e *Engine) warmColumns(ctx context.Context) {
+	e.viewsMu.Lock()
+	remote := e.localFiles != nil
+	e.viewsMu.Unlock()
+	if remote {
+		return
+	}
 	snap, err := e.Snapshot(ctx)
 	if err != nil {
 		return
