@@ -9,8 +9,10 @@
 //     first when they are ready. The thread ends with the goroutine and is never
 //     handed back to the Go runtime, because an unprivileged process may lower a
 //     thread's priority but not raise it again. DuckDB's worker threads inherit
-//     the priority of the thread that opens the database (OpenDuckDB's caller
-//     runs it through Go).
+//     the priority of the thread that opens the database (the engine opens it
+//     through Run). The thread may be one Go ran other goroutines on before: a
+//     child process started from it with a parent-death signal
+//     (SysProcAttr.Pdeathsig) would be killed when it ends. Quiver starts none.
 //   - Slot bounds the bulk goroutines running Go code at once (Configure's slots,
 //     the cores). The Go scheduler knows no priorities: if bulk goroutines held
 //     every P (GOMAXPROCS), a ready metadata call would wait behind them for a
