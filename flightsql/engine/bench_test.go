@@ -61,16 +61,24 @@ func writeBenchParquet(b *testing.B, path string, n int) {
 	}
 }
 
+// benchParquet writes the 10M-row benchmark file into a new directory, root, and
+// skips the benchmark under -short.
+func benchParquet(b *testing.B) (root, file string) {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("10M-row dataset; run without -short")
+	}
+	root = b.TempDir()
+	file = filepath.Join(root, "bench.parquet")
+	writeBenchParquet(b, file, benchRows)
+	return root, file
+}
+
 // BenchmarkQuery streams SELECT * over 10M rows through the engine and, in the same
 // iteration, through duckdb-go's Arrow.QueryContext (which materialises the result
 // before the first batch) on the same file, and reports both and their ratio.
 func BenchmarkQuery(b *testing.B) {
-	if testing.Short() {
-		b.Skip("10M-row dataset; run without -short")
-	}
-	root := b.TempDir()
-	file := filepath.Join(root, "bench.parquet")
-	writeBenchParquet(b, file, benchRows)
+	root, file := benchParquet(b)
 	ctx := context.Background()
 
 	e, err := Open(ctx, Config{Root: root, Logger: nil})

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -26,12 +25,7 @@ import (
 // the same data (a Parquet view, or a table loaded from the file). It reports each
 // one's rows/s and the flat path's ratio to the others.
 func BenchmarkQueryPaths(b *testing.B) {
-	if testing.Short() {
-		b.Skip("10M-row dataset; run without -short")
-	}
-	root := b.TempDir()
-	file := filepath.Join(root, "bench.parquet")
-	writeBenchParquet(b, file, benchRows)
+	root, file := benchParquet(b)
 	ctx := context.Background()
 	tbl := Table{Name: "bench", Files: []string{file}, Version: "1"}
 
