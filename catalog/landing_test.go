@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -217,18 +216,7 @@ func TestLandedConversionFailure(t *testing.T) {
 	root := t.TempDir()
 	ctx := context.Background()
 	s, _ := openTestStore(t, root, Options{})
-	offsets := make([]byte, 16)
-	for i, v := range []int32{0, 10, 2, 15} {
-		binary.LittleEndian.PutUint32(offsets[4*i:], uint32(v))
-	}
-	data := array.NewData(arrow.BinaryTypes.String, 3,
-		[]*memory.Buffer{nil, memory.NewBufferBytes(offsets), memory.NewBufferBytes([]byte("MarioLuigiPeach"))}, nil, 0, 0)
-	defer data.Release()
-	col := array.MakeFromData(data)
-	defer col.Release()
-	schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
-	rdr := newScriptedReader(schema, []arrow.RecordBatch{rec}, -1, nil)
+	rdr := decreasingOffsetsUpload()
 	defer rdr.Release()
 	if _, err := s.Put(ctx, "bad", Create, rdr); err != nil {
 		t.Fatalf("Put lands without encoding: %v", err)

@@ -19,18 +19,7 @@ import (
 // store's own guard.
 func TestPutSurvivesWriterPanic(t *testing.T) {
 	s, _ := openTestStore(t, t.TempDir(), Options{LandingBudget: -1}) // landed: TestLandedConversionFailure
-	offsets := make([]byte, 16)
-	for i, v := range []int32{0, 10, 2, 15} {
-		binary.LittleEndian.PutUint32(offsets[4*i:], uint32(v))
-	}
-	data := array.NewData(arrow.BinaryTypes.String, 3,
-		[]*memory.Buffer{nil, memory.NewBufferBytes(offsets), memory.NewBufferBytes([]byte("MarioLuigiPeach"))}, nil, 0, 0)
-	defer data.Release()
-	col := array.MakeFromData(data)
-	defer col.Release()
-	schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
-	rdr := newScriptedReader(schema, []arrow.RecordBatch{rec}, -1, nil)
+	rdr := decreasingOffsetsUpload()
 	defer rdr.Release()
 
 	_, err := s.Put(context.Background(), "bad.parquet", Create, rdr)
@@ -46,4 +35,22 @@ func TestPutSurvivesWriterPanic(t *testing.T) {
 	assertNoGarbage(t, s.Root())
 	put(t, s, "good.parquet", Create, 0, 10) // the store goes on working
 	assertIDs(t, s, "good.parquet", seq(0, 10))
+}
+
+// decreasingOffsetsUpload is an upload of one string batch whose offsets go back
+// (0, 10, 2, 15): what the Parquet writer panics on, and the gRPC layer refuses
+// before the store sees it.
+func decreasingOffsetsUpload() *scriptedReader {
+	offsets := make([]byte, 16)
+	for i, v := range []int32{0, 10, 2, 15} {
+		binary.LittleEndian.PutUint32(offsets[4*i:], uint32(v))
+	}
+	data := array.NewData(arrow.BinaryTypes.String, 3,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(offsets), memory.NewBufferBytes([]byte("MarioLuigiPeach"))}, nil, 0, 0)
+	defer data.Release()
+	col := array.MakeFromData(data)
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
+	return newScriptedReader(schema, []arrow.RecordBatch{rec}, -1, nil)
 }
