@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	bindings "github.com/duckdb/duckdb-go-bindings"
 	"github.com/spf13/cobra"
 )
 
@@ -25,13 +26,15 @@ type buildInfo struct {
 	Modified bool   // built from a work tree with uncommitted changes
 	Go       string
 	Arrow    string
+	DuckDB   string // the linked library's version and how it is linked: "v1.5.6 static"
 	Platform string
 }
 
 // readBuildInfo gathers the build facts: the ldflags values first, then what the
 // toolchain stamped into the binary (runtime/debug.ReadBuildInfo).
 func readBuildInfo() buildInfo {
-	b := buildInfo{Version: version, Commit: commit, Go: runtime.Version(), Arrow: "unknown", Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	b := buildInfo{Version: version, Commit: commit, Go: runtime.Version(), Arrow: "unknown",
+		DuckDB: bindings.LibraryVersion() + " " + duckdbLink, Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
@@ -57,6 +60,8 @@ func readBuildInfo() buildInfo {
 }
 
 // String is the one-line version: "quiver v1.2.0 (commit 0123456789ab, go1.25, ...)".
+// The DuckDB part names the library linked in, so a deployment can tell the default
+// static build from one linked against DuckDB's release libduckdb.so.
 func (b buildInfo) String() string {
 	rev := "commit unknown"
 	if b.Commit != "" {
@@ -69,7 +74,11 @@ func (b buildInfo) String() string {
 			rev += "+modified"
 		}
 	}
-	return fmt.Sprintf("quiver %s (%s, %s, arrow-go %s, %s)", b.Version, rev, b.Go, b.Arrow, b.Platform)
+	duckdb := ""
+	if b.DuckDB != "" {
+		duckdb = ", duckdb " + b.DuckDB
+	}
+	return fmt.Sprintf("quiver %s (%s, %s, arrow-go %s%s, %s)", b.Version, rev, b.Go, b.Arrow, duckdb, b.Platform)
 }
 
 func newVersionCommand() *cobra.Command {

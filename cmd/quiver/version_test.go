@@ -26,8 +26,9 @@ func TestVersionCommit(t *testing.T) {
 	version, commit = "v1.2.3", "0123456789abcdef0123"
 
 	got := runRoot(t, "version")
-	if !strings.HasPrefix(got, "quiver v1.2.3 (commit 0123456789ab, go") || !strings.Contains(got, "arrow-go ") {
-		t.Errorf("quiver version = %q, want the version and the commit's first 12 digits", got)
+	if !strings.HasPrefix(got, "quiver v1.2.3 (commit 0123456789ab, go") || !strings.Contains(got, "arrow-go ") ||
+		!strings.Contains(got, ", duckdb v") || !strings.Contains(got, " "+duckdbLink+", ") {
+		t.Errorf("quiver version = %q, want the version, the commit's first 12 digits and the linked DuckDB", got)
 	}
 	if flag := runRoot(t, "--version"); flag != got {
 		t.Errorf("quiver --version = %q, quiver version = %q: they should agree", flag, got)
