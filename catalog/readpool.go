@@ -51,7 +51,8 @@ func newReadPool(mem memory.Allocator) *readPool {
 	return &readPool{mem: mem, orig: make(map[*byte][]byte)}
 }
 
-// Allocate returns size zeroed bytes, as every arrow-go allocator does.
+// Allocate returns size zeroed bytes, as every arrow-go allocator does (a reused
+// buffer is zeroed as far as it is handed out; Reallocate zeroes what it adds).
 func (p *readPool) Allocate(size int) []byte {
 	if size < poolMinSize {
 		return p.mem.Allocate(size)
@@ -71,8 +72,9 @@ func (p *readPool) Allocate(size int) []byte {
 		p.free = p.free[:len(p.free)-1]
 		p.bytes -= cap(b)
 		p.mu.Unlock()
-		clear(b[:cap(b)])
-		return b[:size]
+		b = b[:size]
+		clear(b)
+		return b
 	}
 	p.mu.Unlock()
 	b := p.mem.Allocate(size)
@@ -93,6 +95,11 @@ func (p *readPool) Reallocate(size int, b []byte) []byte {
 			return p.mem.Reallocate(size, b)
 		}
 	} else if cap(b) >= size {
+		if size > len(b) {
+			// Bytes past len held another batch's values: zero them, as bytes
+			// never handed out are.
+			clear(b[len(b):size])
+		}
 		return b[:size]
 	}
 	nb := p.Allocate(size)
