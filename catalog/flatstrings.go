@@ -61,12 +61,8 @@ func newFlatStrings(pf *file.Reader, f pqarrow.SchemaField, mem memory.Allocator
 	return &flatStrings{pf: pf, col: f.ColIndex, field: *f.Field, mem: mem}
 }
 
-// errShortColumn is a column that ends before the part's row count, errLongColumn
-// one that goes on past it.
-var (
-	errShortColumn = errors.New("column has fewer values than the part has rows")
-	errLongColumn  = errors.New("column has more values than the part has rows")
-)
+// errShortColumn is a column that ends before the part's row count.
+var errShortColumn = errors.New("column has fewer values than the part has rows")
 
 // next reads the next n rows of the column as one array: n rows, or fewer only at
 // the end of the part (0 there).

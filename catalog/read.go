@@ -7,9 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -394,10 +392,7 @@ func appendLeaves(leaves []int, f pqarrow.SchemaField) []int {
 
 // partBatch reads the open part's next batch, a new reference, or nil at its end:
 // pqarrow's batch of the other columns with the flat string columns of the same
-// rows put in their places. The string columns decode on goroutines of their own
-// while pqarrow decodes the others (on its own goroutines): a batch is ready when
-// its slowest column is, not after all of them one by one. pqarrow's batches hold
-// partRows rows but for the part's last, which is where the string columns end too.
+// rows put in their places.
 func (r *Reader) partBatch() (arrow.RecordBatch, error) {
 	if len(r.strs) == 0 {
 		if !r.part.Next() {
@@ -408,55 +403,13 @@ func (r *Reader) partBatch() (arrow.RecordBatch, error) {
 		return rec, nil
 	}
 	n := r.partRows
-	strs := make([]arrow.Array, len(r.strs))
-	defer func() {
-		for _, c := range strs {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}()
 	var rest arrow.RecordBatch
 	if r.part != nil {
-		errs := make([]error, len(r.strs))
-		var wg sync.WaitGroup
-		for i, c := range r.strs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				strs[i], errs[i] = r.readStrings(c, n)
-			}()
-		}
-		more := r.part.Next()
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
-		if !more {
-			if err := r.part.Err(); err != nil {
-				return nil, err
-			}
-			for j, c := range strs {
-				if c != nil {
-					return nil, fmt.Errorf("%w: column %q", errLongColumn, r.strs[j].field.Name)
-				}
-			}
-			return nil, nil
+		if !r.part.Next() {
+			return nil, r.part.Err()
 		}
 		rest = r.part.RecordBatch()
 		n = rest.NumRows()
-	} else {
-		for i, c := range r.strs {
-			var err error
-			if strs[i], err = c.next(n); err != nil {
-				return nil, err
-			}
-		}
-		// A part of string columns only: the first decides the batch's rows.
-		if strs[0] == nil {
-			return nil, nil // read to its end
-		}
-		n = int64(strs[0].Len())
 	}
 	cols := make([]arrow.Array, 0, len(r.fields))
 	defer func() {
@@ -475,29 +428,28 @@ func (r *Reader) partBatch() (arrow.RecordBatch, error) {
 			pi++
 			continue
 		}
-		c := strs[si]
+		c, err := r.strs[si].next(n)
 		si++
+		if err != nil {
+			return nil, err
+		}
+		if rest == nil && len(cols) == 0 {
+			// A part of string columns only: the first decides the batch's rows.
+			if c == nil {
+				return nil, nil // read to its end
+			}
+			n = int64(c.Len())
+		}
 		if c == nil || int64(c.Len()) != n {
+			if c != nil {
+				c.Release()
+			}
 			return nil, fmt.Errorf("%w: column %q", errShortColumn, r.fields[j].Field.Name)
 		}
-		c.Retain()
 		cols = append(cols, c)
 		fields = append(fields, *r.fields[j].Field)
 	}
 	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, n), nil
-}
-
-// readStrings reads the next n rows of c on a goroutine of partBatch's, turning a
-// panic into an error: the decoding goroutine's own recovery does not reach here,
-// and a panic would end the server.
-func (r *Reader) readStrings(c *flatStrings, n int64) (arr arrow.Array, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			r.log.Error("recovered from a panic", "in", "read a string column", "column", c.field.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = fmt.Errorf("%w: column %q: the Parquet reader failed (a bug, logged by the server)", ErrUnreadable, c.field.Name)
-		}
-	}()
-	return c.next(n)
 }
 
 // partBatchRows is how many rows the part reader of pf decodes at a time: the row
