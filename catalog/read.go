@@ -33,7 +33,8 @@ type Reader struct {
 	ctx   context.Context
 	info  Info
 	files []storage.Object
-	mem   memory.Allocator
+	mem   memory.Allocator // pool
+	pool  *readPool
 	batch int64 // most rows per batch
 	bytes int64 // most bytes per batch, but for a single row larger than that
 
@@ -91,7 +92,8 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 
 // newReader makes a reader of files, the opened parts of info, with one reference.
 func (s *Store) newReader(ctx context.Context, info Info, files []storage.Object) *Reader {
-	r := &Reader{ctx: ctx, info: info, files: files, mem: s.opts.Allocator, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes, log: s.log}
+	pool := newReadPool(s.opts.Allocator) // readpool.go
+	r := &Reader{ctx: ctx, info: info, files: files, mem: pool, pool: pool, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes, log: s.log}
 	r.refs.Store(1)
 	r.remote = s.readsByKey()
 	if s.opts.PartCache != nil && r.remote {
@@ -209,6 +211,7 @@ func (r *Reader) Release() {
 	}
 	closeAll(r.files)
 	r.files = nil
+	r.pool.close() // batches still held by consumers give their buffers back later
 	if r.unpin != nil {
 		r.unpin()
 	}
