@@ -20,8 +20,9 @@ import (
 // Encoding Parquet (dictionaries, statistics, Snappy) costs about 1.3 CPU-seconds per
 // 10M rows x 4 columns, more than receiving and validating the upload. A landed put
 // writes the client's Arrow IPC stream, already validated batch by batch by the
-// intake, to a landing file in the root, fsyncs it and renames it into place (the
-// local backend's Create/Commit), and returns. One converter goroutine, owned by the
+// intake, to a landing file in the root (on a goroutine of its own, landing_write.go,
+// while the next batches arrive), fsyncs it and renames it into place (the local
+// backend's Create/Commit), and returns. One converter goroutine, owned by the
 // store, encodes each landing to a Parquet part and commits it through the normal
 // atomic commit (commit in commitfile.go), then deletes the landing.
 //

@@ -15,9 +15,10 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// landingQueueBytes bounds the batches a landing writer holds that it has not written
-// yet, beyond the one it is writing: a put's memory grows by at most this (or one
-// batch, when a batch is larger), whatever the upload's size.
+// landingQueueBytes bounds the bytes of the batches a landing writer holds and has not
+// finished writing, the one it is writing included (a batch larger than this counts
+// as this much): a put holds at most this, or one batch when a batch is larger,
+// beyond what it held before, whatever the upload's size.
 const landingQueueBytes = 16 << 20
 
 // landingWriter writes the batches of a landed put to its file, as an Arrow IPC
