@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/quiverdata/quiver/catalog/lowprio"
 )
@@ -22,8 +20,9 @@ import (
 // Encoding Parquet (dictionaries, statistics, Snappy) costs about 1.3 CPU-seconds per
 // 10M rows x 4 columns, more than receiving and validating the upload. A landed put
 // writes the client's Arrow IPC stream, already validated batch by batch by the
-// intake, to a landing file in the root, fsyncs it and renames it into place (the
-// local backend's Create/Commit), and returns. One converter goroutine, owned by the
+// intake, to a landing file in the root (on a goroutine of its own, landing_write.go,
+// while the next batches arrive), fsyncs it and renames it into place (the local
+// backend's Create/Commit), and returns. One converter goroutine, owned by the
 // store, encodes each landing to a Parquet part and commits it through the normal
 // atomic commit (commit in commitfile.go), then deletes the landing.
 //
@@ -260,8 +259,8 @@ func (s *Store) writeLanding(ctx context.Context, name string, mode PutMode, rdr
 		}
 	}()
 	schema := rdr.Schema()
-	buf := bufio.NewWriterSize(out, 1<<20)
-	w := ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithAllocator(s.opts.Allocator))
+	lw := s.startLandingWriter(out, schema)
+	defer lw.stop() // after finish, it only waits; on an error, it discards the rest
 	for rdr.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, rows, err
@@ -270,22 +269,16 @@ func (s *Store) writeLanding(ctx context.Context, name string, mode PutMode, rdr
 		if !rec.Schema().Equal(schema) {
 			return nil, rows, fmt.Errorf("%w: batch %s differs from the stream's schema %s", ErrInvalidData, schemaString(rec.Schema()), schemaString(schema))
 		}
-		if err := w.Write(rec); err != nil {
-			return nil, rows, fmt.Errorf("write landing: %w", err)
-		}
-		if rows == 0 {
-			reached("land: first batch written")
+		if err := lw.write(ctx, rec); err != nil {
+			return nil, rows, err
 		}
 		rows += rec.NumRows()
 	}
 	if err := uploadEnd(ctx, rdr); err != nil {
 		return nil, rows, err
 	}
-	if err := w.Close(); err != nil {
-		return nil, rows, fmt.Errorf("write landing: %w", err)
-	}
-	if err := buf.Flush(); err != nil {
-		return nil, rows, fmt.Errorf("write landing: %w", err)
+	if err := lw.finish(); err != nil {
+		return nil, rows, err
 	}
 	// Complete: a cancel now does not undo it.
 	e, err := out.Commit(context.WithoutCancel(ctx))

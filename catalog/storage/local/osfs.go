@@ -17,7 +17,34 @@ var OSFS FS = osFS{}
 type osFS struct{}
 
 func (osFS) Create(name string) (File, error) {
-	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+// osFile is a file created by OSFS: an *os.File that can start its writeback.
+type osFile struct{ *os.File }
+
+// StartWriteback asks the kernel to start writing the file's bytes in [off, off+n) to
+// disk, and returns without waiting for them (sync_file_range with
+// SYNC_FILE_RANGE_WRITE). It makes nothing durable, not even those bytes: only Sync
+// does.
+func (f osFile) StartWriteback(off, n int64) error {
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) {
+			err = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+		})
+		if cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
 func (osFS) Open(name string) (File, error)    { return os.Open(name) }

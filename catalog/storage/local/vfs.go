@@ -54,5 +54,11 @@ type File interface {
 	Sync() error
 }
 
+// writebackStarter is a File that can start writing a range of its bytes to disk
+// without waiting (OSFS's files). A hint: it makes nothing durable.
+type writebackStarter interface {
+	StartWriteback(off, n int64) error
+}
+
 // inoer is implemented by the Sys() of MemFS file infos.
 type inoer interface{ Ino() uint64 }

@@ -47,22 +47,41 @@ func (b *Bucket) Create(ctx context.Context, key string) (storage.Writer, error)
 	return w, nil
 }
 
+// writebackEvery is how many bytes a writer leaves to the page cache before it asks
+// the kernel to start writing them to disk (writebackStarter). Without the hint the
+// kernel starts only at Commit's fsync, which then waited for all of them: for a
+// 440 MB landing, 140-170 ms of a 0.8 s put (BenchmarkDoPut/10Mx4), 2-12 ms with it.
+// The fsync still makes every byte durable; the hint only moves the disk's work to
+// while the upload is still arriving.
+const writebackEvery = 8 << 20
+
 // writer is an object being written to a temporary file.
 type writer struct {
-	b      *Bucket
-	key    string
-	path   string
-	tmp    string
-	direct bool // tmp is path
-	f      File
-	done   bool // committed or aborted
+	b       *Bucket
+	key     string
+	path    string
+	tmp     string
+	direct  bool // tmp is path
+	f       File
+	done    bool  // committed or aborted
+	written int64 // bytes written
+	started int64 // bytes whose writeback was started
 }
 
 func (w *writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, fmt.Errorf("write %s: the object is already committed or aborted", w.key)
 	}
-	return w.f.Write(p)
+	n, err := w.f.Write(p)
+	w.written += int64(n)
+	if w.written-w.started >= writebackEvery {
+		if wb, ok := w.f.(writebackStarter); ok {
+			// A hint: if the filesystem refuses it, Commit's fsync does the work.
+			_ = wb.StartWriteback(w.started, w.written-w.started)
+		}
+		w.started = w.written
+	}
+	return n, err
 }
 
 // Commit fsyncs the file and durably renames it to its key.
