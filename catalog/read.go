@@ -92,7 +92,7 @@ func (s *Store) Open(ctx context.Context, name string) (*Reader, error) {
 
 // newReader makes a reader of files, the opened parts of info, with one reference.
 func (s *Store) newReader(ctx context.Context, info Info, files []storage.Object) *Reader {
-	pool := newReadPool(s.opts.Allocator) // readpool.go
+	pool := newReadPool(s.opts.Allocator, &s.readPooled, poolMaxTotal) // readpool.go
 	r := &Reader{ctx: ctx, info: info, files: files, mem: pool, pool: pool, batch: s.opts.ReadBatchRows, bytes: s.opts.ReadBatchBytes, log: s.log}
 	r.refs.Store(1)
 	r.remote = s.readsByKey()

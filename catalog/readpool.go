@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -33,6 +34,11 @@ import (
 // borrows from it (flightsql/dogetsend.go).
 type readPool struct {
 	mem memory.Allocator // where buffers come from and finally go
+	// kept counts the bytes every pool of the store keeps (Store.readPooled); a pool
+	// keeps a buffer only while the total stays within keptMax, so many streams at
+	// once hold at most keptMax together rather than poolMaxBytes each.
+	kept    *atomic.Int64
+	keptMax int64
 
 	mu     sync.Mutex
 	closed bool
@@ -54,10 +60,15 @@ const (
 	// poolMinSize is the smallest buffer worth keeping: smaller ones are cheap to
 	// allocate and would crowd out the batch buffers.
 	poolMinSize = 64 << 10
+	// poolMaxTotal bounds what all the readers of a store keep together: sixteen
+	// streams' worth. Beyond it, freed buffers go back to the allocator as before.
+	poolMaxTotal = 16 * poolMaxBytes
 )
 
-func newReadPool(mem memory.Allocator) *readPool {
-	return &readPool{mem: mem, orig: make(map[*byte][]byte)}
+// newReadPool makes a reader's pool over mem, keeping buffers while kept, the
+// store's count of kept bytes, stays within keptMax.
+func newReadPool(mem memory.Allocator, kept *atomic.Int64, keptMax int64) *readPool {
+	return &readPool{mem: mem, kept: kept, keptMax: keptMax, orig: make(map[*byte][]byte)}
 }
 
 // Allocate returns size zeroed bytes, as every arrow-go allocator does (a reused
@@ -80,6 +91,7 @@ func (p *readPool) Allocate(size int) []byte {
 		p.free[best] = p.free[len(p.free)-1]
 		p.free = p.free[:len(p.free)-1]
 		p.bytes -= cap(b)
+		p.kept.Add(-int64(cap(b)))
 		p.mu.Unlock()
 		b = b[:size]
 		clear(b)
@@ -140,7 +152,12 @@ func (p *readPool) Free(b []byte) {
 		p.mem.Free(b)
 		return
 	}
-	if p.closed || cap(orig) < poolMinSize || len(p.free) >= poolMaxBuffers || p.bytes+cap(orig) > poolMaxBytes {
+	keep := !p.closed && cap(orig) >= poolMinSize && len(p.free) < poolMaxBuffers && p.bytes+cap(orig) <= poolMaxBytes
+	if keep && p.kept.Add(int64(cap(orig))) > p.keptMax {
+		p.kept.Add(-int64(cap(orig))) // over the store-wide bound
+		keep = false
+	}
+	if !keep {
 		delete(p.orig, unsafe.SliceData(b))
 		p.mu.Unlock()
 		p.mem.Free(orig)
@@ -155,6 +172,7 @@ func (p *readPool) Free(b []byte) {
 func (p *readPool) close() {
 	p.mu.Lock()
 	free := p.free
+	p.kept.Add(-int64(p.bytes))
 	p.free, p.bytes, p.closed = nil, 0, true
 	for _, b := range free {
 		delete(p.orig, unsafe.SliceData(b))

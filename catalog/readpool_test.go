@@ -21,7 +21,8 @@ import (
 func TestReadPoolReusesZeroedAndBounded(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	p := newReadPool(mem)
+	var stored atomic.Int64
+	p := newReadPool(mem, &stored, poolMaxTotal)
 
 	b := p.Allocate(100 << 10)
 	for i := range b {
@@ -72,6 +73,53 @@ func TestReadPoolReusesZeroedAndBounded(t *testing.T) {
 	small := p.Allocate(100)
 	small = p.Reallocate(200, small)
 	p.Free(small)
+	if n := stored.Load(); n != 0 {
+		t.Fatalf("after close the store counts %d bytes kept, want 0", n)
+	}
+}
+
+// TestReadPoolsKeepWithinTheStoreBound: the pools of one store keep, together, no
+// more than the store-wide bound: a second reader's freed buffers go back to the
+// allocator while the first keeps the bound's worth, and are kept again once the
+// first reader ends.
+func TestReadPoolsKeepWithinTheStoreBound(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var kept atomic.Int64
+	const size = 1 << 20
+	const bound = 3 * size
+	first := newReadPool(mem, &kept, bound)
+	second := newReadPool(mem, &kept, bound)
+
+	var bufs [][]byte
+	for range 4 {
+		bufs = append(bufs, first.Allocate(size))
+	}
+	for _, b := range bufs {
+		first.Free(b)
+	}
+	if n := kept.Load(); n != bound {
+		t.Fatalf("the first pool keeps %d bytes, want the bound %d", n, bound)
+	}
+	b := second.Allocate(size)
+	second.Free(b)
+	if n := kept.Load(); n != bound {
+		t.Fatalf("with the bound reached the store keeps %d bytes, want %d", n, bound)
+	}
+	if before := mem.CurrentAlloc(); before != bound {
+		t.Fatalf("the allocator holds %d bytes, want only the %d the first pool keeps", before, bound)
+	}
+
+	first.close()
+	if n := kept.Load(); n != 0 {
+		t.Fatalf("after the first pool closes the store counts %d bytes kept, want 0", n)
+	}
+	b = second.Allocate(size)
+	second.Free(b)
+	if n := kept.Load(); n != size {
+		t.Fatalf("the second pool keeps %d bytes once there is room, want %d", n, size)
+	}
+	second.close()
 }
 
 // TestReaderReusesBuffersValueForValue reads a dataset of every kind of column

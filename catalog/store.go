@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -125,6 +126,8 @@ type Store struct {
 
 	land     landings      // landed puts waiting for conversion (landing.go)
 	reclaims reclaimTimers // deletions of retired parts on object storage (retired.go)
+
+	readPooled atomic.Int64 // bytes the readers' pools keep for reuse (readpool.go)
 }
 
 type cacheEntry struct {
