@@ -15,8 +15,13 @@ import (
 // handleRegistry holds the server side of Flight SQL handles: prepared statements
 // (their SQL, schemas and bound parameters) and the cancel functions of statement
 // queries that a client may cancel with CancelFlightInfo. Entries unused for the idle
-// timeout are freed by a sweep that runs on every registration and, so that an idle
-// server frees them too, by a janitor goroutine that close stops.
+// timeout are freed by a janitor goroutine that close stops, and prepared statements
+// also by a sweep on every new one (so a client's count is current before its limit
+// is checked). Statement queries are not swept on registration: every GetFlightInfo
+// of a statement adds one, and a sweep of all of them per request made each request
+// slower the more had been made in the last idle timeout. They are bounded instead
+// (maxQueries): at the bound a new one takes the place of one that is not running.
+// A query whose handle is gone still runs; it only cannot be cancelled any more.
 //
 // It enforces Limits.PreparedPerClient, BoundBytes and BoundBytesPerClient:
 // invariant, under mu, clients[c] counts exactly the prepared statements in prepared
@@ -30,6 +35,9 @@ type handleRegistry struct {
 
 	stop    chan struct{}
 	janitor sync.WaitGroup
+
+	// maxQueries bounds the statement queries remembered (defaultMaxQueries).
+	maxQueries int
 
 	mu       sync.Mutex
 	prepared map[string]*preparedStatement
@@ -71,17 +79,23 @@ type queryHandle struct {
 	lastUsed  time.Time
 }
 
+// defaultMaxQueries is how many statement queries a registry remembers for
+// CancelFlightInfo: about 16 MiB of handles, hours of a busy BI dashboard's
+// statements at the default idle timeout.
+const defaultMaxQueries = 1 << 16
+
 // newHandleRegistry returns a registry that frees entries idle for idle and enforces
 // limits (its fields set: see Limits.withDefaults); freed may be nil.
 func newHandleRegistry(idle time.Duration, limits Limits, freed func()) *handleRegistry {
 	r := &handleRegistry{
-		idle:     idle,
-		limits:   limits,
-		freed:    freed,
-		stop:     make(chan struct{}),
-		prepared: make(map[string]*preparedStatement),
-		queries:  make(map[string]*queryHandle),
-		clients:  make(map[string]*clientHold),
+		idle:       idle,
+		limits:     limits,
+		freed:      freed,
+		maxQueries: defaultMaxQueries,
+		stop:       make(chan struct{}),
+		prepared:   make(map[string]*preparedStatement),
+		queries:    make(map[string]*queryHandle),
+		clients:    make(map[string]*clientHold),
 	}
 	r.janitor.Add(1)
 	go r.sweepEvery(max(idle/4, time.Second))
@@ -115,15 +129,52 @@ func newHandleID() string {
 
 // sweepLocked frees entries idle for longer than the timeout.
 func (r *handleRegistry) sweepLocked(now time.Time) {
+	r.sweepPreparedLocked(now)
+	for id, q := range r.queries {
+		if len(q.running) == 0 && now.Sub(q.lastUsed) > r.idle {
+			delete(r.queries, id)
+		}
+	}
+}
+
+// sweepPreparedLocked frees prepared statements idle for longer than the timeout.
+func (r *handleRegistry) sweepPreparedLocked(now time.Time) {
 	for id, p := range r.prepared {
 		if now.Sub(p.lastUsed) > r.idle {
 			r.dropLocked(id, p)
 		}
 	}
+}
+
+// makeRoomForQueryLocked forgets one remembered query that is not running, when the
+// registry holds maxQueries: one not cancelled if one of the first few it looks at
+// is not (a cancelled one must stay cancelled for a DoGet that comes later), else
+// the first not running. Map order is random, so this is a random choice, in a
+// bounded number of steps while few queries run (running ones are bounded by the
+// server's stream and query limits).
+func (r *handleRegistry) makeRoomForQueryLocked() {
+	if len(r.queries) < r.maxQueries {
+		return
+	}
+	const look = 8
+	victim, seen := "", 0
 	for id, q := range r.queries {
-		if len(q.running) == 0 && now.Sub(q.lastUsed) > r.idle {
-			delete(r.queries, id)
+		if len(q.running) != 0 {
+			continue
 		}
+		if !q.cancelled {
+			victim = id
+			break
+		}
+		if victim == "" {
+			victim = id
+		}
+		if seen++; seen >= look {
+			break
+		}
+	}
+	if victim != "" {
+		delete(r.queries, victim)
 	}
 }
 
@@ -177,7 +228,7 @@ func (r *handleRegistry) addPrepared(p *preparedStatement) (string, error) {
 	p.bound, p.boundSchema, p.boundBytes = nil, nil, 0
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sweepLocked(now)
+	r.sweepPreparedLocked(now)
 	h := r.clients[p.client]
 	if h == nil {
 		h = &clientHold{}
@@ -261,7 +312,7 @@ func (r *handleRegistry) addQuery() string {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sweepLocked(now)
+	r.makeRoomForQueryLocked()
 	r.queries[id] = &queryHandle{running: make(map[*context.CancelFunc]struct{}), lastUsed: now}
 	return id
 }

@@ -1,6 +1,7 @@
 package flightsql
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -132,4 +133,75 @@ func TestHandleLimits(t *testing.T) {
 	if err := bind(c1, 750); err != nil {
 		t.Fatalf("after the other client closed its statement: %v", err)
 	}
+}
+
+// Statement queries are bounded: at the bound a new one takes the place of one not
+// running, never of a running one (it must stay cancellable), and a cancelled one
+// stays while others can go. Registering one does not walk the others.
+func TestQueryHandlesBounded(t *testing.T) {
+	r := newHandleRegistry(time.Hour, DefaultLimits, nil)
+	defer r.close()
+	const bound = 64
+	r.maxQueries = bound
+
+	running := r.addQuery()
+	ctx, done, err := r.startQuery(t.Context(), running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	cancelled := r.addQuery()
+	if !r.cancelQuery(cancelled) {
+		t.Fatal("a fresh query could not be cancelled")
+	}
+	for range 10 * bound {
+		r.addQuery()
+	}
+	r.mu.Lock()
+	n := len(r.queries)
+	_, keptRunning := r.queries[running]
+	_, keptCancelled := r.queries[cancelled]
+	r.mu.Unlock()
+	if n != bound {
+		t.Fatalf("the registry remembers %d queries, want the bound %d", n, bound)
+	}
+	if !keptRunning {
+		t.Fatal("a running query was forgotten to make room")
+	}
+	if !keptCancelled {
+		t.Fatal("a cancelled query was forgotten while others could go")
+	}
+	if !r.cancelQuery(running) {
+		t.Fatal("the running query can no longer be cancelled")
+	}
+	if ctx.Err() == nil {
+		t.Fatal("cancelling the running query did not cancel its context")
+	}
+	if _, _, err := r.startQuery(t.Context(), cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a DoGet of the cancelled query got %v, want context.Canceled", err)
+	}
+}
+
+// BenchmarkAddQuery registers statement queries with 50,000 remembered (what a
+// server answering 55 statements a second holds at the default 15-minute idle
+// timeout). "add" is a registration now; "sweep" is the walk over every remembered
+// query that each registration made before the bound replaced it.
+func BenchmarkAddQuery(b *testing.B) {
+	r := newHandleRegistry(time.Hour, DefaultLimits, nil)
+	defer r.close()
+	for range 50_000 {
+		r.addQuery()
+	}
+	b.Run("add", func(b *testing.B) {
+		for b.Loop() {
+			r.addQuery()
+		}
+	})
+	b.Run("sweep", func(b *testing.B) {
+		for b.Loop() {
+			r.mu.Lock()
+			r.sweepLocked(time.Now())
+			r.mu.Unlock()
+		}
+	})
 }
