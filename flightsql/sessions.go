@@ -28,6 +28,20 @@ const SessionCookieName = "arrow_flight_session_id"
 // ResourceExhausted beyond it.
 const maxSessions = 10000
 
+// maxSessionsPerClient bounds the live sessions of one client (clientKey), so that
+// one client cannot take all maxSessions and lock every other client out of
+// sessions until its own expire.
+const maxSessionsPerClient = 256
+
+// sessionRefusal says why create made no session.
+type sessionRefusal int
+
+const (
+	sessionCreated      sessionRefusal = iota
+	sessionsFull                       // the server holds maxSessions
+	sessionsClientLimit                // the client holds maxSessionsPerClient
+)
+
 // sessionOptions are the option values of one session; zero values mean the server's
 // defaults.
 type sessionOptions struct {
@@ -36,7 +50,8 @@ type sessionOptions struct {
 
 // session is one client session.
 type session struct {
-	id string
+	id     string
+	client string // who it counts against (clientKey)
 
 	mu       sync.Mutex // guards the fields below
 	opts     sessionOptions
@@ -56,12 +71,13 @@ type sessionStore struct {
 	idle time.Duration
 	now  func() time.Time
 
-	mu   sync.Mutex
-	byID map[string]*session
+	mu       sync.Mutex
+	byID     map[string]*session
+	byClient map[string]int // live sessions per client, counting those in byID
 }
 
 func newSessionStore(idle time.Duration) *sessionStore {
-	return &sessionStore{idle: idle, now: time.Now, byID: make(map[string]*session)}
+	return &sessionStore{idle: idle, now: time.Now, byID: make(map[string]*session), byClient: make(map[string]int)}
 }
 
 // lookup returns the live session id names and marks it used, or nil.
@@ -85,20 +101,37 @@ func (st *sessionStore) lookup(id string) *session {
 	return s
 }
 
-// create makes a new session; nil when the store is full.
-func (st *sessionStore) create() *session {
+// create makes a new session for client; nil, and why, when the store or the
+// client's share of it is full.
+func (st *sessionStore) create(client string) (*session, sessionRefusal) {
 	now := st.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.byID) >= maxSessions {
+	if len(st.byID) >= maxSessions || st.byClient[client] >= maxSessionsPerClient {
 		st.sweepLocked(now)
 		if len(st.byID) >= maxSessions {
-			return nil
+			return nil, sessionsFull
+		}
+		if st.byClient[client] >= maxSessionsPerClient {
+			return nil, sessionsClientLimit
 		}
 	}
-	s := &session{id: newHandleID(), lastUsed: now}
+	s := &session{id: newHandleID(), client: client, lastUsed: now}
 	st.byID[s.id] = s
-	return s
+	st.byClient[client]++
+	return s, sessionCreated
+}
+
+// removeLocked forgets the session id names, if the store still holds it.
+func (st *sessionStore) removeLocked(id string) {
+	s, ok := st.byID[id]
+	if !ok {
+		return
+	}
+	delete(st.byID, id)
+	if st.byClient[s.client]--; st.byClient[s.client] <= 0 {
+		delete(st.byClient, s.client)
+	}
 }
 
 // close ends s: later lookups of its id find nothing.
@@ -107,7 +140,7 @@ func (st *sessionStore) close(s *session) {
 	s.closed = true
 	s.mu.Unlock()
 	st.mu.Lock()
-	delete(st.byID, s.id)
+	st.removeLocked(s.id)
 	st.mu.Unlock()
 }
 
@@ -117,7 +150,7 @@ func (st *sessionStore) sweepLocked(now time.Time) {
 		expired := s.closed || now.Sub(s.lastUsed) > st.idle
 		s.mu.Unlock()
 		if expired {
-			delete(st.byID, id)
+			st.removeLocked(id)
 		}
 	}
 }

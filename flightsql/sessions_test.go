@@ -2,6 +2,7 @@ package flightsql
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestSessionStoreExpiryAndBound(t *testing.T) {
 	st := newSessionStore(time.Minute)
 	st.now = func() time.Time { return now }
 
-	s := st.create()
+	s, _ := st.create("user a")
 	if got := st.lookup(s.id); got != s {
 		t.Fatalf("lookup of a new session = %v", got)
 	}
@@ -88,29 +89,68 @@ func TestSessionStoreExpiryAndBound(t *testing.T) {
 	}
 
 	// Full: creation sweeps the expired, then refuses. (A fresh store: the expired
-	// session above would make room.)
+	// session above would make room.) Many clients fill it, each within its share.
 	st = newSessionStore(time.Minute)
 	st.now = func() time.Time { return now }
 	for st.count() < maxSessions {
-		if st.create() == nil {
-			t.Fatalf("create failed at %d sessions", st.count())
+		client := fmt.Sprintf("user %d", st.count()/maxSessionsPerClient)
+		if s, why := st.create(client); s == nil {
+			t.Fatalf("create for %s failed at %d sessions (%d)", client, st.count(), why)
 		}
 	}
-	if st.create() != nil {
-		t.Fatal("create succeeded beyond maxSessions")
+	if s, why := st.create("user new"); s != nil || why != sessionsFull {
+		t.Fatalf("create beyond maxSessions gave %v, %d; want nil, sessionsFull", s, why)
 	}
 	now = now.Add(2 * time.Minute)
-	if st.create() == nil {
+	if s, _ := st.create("user new"); s == nil {
 		t.Fatal("create failed although every session had expired")
 	}
 	if n := st.count(); n != 1 {
 		t.Errorf("after the sweep %d sessions, want 1", n)
 	}
 
-	c := st.create()
+	c, _ := st.create("user new")
 	st.close(c)
 	if st.lookup(c.id) != nil {
 		t.Error("lookup found a closed session")
+	}
+}
+
+// One client cannot take every session: at its share it is refused while others
+// still get theirs, and closing or expiring its sessions gives its share back.
+func TestSessionStorePerClientBound(t *testing.T) {
+	now := time.Unix(1000, 0)
+	st := newSessionStore(time.Minute)
+	st.now = func() time.Time { return now }
+	var mine []*session
+	for range maxSessionsPerClient {
+		s, why := st.create("user greedy")
+		if s == nil {
+			t.Fatalf("create failed at %d of the client's sessions (%d)", len(mine), why)
+		}
+		mine = append(mine, s)
+	}
+	if s, why := st.create("user greedy"); s != nil || why != sessionsClientLimit {
+		t.Fatalf("create beyond the client's share gave %v, %d; want nil, sessionsClientLimit", s, why)
+	}
+	if s, _ := st.create("user other"); s == nil {
+		t.Fatal("another client was refused while one client held its share")
+	}
+	st.close(mine[0])
+	if s, _ := st.create("user greedy"); s == nil {
+		t.Fatal("closing a session did not give the client's share back")
+	}
+	now = now.Add(2 * time.Minute)
+	if s, _ := st.create("user greedy"); s == nil {
+		t.Fatal("expired sessions still counted against the client")
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if n := st.byClient["user greedy"]; n != 1 {
+		t.Fatalf("after the sweep the client counts %d sessions, want 1", n)
+	}
+	if _, ok := st.byClient["user other"]; ok {
+		t.Fatal("an expired client's count outlived its sessions")
 	}
 }
 
@@ -124,7 +164,7 @@ func FuzzSessionCookie(f *testing.F) {
 		f.Add(s)
 	}
 	st := newSessionStore(time.Minute)
-	live := st.create()
+	live, _ := st.create("user a")
 	f.Fuzz(func(t *testing.T, cookie string) {
 		ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("cookie", cookie))
 		cs := sessionOf(st.attach(ctx))

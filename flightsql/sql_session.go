@@ -62,7 +62,12 @@ func (s *SQLServer) SetSessionOptions(ctx context.Context, req *flight.SetSessio
 	if len(changes) > 0 {
 		sess := cs.session
 		if sess == nil {
-			if sess = cs.store.create(); sess == nil {
+			var why sessionRefusal
+			client := clientKey(ctx)
+			if sess, why = cs.store.create(client); sess == nil {
+				if why == sessionsClientLimit {
+					return nil, status.Errorf(codes.ResourceExhausted, "%s already has %d sessions, the limit per client: close unused ones with CloseSession", client, maxSessionsPerClient)
+				}
 				return nil, status.Errorf(codes.ResourceExhausted, "too many sessions (%d): close unused ones with CloseSession", maxSessions)
 			}
 			if err := setSessionCookie(ctx, sess.id, 0); err != nil {

@@ -352,3 +352,31 @@ func TestSessionOptionsADBC(t *testing.T) {
 		t.Errorf("long query stopped after %s, want about 500ms", d)
 	}
 }
+
+// One client cannot take every session on the server: each SetSessionOptions without
+// a cookie makes a session, and past its share (256) the client is refused with
+// ResourceExhausted naming the limit, while another client still gets one.
+func TestSessionsPerClientBound(t *testing.T) {
+	srv, token := authServer(t)
+	cl := srv.sqlClient(t)
+	greedy := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+	other, err := srv.client(t).AuthenticateBasicToken(context.Background(), "reader", "pw-reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &flight.SetSessionOptionsRequest{SessionOptions: map[string]*flight.SessionOptionValue{"query_timeout": stringValue("7s")}}
+	made := 0
+	for made <= 300 {
+		if _, err = cl.SetSessionOptions(greedy, set); err != nil {
+			break
+		}
+		made++
+	}
+	if made != 256 || status.Code(err) != codes.ResourceExhausted ||
+		!strings.Contains(err.Error(), "token dashboards already has 256 sessions, the limit per client") {
+		t.Fatalf("after %d sessions: %v; want 256, then ResourceExhausted naming the limit per client", made, err)
+	}
+	if _, err := cl.SetSessionOptions(other, set); err != nil {
+		t.Fatalf("another client was refused a session: %v", err)
+	}
+}
