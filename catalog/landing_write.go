@@ -21,6 +21,11 @@ import (
 // beyond what it held before, whatever the upload's size.
 const landingQueueBytes = 16 << 20
 
+// landingQueueTotal bounds what all the landing writers of a store hold unwritten
+// together: sixteen puts' worth. With many puts at once on a slow disk, a put waits
+// here rather than every put holding landingQueueBytes.
+const landingQueueTotal = 16 * landingQueueBytes
+
 // landingWriter writes the batches of a landed put to its file, as an Arrow IPC
 // stream, on a goroutine of its own: the put's handler receives, decodes and
 // validates the next batch while the previous one goes to the file. Writing on the
@@ -32,6 +37,7 @@ const landingQueueBytes = 16 << 20
 type landingWriter struct {
 	items  chan landingItem
 	queued *semaphore.Weighted // bytes handed over and not yet written
+	shared *semaphore.Weighted // the same bytes, counted with every writer's of the store
 	done   chan struct{}       // closed when the goroutine has returned
 	failed chan struct{}       // closed when err is set, before done
 	err    error               // the first error; read after failed or done is closed
@@ -49,6 +55,7 @@ func (s *Store) startLandingWriter(out io.Writer, schema *arrow.Schema) *landing
 	lw := &landingWriter{
 		items:  make(chan landingItem, 64),
 		queued: semaphore.NewWeighted(landingQueueBytes),
+		shared: s.landingQueued,
 		done:   make(chan struct{}),
 		failed: make(chan struct{}),
 	}
@@ -72,6 +79,10 @@ func (lw *landingWriter) write(ctx context.Context, rec arrow.RecordBatch) error
 	}
 	n := min(util.TotalRecordSize(rec), landingQueueBytes)
 	if err := lw.queued.Acquire(ctx, n); err != nil {
+		return err
+	}
+	if err := lw.shared.Acquire(ctx, n); err != nil {
+		lw.queued.Release(n)
 		return err
 	}
 	rec.Retain() // released by the goroutine once written or discarded
@@ -115,6 +126,7 @@ func (lw *landingWriter) run(s *Store, w *ipc.Writer, buf *bufio.Writer) {
 			}
 		}
 		it.rec.Release()
+		lw.shared.Release(it.bytes)
 		lw.queued.Release(it.bytes)
 	}
 	if lw.err != nil || lw.halt.Load() {

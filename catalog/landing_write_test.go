@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/util"
+	"golang.org/x/sync/semaphore"
 )
 
 // gatedWriter collects what is written to it; each Write first waits for open, and
@@ -57,8 +58,10 @@ func idsBatch(mem memory.Allocator, start, n int64) arrow.RecordBatch {
 func TestLandingWriterBoundsWhatItHolds(t *testing.T) {
 	s, mem := newTestStore(t)
 	out := &gatedWriter{open: make(chan struct{})}
+	openOut := sync.OnceFunc(func() { close(out.open) })
 	lw := s.startLandingWriter(out, idsSchema)
 	defer lw.stop()
+	defer openOut() // before stop: a failing test must not leave the writer blocked
 
 	const rows = 128 << 10 // 1 MiB of int64, and its validity bitmap
 	var handed, held int64
@@ -94,7 +97,7 @@ func TestLandingWriterBoundsWhatItHolds(t *testing.T) {
 		t.Errorf("%d bytes allocated, want the %d of the batches handed over", got, held)
 	}
 	// A batch larger than the bound is taken whole, once the others are written.
-	close(out.open)
+	openOut()
 	big := idsBatch(mem, handed*rows, (landingQueueBytes/8 + 4096))
 	if err := lw.write(context.Background(), big); err != nil {
 		t.Fatalf("write of a batch over the bound: %v", err)
@@ -179,5 +182,57 @@ func TestLandingWriterFailure(t *testing.T) {
 	}
 	if eos := []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}; bytes.HasSuffix(out2.buf.Bytes(), eos) {
 		t.Errorf("a stopped landing ends with an end-of-stream marker: a reader would take it as complete")
+	}
+}
+
+// TestLandingWritersShareOneBound: the landing writers of one store hold, together, no
+// more than the store's bound: a second put waits while a first holds nearly all of
+// it, though the second's own share is untouched, and goes on once the first's file
+// takes its bytes.
+func TestLandingWritersShareOneBound(t *testing.T) {
+	s, mem := newTestStore(t)
+	const rows = 128 << 10
+	sample := idsBatch(mem, 0, rows)
+	n := util.TotalRecordSize(sample)
+	sample.Release()
+	// Room for eight batches and a half, all of it within one writer's own bound.
+	s.landingQueued = semaphore.NewWeighted(8*n + n/2)
+
+	slow := &gatedWriter{open: make(chan struct{})}
+	openSlow := sync.OnceFunc(func() { close(slow.open) })
+	fast := &gatedWriter{open: make(chan struct{})}
+	close(fast.open)
+	first := s.startLandingWriter(slow, idsSchema)
+	defer first.stop()
+	defer openSlow() // before stop: a failing test must not leave the writer blocked
+	second := s.startLandingWriter(fast, idsSchema)
+	defer second.stop()
+	write := func(lw *landingWriter, start int64, wait time.Duration) error {
+		rec := idsBatch(mem, start, rows)
+		defer rec.Release()
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		return lw.write(ctx, rec)
+	}
+	for i := range int64(8) {
+		if err := write(first, i*rows, 5*time.Second); err != nil {
+			t.Fatalf("first put, batch %d: %v", i+1, err)
+		}
+	}
+	if err := write(second, 0, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second put while the first holds the store's bound: %v, want it to wait until its context ends", err)
+	}
+	openSlow()
+	if err := write(second, 0, 5*time.Second); err != nil {
+		t.Fatalf("second put once the first's bytes are written: %v", err)
+	}
+	if err := first.finish(); err != nil {
+		t.Fatalf("first finish: %v", err)
+	}
+	if err := second.finish(); err != nil {
+		t.Fatalf("second finish: %v", err)
+	}
+	if held := mem.CurrentAlloc(); held != 0 {
+		t.Errorf("after both finished the writers hold %d bytes", held)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/quiverdata/quiver/catalog/partcache"
 	"github.com/quiverdata/quiver/catalog/storage"
@@ -128,6 +129,8 @@ type Store struct {
 	reclaims reclaimTimers // deletions of retired parts on object storage (retired.go)
 
 	readPooled atomic.Int64 // bytes the readers' pools keep for reuse (readpool.go)
+	// landingQueued counts the bytes all landing writers hold unwritten (landing_write.go).
+	landingQueued *semaphore.Weighted
 }
 
 type cacheEntry struct {
@@ -183,6 +186,8 @@ func OpenBucket(ctx context.Context, bucket storage.Bucket, opts Options) (*Stor
 		opts:   opts,
 		log:    opts.Logger,
 		cache:  make(map[string]cacheEntry),
+
+		landingQueued: semaphore.NewWeighted(landingQueueTotal),
 	}
 	if lf, ok := bucket.(storage.LocalFiler); ok {
 		s.root = lf.LocalPath("")
