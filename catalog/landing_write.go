@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -119,7 +118,7 @@ func (lw *landingWriter) run(s *Store, w *ipc.Writer, buf *bufio.Writer) {
 	written := 0
 	for it := range lw.items {
 		if lw.err == nil && !lw.halt.Load() {
-			if err := guardedWrite(s, func() error { return w.Write(it.rec) }); err != nil {
+			if err := s.recovering("write a landing batch", "the Arrow IPC writer", func() error { return w.Write(it.rec) }); err != nil {
 				fail(fmt.Errorf("write landing: %w", err))
 			} else if written++; written == 1 {
 				reached("land: first batch written")
@@ -132,23 +131,11 @@ func (lw *landingWriter) run(s *Store, w *ipc.Writer, buf *bufio.Writer) {
 	if lw.err != nil || lw.halt.Load() {
 		return
 	}
-	if err := guardedWrite(s, w.Close); err != nil {
+	if err := s.recovering("end the landing stream", "the Arrow IPC writer", w.Close); err != nil {
 		fail(fmt.Errorf("write landing: %w", err))
 		return
 	}
 	if err := buf.Flush(); err != nil {
 		fail(fmt.Errorf("write landing: %w", err))
 	}
-}
-
-// guardedWrite runs f, a step of the IPC writer, and turns a panic in it into an
-// error: it runs on a goroutine of its own, where a panic would end the server.
-func guardedWrite(s *Store, f func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("recovered from a panic", "in", "landing writer", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = fmt.Errorf("the Arrow IPC writer failed (a bug, logged by the server)")
-		}
-	}()
-	return f()
 }

@@ -311,14 +311,20 @@ func uploadEnd(ctx context.Context, rdr array.RecordReader) error {
 }
 
 // guarded runs f, one step of the Parquet writer, and turns a panic in it into an
-// error: the writer runs on data a client sent, and a panic on the encoding
-// goroutine would end the whole server. The put then fails and cleans up as for any
-// other error.
-func (s *Store) guarded(what string, f func() error) (err error) {
+// error (recovering).
+func (s *Store) guarded(what string, f func() error) error {
+	return s.recovering(what, "the Parquet writer", f)
+}
+
+// recovering runs f, one step of writer (a Parquet or Arrow IPC writer), and turns a
+// panic in it into an error: the writers run on data a client sent, on goroutines of
+// their own, where a panic would end the whole server. The put then fails and cleans
+// up as for any other error.
+func (s *Store) recovering(what, writer string, f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("recovered from a panic", "in", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			err = fmt.Errorf("%s: the Parquet writer failed (a bug, logged by the server)", what)
+			err = fmt.Errorf("%s: %s failed (a bug, logged by the server)", what, writer)
 		}
 	}()
 	return f()
