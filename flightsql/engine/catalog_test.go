@@ -60,6 +60,12 @@ func putPeople(t testing.TB, store *catalog.Store, name string, mode catalog.Put
 	t.Helper()
 	rec := peopleRecord(0, n)
 	defer rec.Release()
+	putRecord(t, store, name, mode, rec)
+}
+
+// putRecord stores rec under name.
+func putRecord(t testing.TB, store *catalog.Store, name string, mode catalog.PutMode, rec arrow.RecordBatch) {
+	t.Helper()
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 	if err != nil {
 		t.Fatal(err)
@@ -388,14 +394,7 @@ func putOther(t *testing.T, store *catalog.Store, name string, mode catalog.PutM
 	t.Helper()
 	rec := int64Column("other", 5)
 	defer rec.Release()
-	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	if _, err := store.Put(context.Background(), name, mode, rdr); err != nil {
-		t.Fatalf("put %s: %v", name, err)
-	}
+	putRecord(t, store, name, mode, rec)
 }
 
 func int64Column(name string, n int64) arrow.RecordBatch {
