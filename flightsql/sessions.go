@@ -74,7 +74,11 @@ type sessionStore struct {
 	mu       sync.Mutex
 	byID     map[string]*session
 	byClient map[string]int // live sessions per client, counting those in byID
+	swept    time.Time      // when create last swept
 }
+
+// sessionSweepEvery is how often, at most, create sweeps expired sessions to make room.
+const sessionSweepEvery = time.Second
 
 func newSessionStore(idle time.Duration) *sessionStore {
 	return &sessionStore{idle: idle, now: time.Now, byID: make(map[string]*session), byClient: make(map[string]int)}
@@ -107,14 +111,17 @@ func (st *sessionStore) create(client string) (*session, sessionRefusal) {
 	now := st.now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.byID) >= maxSessions || st.byClient[client] >= maxSessionsPerClient {
+	if (len(st.byID) >= maxSessions || st.byClient[client] >= maxSessionsPerClient) && now.Sub(st.swept) >= sessionSweepEvery {
+		// Sessions live for an hour idle: a sweep a second is enough, and a client
+		// asking again and again at its limit does not walk every session each time.
+		st.swept = now
 		st.sweepLocked(now)
-		if len(st.byID) >= maxSessions {
-			return nil, sessionsFull
-		}
-		if st.byClient[client] >= maxSessionsPerClient {
-			return nil, sessionsClientLimit
-		}
+	}
+	if len(st.byID) >= maxSessions {
+		return nil, sessionsFull
+	}
+	if st.byClient[client] >= maxSessionsPerClient {
+		return nil, sessionsClientLimit
 	}
 	s := &session{id: newHandleID(), client: client, lastUsed: now}
 	st.byID[s.id] = s
