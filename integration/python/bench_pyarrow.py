@@ -11,7 +11,10 @@ pyarrow servers (cookbook_server.py: "cookbook", the first one, which reads
 whole tables into memory with `read_all` and `write_table`; and
 "cookbook-streaming", which streams batches to and from Parquet), and
 beside them the transport's ceiling ("flight-memory", memory_server.py: pyarrow
-Flight keeping uploads in memory, no Parquet), it times for two datasets:
+Flight keeping uploads in memory, no Parquet) and its Go twin ("go-memory",
+integration/flightmemory: arrow-go's Flight stack with Quiver's gRPC options,
+keeping uploads in memory: what Quiver's own stack does with nothing to do), it
+times for two datasets:
 
 - big: BENCH_ROWS rows (default 10M) x (int64, float64, 16-character string,
   timestamp), put in 64Ki-row batches;
@@ -25,7 +28,8 @@ dataset version keeps the encoded stream, later ones send it again without
 reading Parquet (the best of the runs is a DoGet from the tier), and it answers a
 DoPut once the upload is landed on disk as Arrow IPC, writing Parquet in the
 background (its DoPut figure is the time to that answer; the conversion runs on
-while the next servers take their turn). The servers take turns, BENCH_REPEAT times (default 3).
+while the next servers take their turn). The servers take turns, BENCH_REPEAT times (default 3)
+for the big dataset and BENCH_INTS_REPEAT times (default 15) for ints.
 Each line shows the best and worst seconds, MB/s (Arrow in-memory bytes) and
 rows/s of the best, the server's peak RSS over the runs, and for each peer
 the peer's best time over Quiver's (above 1: Quiver is faster; in
@@ -37,6 +41,7 @@ received: the number of batches and the first batch's latency.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -55,10 +60,13 @@ from benchlib import (
     interleaved,
     throughput_row,
 )
-from conftest import COOKBOOK, COOKBOOK_STREAMING, FLIGHT_MEMORY, QUIVER, Server
+from conftest import COOKBOOK, COOKBOOK_STREAMING, FLIGHT_MEMORY, GO_MEMORY, QUIVER, Server
 
 BATCH_ROWS = 64 * 1024
-SERVERS = (QUIVER, COOKBOOK_STREAMING, COOKBOOK, FLIGHT_MEMORY)
+# The ints dataset's calls take 20-200 ms, where the shared machine's noise is +-30%
+# from one call to the next: more turns for a steadier best.
+INTS_REPEAT = int(os.environ.get("BENCH_INTS_REPEAT", max(REPEAT, 15)))
+SERVERS = (QUIVER, COOKBOOK_STREAMING, COOKBOOK, FLIGHT_MEMORY, GO_MEMORY)
 
 # Quiver with its memory tier on, big enough for the big dataset's stream, and
 # uploads landed before they are encoded.
@@ -112,11 +120,11 @@ class Getter:
 
 
 def run_dataset(
-    servers: list[Server], label: str, name: str, rows: int, put: Callable[[Server], None]
+    servers: list[Server], label: str, name: str, rows: int, put: Callable[[Server], None], repeat: int = REPEAT
 ) -> list[dict[str, Figure]]:
-    puts = interleaved(servers, f"DoPut {label}", put)
+    puts = interleaved(servers, f"DoPut {label}", put, repeat)
     getter = Getter(name, rows)
-    gets = interleaved(servers, f"DoGet {label}", getter)
+    gets = interleaved(servers, f"DoGet {label}", getter, repeat)
     getter.annotate(gets)
     return [puts, gets]
 
@@ -143,13 +151,18 @@ def test_bench_pyarrow(start_server: Callable[..., Server], capsys: pytest.Captu
             batch.nbytes * times,
             batch.num_rows * times,
             run_dataset(
-                servers, "ints", "ints.parquet", batch.num_rows * times, lambda s: put_batches(s, "ints.parquet", batch, times)
+                servers,
+                "ints",
+                "ints.parquet",
+                batch.num_rows * times,
+                lambda s: put_batches(s, "ints.parquet", batch, times),
+                INTS_REPEAT,
             ),
         ),
     ]
 
     lines = [
-        f"plain Flight, pyarrow {pa.__version__} client; servers take turns, {REPEAT} runs each; "
+        f"plain Flight, pyarrow {pa.__version__} client; servers take turns, {REPEAT} runs each (ints: {INTS_REPEAT}); "
         f"peak MiB: server VmHWM over its runs; peer/quiver time above 1: Quiver is faster",
     ]
     for title, nbytes, rows, groups in sections:

@@ -15,7 +15,9 @@ Three kinds of server answer the same client code:
   servers (cookbook_server.py), the reference Quiver is compared with.
 
 The benchmarks also start memory_server.py ("flight-memory", pyarrow
-Flight with uploads kept in memory: their ceiling) and ROAPI ("roapi", a Flight SQL server over Parquet
+Flight with uploads kept in memory: their ceiling), its Go twin
+integration/flightmemory ("go-memory": arrow-go's Flight stack, the one Quiver
+is built on, doing nothing with the data) and ROAPI ("roapi", a Flight SQL server over Parquet
 files it loads into memory) with `start_roapi`; it comes from
 requirements-bench.txt, which run.sh installs only for a benchmark run.
 
@@ -58,6 +60,8 @@ ALL_SERVERS = (COOKBOOK, COOKBOOK_STREAMING, QUIVER)
 ROAPI = "roapi"
 # memory_server.py: uploads kept in memory, no Parquet; the benchmarks' ceiling.
 FLIGHT_MEMORY = "flight-memory"
+# integration/flightmemory: the same in Go, with Quiver's gRPC transport options.
+GO_MEMORY = "go-memory"
 
 START_TIMEOUT = 30.0  # seconds until a server must have logged its address
 STOP_TIMEOUT = 20.0  # seconds a server gets to shut down after SIGTERM
@@ -175,6 +179,25 @@ def quiver_bin() -> Path:
     )
     if build.returncode != 0:
         pytest.fail(f"go build ./cmd/quiver failed:\n{build.stdout}{build.stderr}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def flightmemory_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """integration/flightmemory, built from this tree (the benchmarks' Go ceiling)."""
+    if shutil.which("go") is None:
+        pytest.fail("the go-memory server is built from integration/flightmemory, but go is not on PATH")
+    out = tmp_path_factory.mktemp("flightmemory") / "flightmemory"
+    build = subprocess.run(
+        ["go", "build", "-tags", "duckdb_arrow", "-o", str(out), "./integration/flightmemory"],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if build.returncode != 0:
+        pytest.fail(f"go build ./integration/flightmemory failed:\n{build.stdout}{build.stderr}")
     return out
 
 
@@ -303,6 +326,11 @@ class Servers:
         elif kind == FLIGHT_MEMORY:
             location = f"grpc://127.0.0.1:{free_port()}"
             proc = self._spawn([sys.executable, str(HERE / "memory_server.py"), location], log)
+            wait_for_log(proc, log, COOKBOOK_READY)
+        elif kind == GO_MEMORY:
+            location = f"grpc://127.0.0.1:{free_port()}"
+            binary = self._request.getfixturevalue("flightmemory_bin")
+            proc = self._spawn([str(binary), location], log)
             wait_for_log(proc, log, COOKBOOK_READY)
         else:
             raise ValueError(f"unknown server kind {kind!r}")
