@@ -61,6 +61,9 @@ type serveOptions struct {
 
 	// Bulk work behind short requests: --bulk-nice (serve_cpu.go).
 	cpu cpuOptions
+
+	// Collections of the Go heap: --gc-headroom (serve_gc.go).
+	gc gcOptions
 }
 
 func newServeCommand() *cobra.Command {
@@ -100,6 +103,7 @@ copied in by hand are served too. SIGINT or SIGTERM stop it gracefully.`,
 
 	// Bulk work behind short requests: serve_cpu.go.
 	addCPUFlags(f, &opts.cpu)
+	addGCFlags(f, &opts.gc)
 
 	// TLS and authentication: serve_security.go.
 	addSecurityFlags(f, &opts.security)
@@ -155,6 +159,11 @@ func serve(ctx context.Context, opts serveOptions) error {
 	if err := opts.cpu.apply(log); err != nil {
 		return err
 	}
+	stopGC, err := opts.gc.start(log)
+	if err != nil {
+		return err
+	}
+	defer stopGC()
 	var memoryTier int64 // "" (options built without flags) is off, as "0" is
 	if opts.memoryTier != "" {
 		if memoryTier, err = parseSize(opts.memoryTier); err != nil {
