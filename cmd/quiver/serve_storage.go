@@ -120,7 +120,7 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 || n*mult >= 1<<62 {
+	if err != nil || !(n >= 0) || n*mult >= 1<<62 { // !(n >= 0): NaN too
 		return 0, fmt.Errorf("size %q: want a number with an optional unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB)", s)
 	}
 	return int64(n * mult), nil

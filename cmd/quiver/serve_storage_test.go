@@ -32,6 +32,9 @@ func TestParseSize(t *testing.T) {
 		{"-1GB", 0, false},
 		{"10XB", 0, false},
 		{"1e30TB", 0, false},
+		{"NaN", 0, false},
+		{"nanGiB", 0, false},
+		{"Inf", 0, false},
 	}
 	for _, c := range cases {
 		got, err := parseSize(c.in)
