@@ -244,6 +244,7 @@ func (s *Store) CloseContext(ctx context.Context) error {
 	l.mu.Unlock()
 	l.wg.Wait()
 	s.closeReclaims()
+	s.scans.close()
 	if err != nil {
 		return fmt.Errorf("close the dataset store with %d uploads landed but not converted (the next start converts them): %w", left, err)
 	}

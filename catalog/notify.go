@@ -79,7 +79,17 @@ type EntryStamp struct {
 // by calling List now and then: a part rewritten in place inside a dataset directory
 // without a rename, and on object storage any change inside a dataset's prefix (a
 // prefix has no modification time), such as another node's commit.
+//
+// On a local root the store watches the root (scanwatch.go) and answers from its
+// last listing while nothing changed: the map is then the one it returned before, so
+// callers must not change it.
 func (s *Store) Scan(ctx context.Context) (map[string]EntryStamp, error) {
+	return s.scans.scan(ctx, s)
+}
+
+// scanRoot is Scan without the watch: one listing of the root.
+func (s *Store) scanRoot(ctx context.Context) (map[string]EntryStamp, error) {
+	s.scans.listings.Add(1)
 	entries, err := s.bucket.List(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("scan dataset root: %w", err)

@@ -123,7 +123,8 @@ type Store struct {
 	// typerGen counts SetPartitionTyper calls: an info typed before one is not cached.
 	typerGen uint64
 
-	notifier notifier // who hears of each commit (notify.go)
+	notifier notifier  // who hears of each commit (notify.go)
+	scans    scanWatch // the root's watch and last listing (scanwatch.go)
 
 	land     landings      // landed puts waiting for conversion (landing.go)
 	reclaims reclaimTimers // deletions of retired parts on object storage (retired.go)
