@@ -168,18 +168,7 @@ def quiver_bin() -> Path:
         pytest.skip(reason)
     if shutil.which("go") is None:
         pytest.fail("cmd/quiver is here but go is not on PATH; set QUIVER_BIN")
-    out = REPO_ROOT / "bin" / "quiver"
-    build = subprocess.run(
-        ["go", "build", "-tags", "duckdb_arrow", "-o", str(out), "./cmd/quiver"],
-        cwd=REPO_ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if build.returncode != 0:
-        pytest.fail(f"go build ./cmd/quiver failed:\n{build.stdout}{build.stderr}")
-    return out
+    return go_build("./cmd/quiver", REPO_ROOT / "bin" / "quiver")
 
 
 @pytest.fixture(scope="session")
@@ -187,9 +176,13 @@ def flightmemory_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """integration/flightmemory, built from this tree (the benchmarks' Go ceiling)."""
     if shutil.which("go") is None:
         pytest.fail("the go-memory server is built from integration/flightmemory, but go is not on PATH")
-    out = tmp_path_factory.mktemp("flightmemory") / "flightmemory"
+    return go_build("./integration/flightmemory", tmp_path_factory.mktemp("flightmemory") / "flightmemory")
+
+
+def go_build(package: str, out: Path) -> Path:
+    """Builds package of this tree (with the duckdb_arrow tag) into out."""
     build = subprocess.run(
-        ["go", "build", "-tags", "duckdb_arrow", "-o", str(out), "./integration/flightmemory"],
+        ["go", "build", "-tags", "duckdb_arrow", "-o", str(out), package],
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -197,7 +190,7 @@ def flightmemory_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=1800,
     )
     if build.returncode != 0:
-        pytest.fail(f"go build ./integration/flightmemory failed:\n{build.stdout}{build.stderr}")
+        pytest.fail(f"go build {package} failed:\n{build.stdout}{build.stderr}")
     return out
 
 
