@@ -20,10 +20,9 @@ import (
 // tuner below puts the heap's goal at least --gc-headroom above what is live, so that
 // collections come every headroom's worth of allocation, and leaves Go's default
 // (twice what is live) once that is more, as with a memory tier of GiBs. Measured with
-// the pyarrow client, a landed put of `ints` (idle machine, best of 12): server CPU
-// 100-110 -> 50-60 ms, time to the answer 76-82 -> 51-55 ms, with GOGC=1000 standing
-// in for a 64 MiB headroom. The cost: up to the headroom of garbage on the heap
-// between collections.
+// the pyarrow client, a landed put of `ints` (idle machine, 12 puts, two runs each):
+// server CPU 80-110 -> 50-70 ms, time to the answer at best 66-73 -> 53 ms. The cost:
+// up to the headroom of garbage on the heap between collections.
 
 // minGoalBase is the least live heap the tuner counts: Go's heap goal is never below
 // 4 MiB x GOGC/100 however little is live, so a smaller live heap counted as it is
@@ -96,9 +95,9 @@ type gcSentinel struct{ t *gcTuner }
 
 func startGCTuner(headroom uint64) *gcTuner {
 	t := &gcTuner{headroom: headroom, sample: []metrics.Sample{{Name: liveHeapMetric}}}
-	t.initial = debug.SetGCPercent(100)
-	t.percent = 100
+	t.initial = debug.SetGCPercent(100) // reads GOGC: SetGCPercent returns the last one
 	debug.SetGCPercent(t.initial)
+	t.percent = t.initial
 	t.mu.Lock()
 	t.tuneLocked(0) // nothing measured yet: as if at most minGoalBase were live
 	t.mu.Unlock()

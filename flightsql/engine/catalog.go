@@ -28,7 +28,8 @@ import (
 //     returns. The next Snapshot looks at those datasets again (Catalog.Stat): a change
 //     made through the store is visible to the very next request.
 //   - Files copied into the root by hand: every Snapshot scans the root
-//     (Catalog.Scan: one directory read and a stat per entry, no file read) and looks
+//     (Catalog.Scan: one directory read and a stat per entry, no file read; on a
+//     watched local root, the last such listing while nothing changed) and looks
 //     again at the entries whose stamp changed. A Parquet file dropped in, replaced,
 //     rewritten in place or deleted is visible to the next request too. The one change
 //     a scan cannot see, a part rewritten in place inside a dataset directory, is
