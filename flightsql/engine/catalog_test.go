@@ -561,3 +561,19 @@ func TestSnapshotHearsTheStore(t *testing.T) {
 		t.Fatalf("after the drop: still in the snapshot with %d rows", n)
 	}
 }
+
+// TestSameMap: one map is the same as itself, two equal maps are not the same (the
+// snapshot then compares them entry by entry).
+func TestSameMap(t *testing.T) {
+	a := map[string]catalog.EntryStamp{"x.parquet": {Size: 1}}
+	b := map[string]catalog.EntryStamp{"x.parquet": {Size: 1}}
+	if !sameMap(a, a) {
+		t.Error("a map is not the same as itself")
+	}
+	if sameMap(a, b) {
+		t.Error("two maps with equal entries are the same map")
+	}
+	if sameMap(a, nil) || !sameMap(nil, nil) {
+		t.Error("nil maps: want only nil the same as nil")
+	}
+}
